@@ -1,0 +1,87 @@
+//! `ShuffleIO`: an in-memory test backend that stresses re-entrancy. Every operation
+//! stays pending until `step()`, which completes one pending operation chosen by a
+//! seeded generator; its yield injector answers yield points at random. Used by the
+//! engine's property tests and reusable by anything that wants a hostile but correct I/O.
+
+use std::sync::{Arc, Mutex};
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::completion::lock;
+use super::memory::{MemoryStore, is_cancelled};
+use super::{File, IO};
+use crate::Result;
+use crate::yields::{YieldInjector, YieldPoint};
+
+pub struct ShuffleIO {
+    store: MemoryStore,
+    rng: Arc<Mutex<Xoshiro256PlusPlus>>,
+    /// Chance, in parts per million, that an injected yield point yields.
+    yield_ppm: u32,
+}
+
+impl ShuffleIO {
+    pub fn new(seed: u64) -> Self {
+        Self::with_yields(seed, 300_000)
+    }
+
+    /// `yield_ppm`: chance in parts per million that each yield point yields.
+    pub fn with_yields(seed: u64, yield_ppm: u32) -> Self {
+        ShuffleIO {
+            store: MemoryStore::default(),
+            rng: Arc::new(Mutex::new(Xoshiro256PlusPlus::seed_from_u64(seed))),
+            yield_ppm,
+        }
+    }
+
+    /// A yield injector drawing from the same seeded generator.
+    pub fn injector(&self) -> Arc<dyn YieldInjector> {
+        Arc::new(RandomYields { rng: self.rng.clone(), yield_ppm: self.yield_ppm })
+    }
+}
+
+impl IO for ShuffleIO {
+    fn open_file(&self, path: &str) -> Result<Arc<dyn File>> {
+        Ok(self.store.open_file(path))
+    }
+
+    fn remove_file(&self, path: &str) -> Result<()> {
+        self.store.remove_file(path);
+        Ok(())
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool> {
+        Ok(self.store.file_exists(path))
+    }
+
+    fn step(&self) -> Result<()> {
+        let op = {
+            let mut queue = lock(&self.store.queue);
+            if queue.is_empty() {
+                return Ok(());
+            }
+            let index = (lock(&self.rng).next_u64() % queue.len() as u64) as usize;
+            queue.remove(index).expect("index is below the queue length")
+        };
+        if !is_cancelled(&op) {
+            op.apply();
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        self.store.pending()
+    }
+}
+
+struct RandomYields {
+    rng: Arc<Mutex<Xoshiro256PlusPlus>>,
+    yield_ppm: u32,
+}
+
+impl YieldInjector for RandomYields {
+    fn should_yield(&self, _point: YieldPoint) -> bool {
+        (lock(&self.rng).next_u64() % 1_000_000) < u64::from(self.yield_ppm)
+    }
+}

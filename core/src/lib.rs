@@ -1,0 +1,16 @@
+//! braid-core: the storage engine under test. A real embedded key-value store (pager with
+//! a shared page cache, write-ahead log, B-tree) written in the async I/O model of
+//! `async-io-model.md`: no async/await, every operation a re-entrant state machine.
+
+pub mod canary;
+pub mod error;
+pub mod io;
+pub mod yields;
+
+pub use canary::Canary;
+pub use error::{Error, Result};
+pub use io::{
+    Completion, CompletionError, CompletionGroup, CompletionResult, File, FileIO, IO,
+    IOCompletions, IOResult, MemoryIO, ShuffleIO, block_on,
+};
+pub use yields::{YieldInjector, YieldPoint};

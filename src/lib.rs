@@ -1,0 +1,1 @@
+//! braid: a deterministic simulator for concurrent database connections.
