@@ -5,6 +5,7 @@
 pub mod canary;
 pub mod error;
 pub mod io;
+pub mod storage;
 pub mod yields;
 
 pub use canary::Canary;

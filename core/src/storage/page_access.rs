@@ -1,0 +1,64 @@
+//! `PageAccess`: the contract between the B-tree and the pager.
+//!
+//! One value implementing it stands for one transaction's view of the database: the pages
+//! as of its read snapshot, plus (for a writer) its private dirty pages. The B-tree only
+//! ever sees whole page images; the pager owns checksums, the WAL, the cache and the
+//! freelist.
+//!
+//! Page layout owned by the pager: the last `PAGE_RESERVED_BYTES` bytes of every page hold
+//! its checksum; the B-tree may use only the first `usable_size()` bytes and must leave
+//! the reserved tail as it found it (the pager rewrites it on write-out).
+//! Page 1 is the header page and never belongs to the B-tree.
+
+use std::sync::Arc;
+
+use crate::io::IOResult;
+use crate::yields::YieldPoint;
+use crate::Result;
+
+/// A page number; 1 is the header page, 0 means "no page".
+pub type PageNo = u32;
+
+/// An immutable page image of exactly `page_size` bytes, shared between cache and readers.
+pub type PageRef = Arc<Vec<u8>>;
+
+/// Bytes at the end of every page reserved for the pager's checksum.
+pub const PAGE_RESERVED_BYTES: usize = 8;
+
+/// One transaction's view of the pages.
+pub trait PageAccess {
+    /// Page size in bytes.
+    fn page_size(&self) -> usize;
+
+    /// Bytes the B-tree may use at the start of each page.
+    fn usable_size(&self) -> usize {
+        self.page_size() - PAGE_RESERVED_BYTES
+    }
+
+    /// The B-tree's root page (0 when the tree has never been created).
+    fn root(&self) -> PageNo;
+
+    /// Records a new root (writers only; takes effect at commit).
+    fn set_root(&mut self, root: PageNo) -> Result<()>;
+
+    /// The image of `pgno` as this transaction sees it. May need I/O; re-enter until Done.
+    /// Mutates nothing the caller can observe, so re-entry is always safe.
+    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>>;
+
+    /// Replaces `pgno`'s image in this transaction's private dirty set. No I/O.
+    fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()>;
+
+    /// Makes sure the next `count` calls to `allocate_page` need no I/O (loads freelist
+    /// pages as needed). Re-entrant: may be called again after yielding.
+    fn reserve_pages(&mut self, count: usize) -> Result<IOResult<()>>;
+
+    /// Allocates a page reserved earlier (from the freelist, else by growing the file).
+    /// Fails with `Error::Internal` if more pages are taken than were reserved.
+    fn allocate_page(&mut self) -> Result<PageNo>;
+
+    /// Returns `pgno` to the freelist. No I/O.
+    fn free_page(&mut self, pgno: PageNo) -> Result<()>;
+
+    /// Asks the installed yield injector whether to yield at `point` (false in production).
+    fn should_yield(&self, point: YieldPoint) -> bool;
+}
