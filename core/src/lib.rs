@@ -5,11 +5,13 @@
 pub mod canary;
 pub mod error;
 pub mod io;
+pub mod options;
 pub mod storage;
 pub mod yields;
 
 pub use canary::Canary;
 pub use error::{Error, Result};
+pub use options::{DbOptions, SyncMode};
 pub use io::{
     Completion, CompletionError, CompletionGroup, CompletionResult, File, FileIO, IO,
     IOCompletions, IOResult, MemoryIO, ShuffleIO, block_on,
