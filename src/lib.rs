@@ -1,1 +1,5 @@
 //! braid: a deterministic simulator for concurrent database connections.
+//!
+//! `cli` parses the command line; the simulator itself lives in `sim`, configs in `config`.
+
+pub mod cli;

@@ -1,4 +1,3 @@
 fn main() {
-    eprintln!("braid: the simulator is not built yet; `braid run` cannot simulate anything so far.");
-    std::process::exit(3);
+    std::process::exit(braid::cli::main());
 }

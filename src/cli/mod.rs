@@ -1,0 +1,71 @@
+//! The `braid` command line: argument parsing and dispatch to each command.
+//! Exit codes (DESIGN.md §8): 0 all passed, 1 a failure was found, 2 usage or config
+//! error, 3 internal error of braid itself.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: every simulation passed.
+pub const EXIT_PASS: i32 = 0;
+/// Exit code: a simulation found a failure.
+pub const EXIT_FAILURE_FOUND: i32 = 1;
+/// Exit code: bad arguments or a bad config.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: braid itself broke (or the command is not built yet).
+pub const EXIT_INTERNAL: i32 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "braid", version, about = "A deterministic simulator for concurrent database connections")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one simulation from a TOML config (the built-in default when none is given).
+    Run {
+        /// Config file; the built-in default config when omitted.
+        config: Option<PathBuf>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Scheduler decisions to run.
+        #[arg(long)]
+        steps: Option<u64>,
+        #[arg(long)]
+        connections: Option<u32>,
+        /// random | round-robin | pct
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Write the run's summary as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Check config files without running anything.
+    Check {
+        #[arg(required = true)]
+        configs: Vec<PathBuf>,
+    },
+}
+
+/// Parses the arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { EXIT_USAGE } else { EXIT_PASS };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run { .. } => not_built("run"),
+        Command::Check { .. } => not_built("check"),
+    }
+}
+
+fn not_built(command: &str) -> i32 {
+    eprintln!("braid {command}: not built yet; this version cannot simulate anything so far");
+    EXIT_INTERNAL
+}
