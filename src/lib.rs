@@ -3,3 +3,4 @@
 //! `cli` parses the command line; the simulator itself lives in `sim`, configs in `config`.
 
 pub mod cli;
+pub mod sim;

@@ -1,0 +1,31 @@
+//! The simulator's foundations (DESIGN.md §5): the recorded source of every decision, the
+//! simulated I/O backend with its fault model, and the scheduling strategies.
+//!
+//! How a simulation loop uses them, one decision at a time:
+//! 1. `SimIO::set_now(step)`; build a `SchedView` from the fibers not waiting on I/O and
+//!    from `SimIO::pending_ops()` (`IoCandidate::from_pending`). If nothing is enabled but
+//!    I/O is held, advance the clock to the earliest `ready_at`.
+//! 2. Inside a `Choices` span ("decision"), ask the `Scheduler` (`Strategy::build`).
+//! 3. `StepFiber(i)`: re-enter that fiber's state machine once. `CompleteIo(id)`: draw the
+//!    outcome (0 = no fault) and call `SimIO::complete`, or inject a fault with `hold`,
+//!    `fail_group`, `cancel_group`; callbacks run inside those calls.
+//! 4. A crash: `SimIO::crash` with a fate function drawing from `Choices`, then reopen.
+//! 5. Feed every event into a `StableHasher` for the trace hash; at the end save
+//!    `Choices::into_tape()` with `Tape::save`. `Choices::replaying_tape` reruns it exactly.
+//!
+//! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
+
+pub mod choices;
+pub mod hash;
+pub mod scheduler;
+pub mod sim_io;
+pub mod tape;
+
+pub use choices::Choices;
+pub use hash::{StableHasher, stable_hash};
+pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
+pub use sim_io::{
+    CrashReport, FaultCounts, IoOutcome, OpKind, PendingOp, SimIO, SimIoError, UnsyncedWrite,
+    WriteFate,
+};
+pub use tape::{Span, Tape, TapeError};

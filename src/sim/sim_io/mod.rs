@@ -1,0 +1,404 @@
+//! `SimIO`: the simulator's I/O backend, the third implementation of `braid_core::IO`.
+//! Nothing it is asked to do happens until the simulation loop decides when and how.
+//!
+//! Fault model (what can fail, and what must survive):
+//! - Each file has a durable image and a volatile image. Reads see the volatile image.
+//!   A write lands in the volatile image when it completes; a sync that completes
+//!   successfully makes that file's volatile image durable (including writes that completed
+//!   after the sync was submitted). Creating and removing a file take effect at once and
+//!   are durable (directory metadata is not part of the fault model).
+//! - Every submitted operation stays pending until the loop completes it, in any order, with
+//!   an `IoOutcome`. Ids are sequential `u64`s in submission order. Submission never
+//!   finishes a completion; callbacks run inside `complete`, `fail_group`, `cancel_group`
+//!   and `IO::step`, never while `SimIO`'s lock is held, so they may submit more I/O.
+//! - Per-operation faults: an error (`IoOutcome::Error`) changes no data and leaves earlier
+//!   writes exactly as durable or volatile as they were (a failed sync keeps data volatile);
+//!   a short read or write (`IoOutcome::Short(n)`) moves only the first `n` bytes and
+//!   reports `n`, fewer than asked, which the engine must treat as an error; latency
+//!   (`hold`) marks an operation not ready until a later decision.
+//! - Group faults, by label: `fail_group` errors one member of a labelled completion group;
+//!   `cancel_group` aborts the whole innermost labelled group in flight. An aborted pending
+//!   operation is dropped without touching data.
+//! - Crash (`crash`): each write or truncate not yet durable (completed-but-unsynced and
+//!   still pending) survives whole, is torn at 512-byte sector granularity (a prefix of its
+//!   sector pieces, or any subset), or vanishes, as the loop's fate function decides; see
+//!   `crash.rs`. Every pending operation is dropped and never finishes. Afterwards each
+//!   file's durable and volatile images both equal durable-plus-survivors.
+//! - Bit flips (`flip_bit`, off unless the loop calls it): flip one bit of durable data
+//!   (and of the volatile copy where it still mirrors the durable byte). The engine must
+//!   answer `Error::Corrupt`, never a wrong value.
+//! - `IO::step()` completes the oldest pending operation successfully, ignoring holds, so
+//!   `block_on` works on `SimIO` outside the simulation loop (setup, tests).
+//!
+//! Determinism: pending operations and files live in `BTreeMap`s keyed by sequential ids;
+//! nothing depends on time, threads or hash order. `SimIO` is `Send + Sync` (one mutex) but
+//! is meant to be driven by one thread.
+
+mod crash;
+mod faults;
+mod file;
+mod state;
+
+pub use crash::{CrashReport, SECTOR_SIZE, UnsyncedKind, UnsyncedWrite, WriteFate};
+pub use faults::{FaultCounts, kind as fault_kind};
+
+use std::collections::VecDeque;
+use std::hash::Hasher;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use braid_core::{Completion, File, IO, Result};
+
+use super::hash::StableHasher;
+use file::SimFile;
+use state::{Delivery, SimState};
+
+/// The kind of a pending operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpKind {
+    Read,
+    Write,
+    Sync,
+    Truncate,
+}
+
+impl OpKind {
+    /// Stable lower-case name for timelines and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Read => "read",
+            OpKind::Write => "write",
+            OpKind::Sync => "sync",
+            OpKind::Truncate => "truncate",
+        }
+    }
+
+    fn error_fault(self) -> &'static str {
+        match self {
+            OpKind::Read => fault_kind::READ_ERROR,
+            OpKind::Write => fault_kind::WRITE_ERROR,
+            OpKind::Sync => fault_kind::SYNC_ERROR,
+            OpKind::Truncate => fault_kind::TRUNCATE_ERROR,
+        }
+    }
+}
+
+/// A snapshot of one operation waiting for the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOp {
+    /// Sequential id, in submission order.
+    pub id: u64,
+    pub kind: OpKind,
+    /// Path of the file.
+    pub file: String,
+    /// Byte offset of a read or write; new length of a truncate; 0 for a sync.
+    pub offset: u64,
+    /// Bytes to read or write; 0 for a sync or truncate.
+    pub len: u64,
+    /// Labels of every completion group that (transitively) waits on it, innermost first.
+    /// Read when the snapshot is taken: groups are often built after their members are
+    /// submitted.
+    pub group_labels: Vec<&'static str>,
+    /// Decision at which it was submitted.
+    pub submitted_at: u64,
+    /// First decision at which it may complete (`hold` moves it later).
+    pub ready_at: u64,
+}
+
+impl PendingOp {
+    /// Whether it may complete at decision `now`.
+    pub fn is_ready(&self, now: u64) -> bool {
+        self.ready_at <= now
+    }
+}
+
+/// How the simulator completes one pending operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoOutcome {
+    /// As asked: all bytes moved, or the sync/truncate done.
+    Ok,
+    /// Fails with this error; no data changes.
+    Error(std::io::ErrorKind),
+    /// A read or write moves only this many bytes (fewer than asked).
+    Short(usize),
+}
+
+/// A request `SimIO` cannot carry out: a bug in the simulation loop, never a fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimIoError {
+    #[error("no pending operation with id {0}")]
+    UnknownOp(u64),
+    #[error("operation {id} is a {kind:?}: only reads and writes can be short")]
+    ShortNotApplicable { id: u64, kind: OpKind },
+    #[error("operation {id}: a short transfer of {moved} bytes is not shorter than {len}")]
+    ShortNotShort { id: u64, moved: usize, len: usize },
+    #[error("operation {0} belongs to no labelled completion group")]
+    NotInGroup(u64),
+    #[error("no simulated file {0:?}")]
+    NoSuchFile(String),
+    #[error("offset {offset} is past the durable end ({len} bytes) of {file:?}")]
+    OutOfRange { file: String, offset: u64, len: u64 },
+}
+
+/// The simulator's I/O backend. Clones share the same files and pending operations.
+#[derive(Clone, Default)]
+pub struct SimIO {
+    state: Arc<Mutex<SimState>>,
+}
+
+/// Locks `SimIO`'s state, ignoring poisoning so a panic elsewhere does not hide it.
+pub(crate) fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl SimIO {
+    /// An empty file system at decision 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, SimState> {
+        lock(&self.state)
+    }
+
+    /// Sets the clock to decision `now` (never backwards). Submissions are stamped with it
+    /// and readiness is judged against it.
+    pub fn set_now(&self, now: u64) {
+        let mut state = self.state();
+        assert!(
+            now >= state.now,
+            "the clock went back from {} to {now}",
+            state.now
+        );
+        state.now = now;
+    }
+
+    /// The current decision.
+    pub fn now(&self) -> u64 {
+        self.state().now
+    }
+
+    /// Every operation still pending, in submission order (aborted ones are dropped first).
+    pub fn pending_ops(&self) -> Vec<PendingOp> {
+        let mut state = self.state();
+        state.drop_finished();
+        state
+            .pending
+            .iter()
+            .map(|(&id, pending)| state.describe(id, pending))
+            .collect()
+    }
+
+    /// Completes operation `id` with `outcome` and runs its callback.
+    pub fn complete(&self, id: u64, outcome: IoOutcome) -> Result<(), SimIoError> {
+        self.complete_counted(id, outcome, None)
+    }
+
+    fn complete_counted(
+        &self,
+        id: u64,
+        outcome: IoOutcome,
+        fault: Option<&'static str>,
+    ) -> Result<(), SimIoError> {
+        let delivery: Delivery = {
+            let mut state = self.state();
+            state.drop_finished();
+            state.validate(id, outcome)?;
+            state.complete(id, outcome, fault)
+        };
+        delivery.deliver();
+        Ok(())
+    }
+
+    /// Latency: operation `id` may not complete before decision `until_decision`.
+    pub fn hold(&self, id: u64, until_decision: u64) -> Result<(), SimIoError> {
+        let mut state = self.state();
+        state.drop_finished();
+        let pending = state
+            .pending
+            .get_mut(&id)
+            .ok_or(SimIoError::UnknownOp(id))?;
+        pending.ready_at = pending.ready_at.max(until_decision);
+        let labels = pending.completion.group_labels();
+        state.faults.record(fault_kind::LATENCY, &labels);
+        Ok(())
+    }
+
+    /// Fails operation `id`, a member of a labelled group, with `error`: the group then
+    /// finishes with that error once its other members finish. Counted as `group-fail`.
+    pub fn fail_group(&self, id: u64, error: std::io::ErrorKind) -> Result<(), SimIoError> {
+        self.labelled_group_of(id)?;
+        self.complete_counted(id, IoOutcome::Error(error), Some(fault_kind::GROUP_FAIL))
+    }
+
+    /// Aborts, in flight, the innermost labelled group that operation `id` belongs to: every
+    /// unfinished member finishes `Aborted` and its operation is dropped without touching
+    /// data. Returns the group's label.
+    pub fn cancel_group(&self, id: u64) -> Result<&'static str, SimIoError> {
+        let (group, label) = self.labelled_group_of(id)?;
+        {
+            let mut state = self.state();
+            let labels = state.pending.get(&id).map(|p| p.completion.group_labels());
+            state
+                .faults
+                .record(fault_kind::GROUP_CANCEL, &labels.unwrap_or_default());
+        }
+        group.abort();
+        self.state().drop_finished();
+        Ok(label)
+    }
+
+    /// The innermost labelled group waiting on pending operation `id`.
+    fn labelled_group_of(&self, id: u64) -> Result<(Completion, &'static str), SimIoError> {
+        let completion = {
+            let mut state = self.state();
+            state.drop_finished();
+            state
+                .pending
+                .get(&id)
+                .ok_or(SimIoError::UnknownOp(id))?
+                .completion
+                .clone()
+        };
+        let mut frontier: VecDeque<Completion> = completion.groups().into();
+        while let Some(group) = frontier.pop_front() {
+            if let Some(label) = group.label() {
+                return Ok((group, label));
+            }
+            frontier.extend(group.groups());
+        }
+        Err(SimIoError::NotInGroup(id))
+    }
+
+    /// Crashes the machine. `fate` decides, for each write not yet durable (see `crash.rs`
+    /// for the order), what reached the disk; it is called without `SimIO`'s lock held.
+    pub fn crash(&self, fate: &mut dyn FnMut(&UnsyncedWrite) -> WriteFate) -> CrashReport {
+        let candidates = {
+            let mut state = self.state();
+            state.drop_finished();
+            state.crash_candidates()
+        };
+        let fates = candidates
+            .into_iter()
+            .map(|candidate| {
+                let chosen = fate(&candidate.described);
+                (candidate, chosen)
+            })
+            .collect();
+        self.state().apply_crash(fates)
+    }
+
+    /// Flips bit `bit` (0..8) of the durable byte at `offset` of `path`, and of the volatile
+    /// byte there if it still equals the durable one.
+    pub fn flip_bit(&self, path: &str, offset: u64, bit: u8) -> Result<(), SimIoError> {
+        assert!(bit < 8, "bit {bit} is not a bit of a byte");
+        let mut state = self.state();
+        let id = *state
+            .names
+            .get(path)
+            .ok_or_else(|| SimIoError::NoSuchFile(path.into()))?;
+        let file = state.files.get_mut(&id).expect("every named file has data");
+        let index = usize::try_from(offset).unwrap_or(usize::MAX);
+        let Some(&old) = file.durable.get(index) else {
+            let len = file.durable.len() as u64;
+            return Err(SimIoError::OutOfRange {
+                file: path.into(),
+                offset,
+                len,
+            });
+        };
+        file.durable[index] = old ^ (1 << bit);
+        if file.volatile.get(index) == Some(&old) {
+            file.volatile[index] = old ^ (1 << bit);
+        }
+        state.faults.record(fault_kind::BIT_FLIP, &[]);
+        Ok(())
+    }
+
+    /// Faults injected so far.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.state().faults.clone()
+    }
+
+    /// A copy of the durable image of `path`, if the file exists.
+    pub fn durable_image(&self, path: &str) -> Option<Vec<u8>> {
+        let state = self.state();
+        let id = state.names.get(path)?;
+        state.files.get(id).map(|f| f.durable.clone())
+    }
+
+    /// A copy of the volatile image of `path` (what reads see), if the file exists.
+    pub fn volatile_image(&self, path: &str) -> Option<Vec<u8>> {
+        let state = self.state();
+        let id = state.names.get(path)?;
+        state.files.get(id).map(|f| f.volatile.clone())
+    }
+
+    /// A stable hash of every file's path and both images, for determinism checks.
+    pub fn images_hash(&self) -> u64 {
+        let state = self.state();
+        let mut hasher = StableHasher::new();
+        for (path, id) in &state.names {
+            let file = state.files.get(id).expect("every named file has data");
+            hasher.write_str(path);
+            hasher.write_u64(file.durable.len() as u64);
+            hasher.write(&file.durable);
+            hasher.write_u64(file.volatile.len() as u64);
+            hasher.write(&file.volatile);
+        }
+        hasher.finish()
+    }
+}
+
+impl IO for SimIO {
+    fn open_file(&self, path: &str) -> Result<Arc<dyn File>> {
+        let id = self.state().open(path);
+        Ok(Arc::new(SimFile {
+            state: self.state.clone(),
+            id,
+        }))
+    }
+
+    fn remove_file(&self, path: &str) -> Result<()> {
+        let mut state = self.state();
+        if let Some(id) = state.names.remove(path) {
+            state.files.remove(&id);
+        }
+        Ok(())
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool> {
+        Ok(self.state().names.contains_key(path))
+    }
+
+    fn step(&self) -> Result<()> {
+        let oldest = {
+            let mut state = self.state();
+            state.drop_finished();
+            state.pending.keys().next().copied()
+        };
+        if let Some(id) = oldest {
+            self.complete(id, IoOutcome::Ok)
+                .expect("the oldest pending operation exists");
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> usize {
+        let mut state = self.state();
+        state.drop_finished();
+        state.pending.len()
+    }
+}
+
+impl std::fmt::Debug for SimIO {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("SimIO")
+            .field("now", &state.now)
+            .field("files", &state.names.keys().collect::<Vec<_>>())
+            .field("pending", &state.pending.len())
+            .finish()
+    }
+}

@@ -1,0 +1,292 @@
+//! The state behind one `SimIO`: files with their durable and volatile images, the writes
+//! not yet made durable, and the operations still pending. Everything here runs under
+//! `SimIO`'s mutex; completions are finished by the caller after the lock is released.
+
+use std::collections::BTreeMap;
+
+use braid_core::{Completion, CompletionError, CompletionResult};
+
+use super::faults::{FaultCounts, kind};
+use super::{IoOutcome, OpKind, PendingOp, SimIoError};
+
+/// Identity of one file for its whole life (a path removed and created again gets a new one).
+pub(crate) type FileId = u64;
+
+/// What a pending operation will do when completed.
+#[derive(Debug, Clone)]
+pub(crate) enum OpData {
+    Read { offset: u64, len: usize },
+    Write { offset: u64, bytes: Vec<u8> },
+    Sync,
+    Truncate { len: u64 },
+}
+
+impl OpData {
+    pub(crate) fn kind(&self) -> OpKind {
+        match self {
+            OpData::Read { .. } => OpKind::Read,
+            OpData::Write { .. } => OpKind::Write,
+            OpData::Sync => OpKind::Sync,
+            OpData::Truncate { .. } => OpKind::Truncate,
+        }
+    }
+}
+
+/// A submitted operation waiting for the simulator.
+pub(crate) struct Pending {
+    pub(crate) file: FileId,
+    pub(crate) data: OpData,
+    pub(crate) completion: Completion,
+    pub(crate) submitted_at: u64,
+    pub(crate) ready_at: u64,
+}
+
+/// A completed write or truncate that no sync has made durable yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Unsynced {
+    pub(crate) op_id: u64,
+    /// Global completion order, across files.
+    pub(crate) completed_seq: u64,
+    pub(crate) data: OpData,
+}
+
+/// One file's two images.
+pub(crate) struct FileData {
+    pub(crate) path: String,
+    /// What survives a crash for certain.
+    pub(crate) durable: Vec<u8>,
+    /// What reads see: durable plus every write completed since.
+    pub(crate) volatile: Vec<u8>,
+    /// Completed writes and truncates since the last successful sync, in completion order.
+    pub(crate) unsynced: Vec<Unsynced>,
+}
+
+/// Everything `SimIO` knows.
+#[derive(Default)]
+pub(crate) struct SimState {
+    pub(crate) files: BTreeMap<FileId, FileData>,
+    pub(crate) names: BTreeMap<String, FileId>,
+    pub(crate) next_file: FileId,
+    pub(crate) pending: BTreeMap<u64, Pending>,
+    pub(crate) next_op: u64,
+    pub(crate) next_completed_seq: u64,
+    /// The simulator's clock, in decisions.
+    pub(crate) now: u64,
+    pub(crate) faults: FaultCounts,
+}
+
+/// The outcome to deliver to a completion once the lock is released.
+pub(crate) struct Delivery {
+    pub(crate) completion: Completion,
+    pub(crate) result: CompletionResult,
+    pub(crate) read_buffer: Option<Vec<u8>>,
+}
+
+impl Delivery {
+    /// Finishes the completion (runs its callback): call without holding `SimIO`'s lock.
+    pub(crate) fn deliver(self) {
+        if let Some(bytes) = self.read_buffer {
+            self.completion.set_read_buffer(bytes);
+        }
+        match self.result {
+            Ok(n) => self.completion.complete(n),
+            Err(e) => self.completion.error(e),
+        }
+    }
+}
+
+impl SimState {
+    pub(crate) fn open(&mut self, path: &str) -> FileId {
+        if let Some(&id) = self.names.get(path) {
+            return id;
+        }
+        let id = self.next_file;
+        self.next_file += 1;
+        let data = FileData {
+            path: path.to_string(),
+            durable: Vec::new(),
+            volatile: Vec::new(),
+            unsynced: Vec::new(),
+        };
+        self.files.insert(id, data);
+        self.names.insert(path.to_string(), id);
+        id
+    }
+
+    pub(crate) fn submit(&mut self, file: FileId, data: OpData, completion: Completion) -> u64 {
+        let id = self.next_op;
+        self.next_op += 1;
+        let pending = Pending {
+            file,
+            data,
+            completion,
+            submitted_at: self.now,
+            ready_at: self.now,
+        };
+        self.pending.insert(id, pending);
+        id
+    }
+
+    /// Drops pending operations whose completion already finished (aborted, directly or
+    /// through a group): they never touch data.
+    pub(crate) fn drop_finished(&mut self) {
+        self.pending
+            .retain(|_, pending| !pending.completion.finished());
+    }
+
+    pub(crate) fn describe(&self, id: u64, pending: &Pending) -> PendingOp {
+        let (offset, len) = match &pending.data {
+            OpData::Read { offset, len } => (*offset, *len as u64),
+            OpData::Write { offset, bytes } => (*offset, bytes.len() as u64),
+            OpData::Sync => (0, 0),
+            OpData::Truncate { len } => (*len, 0),
+        };
+        let file = self
+            .files
+            .get(&pending.file)
+            .map_or_else(String::new, |f| f.path.clone());
+        PendingOp {
+            id,
+            kind: pending.data.kind(),
+            file,
+            offset,
+            len,
+            group_labels: pending.completion.group_labels(),
+            submitted_at: pending.submitted_at,
+            ready_at: pending.ready_at,
+        }
+    }
+
+    /// Checks that `outcome` makes sense for operation `id`.
+    pub(crate) fn validate(&self, id: u64, outcome: IoOutcome) -> Result<(), SimIoError> {
+        let pending = self.pending.get(&id).ok_or(SimIoError::UnknownOp(id))?;
+        if let IoOutcome::Short(n) = outcome {
+            let len = match &pending.data {
+                OpData::Read { len, .. } => *len,
+                OpData::Write { bytes, .. } => bytes.len(),
+                OpData::Sync | OpData::Truncate { .. } => {
+                    return Err(SimIoError::ShortNotApplicable {
+                        id,
+                        kind: pending.data.kind(),
+                    });
+                }
+            };
+            if n >= len {
+                return Err(SimIoError::ShortNotShort { id, moved: n, len });
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes operation `id`, applies `outcome` to the images and counts the fault (as
+    /// `fault_kind` when given, else by the outcome). Call `validate` first.
+    pub(crate) fn complete(
+        &mut self,
+        id: u64,
+        outcome: IoOutcome,
+        fault_kind: Option<&'static str>,
+    ) -> Delivery {
+        let pending = self
+            .pending
+            .remove(&id)
+            .expect("validated: the operation is pending");
+        let op_kind = pending.data.kind();
+        let fault = fault_kind.or(match outcome {
+            IoOutcome::Ok => None,
+            IoOutcome::Error(_) => Some(op_kind.error_fault()),
+            IoOutcome::Short(_) if op_kind == OpKind::Read => Some(kind::SHORT_READ),
+            IoOutcome::Short(_) => Some(kind::SHORT_WRITE),
+        });
+        if let Some(fault) = fault {
+            self.faults
+                .record(fault, &pending.completion.group_labels());
+        }
+        let completed_seq = self.next_completed_seq;
+        self.next_completed_seq += 1;
+        let (result, read_buffer) = match self.files.get_mut(&pending.file) {
+            None => (Err(CompletionError::Io(std::io::ErrorKind::NotFound)), None),
+            Some(file) => file.apply(id, completed_seq, pending.data, outcome),
+        };
+        Delivery {
+            completion: pending.completion,
+            result,
+            read_buffer,
+        }
+    }
+}
+
+impl FileData {
+    /// Applies one operation's outcome: writes land in the volatile image, a successful
+    /// sync makes the volatile image durable, failures change nothing.
+    fn apply(
+        &mut self,
+        op_id: u64,
+        completed_seq: u64,
+        data: OpData,
+        outcome: IoOutcome,
+    ) -> (CompletionResult, Option<Vec<u8>>) {
+        if let IoOutcome::Error(error_kind) = outcome {
+            return (Err(CompletionError::Io(error_kind)), None);
+        }
+        let limit = match outcome {
+            IoOutcome::Short(n) => n,
+            IoOutcome::Ok | IoOutcome::Error(_) => usize::MAX,
+        };
+        match data {
+            OpData::Read { offset, len } => {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(self.volatile.len());
+                let end = start
+                    .saturating_add(len.min(limit))
+                    .min(self.volatile.len());
+                let bytes = self.volatile[start..end].to_vec();
+                (Ok(byte_count(bytes.len())), Some(bytes))
+            }
+            OpData::Write { offset, mut bytes } => {
+                bytes.truncate(limit);
+                write_at(&mut self.volatile, offset, &bytes);
+                let moved = byte_count(bytes.len());
+                let data = OpData::Write { offset, bytes };
+                self.unsynced.push(Unsynced {
+                    op_id,
+                    completed_seq,
+                    data,
+                });
+                (Ok(moved), None)
+            }
+            OpData::Sync => {
+                self.durable.clone_from(&self.volatile);
+                self.unsynced.clear();
+                (Ok(0), None)
+            }
+            OpData::Truncate { len } => {
+                self.volatile.resize(file_len(len), 0);
+                self.unsynced.push(Unsynced {
+                    op_id,
+                    completed_seq,
+                    data,
+                });
+                (Ok(0), None)
+            }
+        }
+    }
+}
+
+fn byte_count(n: usize) -> i32 {
+    i32::try_from(n).expect("a single I/O moves fewer than 2 GiB")
+}
+
+pub(crate) fn file_len(len: u64) -> usize {
+    usize::try_from(len).expect("simulated files fit in memory")
+}
+
+/// Writes `bytes` at `offset`, growing the image with zeros as needed.
+pub(crate) fn write_at(image: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
+    let start = file_len(offset);
+    let end = start + bytes.len();
+    if image.len() < end {
+        image.resize(end, 0);
+    }
+    image[start..end].copy_from_slice(bytes);
+}
