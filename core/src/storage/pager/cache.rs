@@ -1,0 +1,185 @@
+//! The shared page cache: bounded, least-recently-used, deterministic.
+//!
+//! Entries are keyed by (page, version), so readers on different snapshots share it
+//! safely: a version is the database file, one WAL frame of one generation, or one
+//! writer's private dirty image. Dirty entries are pinned: eviction never drops them
+//! (except under the evict-dirty-page canary), so the cache may exceed its capacity while
+//! a large transaction is open.
+
+use std::collections::BTreeMap;
+
+use crate::storage::page_access::{PageNo, PageRef};
+
+/// Which version of a page an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Version {
+    /// The image in the database file.
+    DbFile,
+    /// The image in WAL frame `frame` of generation `generation`.
+    Frame { generation: u32, frame: u32 },
+    /// The private, uncommitted image of write transaction `txn`.
+    Dirty { txn: u64 },
+}
+
+/// Key of one cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct CacheKey {
+    pub(crate) page: PageNo,
+    pub(crate) version: Version,
+}
+
+struct Entry {
+    image: PageRef,
+    last_used: u64,
+}
+
+/// The cache itself; lives inside the pager's mutex.
+pub(crate) struct PageCache {
+    capacity: usize,
+    entries: BTreeMap<CacheKey, Entry>,
+    /// last_used tick -> key, oldest first.
+    lru: BTreeMap<u64, CacheKey>,
+    tick: u64,
+}
+
+impl PageCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "a cache holds at least one page");
+        PageCache {
+            capacity,
+            entries: BTreeMap::new(),
+            lru: BTreeMap::new(),
+            tick: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether inserting a new entry would evict one first.
+    pub(crate) fn is_full(&self) -> bool {
+        self.entries.len() >= self.capacity
+    }
+
+    /// The image under `key`, marking it recently used.
+    pub(crate) fn get(&mut self, key: &CacheKey) -> Option<PageRef> {
+        self.tick += 1;
+        let tick = self.tick;
+        let entry = self.entries.get_mut(key)?;
+        self.lru.remove(&entry.last_used);
+        entry.last_used = tick;
+        self.lru.insert(tick, *key);
+        Some(entry.image.clone())
+    }
+
+    /// The image under `key` without touching the recency order.
+    pub(crate) fn peek(&self, key: &CacheKey) -> Option<PageRef> {
+        self.entries.get(key).map(|e| e.image.clone())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn contains(&self, key: &CacheKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Inserts (or replaces) an entry, evicting least-recently-used clean entries while
+    /// the cache is over capacity. `evict_dirty` is the canary that lets dirty entries go.
+    pub(crate) fn insert(&mut self, key: CacheKey, image: PageRef, evict_dirty: bool) {
+        self.remove(&key);
+        while self.entries.len() >= self.capacity {
+            if !self.evict_one(evict_dirty) {
+                break; // only pinned entries left: grow past capacity
+            }
+        }
+        self.tick += 1;
+        self.lru.insert(self.tick, key);
+        self.entries.insert(
+            key,
+            Entry {
+                image,
+                last_used: self.tick,
+            },
+        );
+    }
+
+    pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<PageRef> {
+        let entry = self.entries.remove(key)?;
+        self.lru.remove(&entry.last_used);
+        Some(entry.image)
+    }
+
+    /// Drops the oldest evictable entry; false if there is none.
+    fn evict_one(&mut self, evict_dirty: bool) -> bool {
+        let victim = self
+            .lru
+            .iter()
+            .find(|(_, key)| evict_dirty || !matches!(key.version, Version::Dirty { .. }))
+            .map(|(&tick, &key)| (tick, key));
+        match victim {
+            Some((_, key)) => {
+                self.remove(&key);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn key(page: PageNo, version: Version) -> CacheKey {
+        CacheKey { page, version }
+    }
+
+    fn image(byte: u8) -> PageRef {
+        Arc::new(vec![byte; 4])
+    }
+
+    #[test]
+    fn evicts_least_recently_used() {
+        let mut cache = PageCache::new(2);
+        cache.insert(key(1, Version::DbFile), image(1), false);
+        cache.insert(key(2, Version::DbFile), image(2), false);
+        assert!(cache.get(&key(1, Version::DbFile)).is_some());
+        cache.insert(key(3, Version::DbFile), image(3), false);
+        assert!(cache.contains(&key(1, Version::DbFile)));
+        assert!(!cache.contains(&key(2, Version::DbFile)));
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn never_evicts_dirty_pages() {
+        let mut cache = PageCache::new(2);
+        let dirty = Version::Dirty { txn: 1 };
+        cache.insert(key(1, dirty), image(1), false);
+        cache.insert(key(2, dirty), image(2), false);
+        cache.insert(key(3, Version::DbFile), image(3), false);
+        assert!(cache.contains(&key(1, dirty)) && cache.contains(&key(2, dirty)));
+        assert_eq!(
+            cache.len(),
+            3,
+            "grows past capacity rather than drop a dirty page"
+        );
+        // With the canary the oldest dirty page goes.
+        cache.insert(key(4, Version::DbFile), image(4), true);
+        assert!(!cache.contains(&key(1, dirty)));
+    }
+
+    #[test]
+    fn versions_of_one_page_are_distinct() {
+        let mut cache = PageCache::new(4);
+        let frame = Version::Frame {
+            generation: 0,
+            frame: 3,
+        };
+        cache.insert(key(5, Version::DbFile), image(1), false);
+        cache.insert(key(5, frame), image(2), false);
+        assert_eq!(cache.get(&key(5, Version::DbFile)), Some(image(1)));
+        assert_eq!(cache.get(&key(5, frame)), Some(image(2)));
+    }
+}

@@ -1,0 +1,548 @@
+//! Checkpoint: copy WAL frames into the database file, and (Restart, Truncate) start the
+//! WAL over.
+//!
+//! 1. Take the locks: one checkpoint at a time (`Busy` otherwise); Full, Restart and
+//!    Truncate also take the write lock (`Busy` if a writer holds it). Passive never waits.
+//! 2. Choose `upto`: the smallest `max_frame` any registered snapshot can see. Frames
+//!    above it stay in the WAL: copying them would change pages under a reader.
+//! 3. Fsync the WAL (under `SyncMode::Normal` the frames may not be durable yet, and the
+//!    database must never get ahead of a log that can still lose them).
+//! 4. Copy loop (yield point `CheckpointCopy` before each page): the latest frame of
+//!    each page at or below `upto`, read from the cache or the WAL and verified; then one
+//!    group labelled "checkpoint-copy" writes them all, with the header page carrying
+//!    the checkpoint's commit sequence.
+//! 5. Fsync the database file; only then mark the frames backfilled.
+//! 6. Restart/Truncate: if every frame is backfilled and every snapshot sees the latest
+//!    commit (so all of them can read the database file alone), reset the WAL: new salts,
+//!    frame numbering from 1; Truncate also shrinks the file to 0 and fsyncs it.
+//!    Invariant (asserted): the WAL is reset only after the database fsync covering every
+//!    backfilled page has completed.
+
+use std::sync::Arc;
+
+use crate::canary::Canary;
+use crate::io::{Completion, CompletionGroup, IOResult};
+use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
+use crate::storage::page_access::{PageNo, PageRef};
+use crate::storage::wal::append::{WAL_SYNC_LABEL, check_len, check_members};
+use crate::storage::wal::format::{WalHeader, frame_image_offset};
+use crate::yields::YieldPoint;
+use crate::{Error, Result, io_yield_one};
+
+use super::Pager;
+use super::cache::{CacheKey, Version};
+
+/// Label of the group holding a checkpoint's database writes.
+pub const CHECKPOINT_COPY_LABEL: &str = "checkpoint-copy";
+
+/// Checkpoint modes (SQLite's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckpointMode {
+    /// Copy what no reader needs; never waits, never takes the write lock.
+    Passive,
+    /// Like Passive, but holds the write lock (`Busy` if a writer has it).
+    Full,
+    /// Like Full, then resets the WAL when no reader needs it.
+    Restart,
+    /// Like Restart, and shrinks the WAL file to 0 bytes.
+    Truncate,
+}
+
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointOutcome {
+    /// Frames in the WAL when the checkpoint chose what to copy.
+    pub wal_frames: u32,
+    /// Frames backfilled into the database file afterwards.
+    pub backfilled_frames: u32,
+    /// Pages written to the database file (header page included).
+    pub copied_pages: usize,
+    /// Whether the WAL was reset (Restart, Truncate).
+    pub wal_reset: bool,
+    /// Commit sequence the database file now holds.
+    pub checkpoint_seq: u64,
+}
+
+/// Where a checkpoint is.
+#[derive(Debug)]
+enum CheckpointState {
+    /// Nothing done yet.
+    Start,
+    /// Waiting for the WAL fsync that precedes copying.
+    WaitWalSync { sync: Completion, plan: CopyPlan },
+    /// Reading frame images one page at a time; `next` indexes `plan.pages`.
+    WaitFrameRead {
+        plan: CopyPlan,
+        next: usize,
+        read: Option<Completion>,
+        yield_taken: bool,
+    },
+    /// Waiting for the "checkpoint-copy" group.
+    WaitCopy {
+        group: Completion,
+        members: Vec<(Completion, usize)>,
+        plan: CopyPlan,
+    },
+    /// Waiting for the database fsync.
+    WaitDbSync { sync: Completion, plan: CopyPlan },
+    /// Waiting for the WAL truncate (Truncate mode).
+    WaitWalTruncate { truncate: Completion },
+    /// Waiting for the fsync after the WAL truncate.
+    WaitTruncateSync { sync: Completion },
+    /// Done or failed.
+    Finished,
+}
+
+/// What one checkpoint copies.
+#[derive(Debug)]
+struct CopyPlan {
+    upto: u32,
+    seq: u64,
+    /// (page, frame) to copy, page order; the header page is handled apart.
+    pages: Vec<(PageNo, u32)>,
+    /// Images read so far, parallel to `pages`.
+    images: Vec<PageRef>,
+    /// The header the database file gets.
+    header: DbHeader,
+}
+
+/// A checkpoint in progress. Drive it with `step` until Done.
+pub struct Checkpoint {
+    pager: Arc<Pager>,
+    mode: CheckpointMode,
+    state: CheckpointState,
+    /// Id under which it holds the write lock, if it does.
+    lock_id: Option<u64>,
+    /// Whether it holds the one-checkpoint-at-a-time flag.
+    running: bool,
+    outcome: Option<CheckpointOutcome>,
+    /// Set when the database fsync covering every copied page has completed.
+    db_synced: bool,
+}
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("mode", &self.mode)
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+impl Checkpoint {
+    pub(crate) fn new(pager: Arc<Pager>, mode: CheckpointMode) -> Self {
+        Checkpoint {
+            pager,
+            mode,
+            state: CheckpointState::Start,
+            lock_id: None,
+            running: false,
+            outcome: None,
+            db_synced: false,
+        }
+    }
+
+    /// Runs the checkpoint. Re-enter until Done; errors release every lock it took.
+    pub fn step(&mut self) -> Result<IOResult<CheckpointOutcome>> {
+        match self.step_inner() {
+            Err(e) => {
+                self.state = CheckpointState::Finished;
+                self.release();
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    fn step_inner(&mut self) -> Result<IOResult<CheckpointOutcome>> {
+        loop {
+            match &mut self.state {
+                CheckpointState::Start => {
+                    let plan = self.take_locks_and_plan()?;
+                    if plan.pages.is_empty() && plan.header == self.pager.state().db_header {
+                        // Nothing new: every backfilled frame was made durable by the
+                        // database fsync of the checkpoint that backfilled it.
+                        self.db_synced = true;
+                        return self.after_copy(0);
+                    }
+                    let sync = self.submit_sync(true)?;
+                    self.state = CheckpointState::WaitWalSync {
+                        sync: sync.clone(),
+                        plan,
+                    };
+                    io_yield_one!(sync);
+                }
+                CheckpointState::WaitWalSync { sync, .. } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    if let Some(e) = sync.get_error() {
+                        self.pager.poison();
+                        return Err(Error::Completion(e));
+                    }
+                    let plan = self.take_plan();
+                    self.state = CheckpointState::WaitFrameRead {
+                        plan,
+                        next: 0,
+                        read: None,
+                        yield_taken: false,
+                    };
+                }
+                CheckpointState::WaitFrameRead {
+                    plan,
+                    next,
+                    read,
+                    yield_taken,
+                } => {
+                    if *next == plan.pages.len() {
+                        let plan = self.take_plan();
+                        let (group, members) = self.submit_copy(&plan)?;
+                        self.state = CheckpointState::WaitCopy {
+                            group: group.clone(),
+                            members,
+                            plan,
+                        };
+                        io_yield_one!(group);
+                    }
+                    if !*yield_taken && self.pager.options.should_yield(YieldPoint::CheckpointCopy)
+                    {
+                        *yield_taken = true;
+                        io_yield_one!(Completion::new_yield());
+                    }
+                    let (page, frame) = plan.pages[*next];
+                    let image = match read.take() {
+                        None => match self.pager.cached_frame(page, frame) {
+                            Some(image) => image,
+                            None => {
+                                let c = self.pager.submit_frame_read(frame)?;
+                                *read = Some(c.clone());
+                                io_yield_one!(c);
+                            }
+                        },
+                        Some(c) if !c.finished() => {
+                            *read = Some(c.clone());
+                            io_yield_one!(c);
+                        }
+                        Some(c) => self.pager.finish_frame_read(page, &c)?,
+                    };
+                    if page == HEADER_PAGE {
+                        let seq = plan.seq;
+                        plan.header = DbHeader {
+                            checkpoint_seq: seq,
+                            ..DbHeader::decode(&image)?
+                        };
+                    }
+                    plan.images.push(image);
+                    *next += 1;
+                    *yield_taken = false;
+                }
+                CheckpointState::WaitCopy { group, members, .. } => {
+                    if !group.finished() {
+                        io_yield_one!(group.clone());
+                    }
+                    let joined = match group.get_error() {
+                        Some(e) => Err(Error::Completion(e)),
+                        None => check_members(members, false),
+                    };
+                    let plan = self.take_plan();
+                    self.pager.forget_db_images(&plan);
+                    joined?;
+                    let sync = self.submit_sync(false)?;
+                    self.state = CheckpointState::WaitDbSync {
+                        sync: sync.clone(),
+                        plan,
+                    };
+                    io_yield_one!(sync);
+                }
+                CheckpointState::WaitDbSync { sync, .. } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    if let Some(e) = sync.get_error() {
+                        return Err(Error::Completion(e));
+                    }
+                    let plan = self.take_plan();
+                    self.db_synced = true;
+                    let copied = plan.pages.iter().filter(|(p, _)| *p != HEADER_PAGE).count() + 1;
+                    {
+                        let mut state = self.pager.state();
+                        state.db_header = plan.header;
+                        state.wal.backfilled = state.wal.backfilled.max(plan.upto);
+                    }
+                    return self.after_copy(copied);
+                }
+                CheckpointState::WaitWalTruncate { truncate } => {
+                    if !truncate.finished() {
+                        io_yield_one!(truncate.clone());
+                    }
+                    if let Some(e) = truncate.get_error() {
+                        return Err(Error::Completion(e));
+                    }
+                    let sync = self.submit_sync(true)?;
+                    self.state = CheckpointState::WaitTruncateSync { sync: sync.clone() };
+                    io_yield_one!(sync);
+                }
+                CheckpointState::WaitTruncateSync { sync } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    if let Some(e) = sync.get_error() {
+                        self.pager.poison();
+                        return Err(Error::Completion(e));
+                    }
+                    return self.finish();
+                }
+                CheckpointState::Finished => {
+                    return Err(Error::Misuse("checkpoint stepped after it finished".into()));
+                }
+            }
+        }
+    }
+
+    /// Step 1 and 2: locks, then what to copy.
+    fn take_locks_and_plan(&mut self) -> Result<CopyPlan> {
+        let mut state = self.pager.live_state()?;
+        if state.checkpointing {
+            return Err(Error::Busy);
+        }
+        if self.mode != CheckpointMode::Passive {
+            if state.writer.is_some() {
+                return Err(Error::Busy);
+            }
+            let id = state.next_id();
+            state.writer = Some(id);
+            self.lock_id = Some(id);
+        }
+        state.checkpointing = true;
+        self.running = true;
+        let upto = if self.pager.canary(Canary::CheckpointPastReader) {
+            state.wal.max_frame
+        } else {
+            state.oldest_reader_frame()
+        };
+        let mut pages = state.wal.pages_to_backfill(upto);
+        let seq = state
+            .wal
+            .seq_at(upto)
+            .unwrap_or(state.db_header.checkpoint_seq);
+        let seq = seq.max(state.db_header.checkpoint_seq);
+        let header = DbHeader {
+            checkpoint_seq: seq,
+            ..state.db_header
+        };
+        // The header page is written last, from the copied frame if there is one.
+        let header_frame = pages.iter().position(|&(page, _)| page == HEADER_PAGE);
+        if let Some(i) = header_frame {
+            let entry = pages.remove(i);
+            pages.push(entry);
+        }
+        Ok(CopyPlan {
+            upto,
+            seq,
+            pages,
+            images: Vec::new(),
+            header,
+        })
+    }
+
+    fn take_plan(&mut self) -> CopyPlan {
+        match std::mem::replace(&mut self.state, CheckpointState::Finished) {
+            CheckpointState::WaitWalSync { plan, .. }
+            | CheckpointState::WaitFrameRead { plan, .. }
+            | CheckpointState::WaitCopy { plan, .. }
+            | CheckpointState::WaitDbSync { plan, .. } => plan,
+            other => unreachable!("no copy plan in state {other:?}"),
+        }
+    }
+
+    /// One group writing every copied page and the header page to the database file.
+    fn submit_copy(&self, plan: &CopyPlan) -> Result<(Completion, Vec<(Completion, usize)>)> {
+        let page_size = self.pager.page_size;
+        let mut writes: Vec<(PageNo, &[u8])> = plan
+            .pages
+            .iter()
+            .zip(&plan.images)
+            .filter(|((page, _), _)| *page != HEADER_PAGE)
+            .map(|((page, _), image)| (*page, image.as_slice()))
+            .collect();
+        let header_image = plan.header.encode();
+        writes.push((HEADER_PAGE, &header_image));
+        let mut group = CompletionGroup::new(|_| {}).with_label(CHECKPOINT_COPY_LABEL);
+        let members: Vec<(Completion, usize)> = writes
+            .iter()
+            .map(|_| (Completion::new_noop(), page_size))
+            .collect();
+        for (c, _) in &members {
+            group.add(c);
+        }
+        let built = group.build();
+        for ((page, bytes), (c, _)) in writes.iter().zip(&members) {
+            let offset = u64::from(page - 1) * page_size as u64;
+            if let Err(e) = self.pager.db.pwrite(offset, bytes, c.clone()) {
+                built.abort();
+                return Err(e);
+            }
+        }
+        Ok((built, members))
+    }
+
+    /// Fsync of the WAL (`wal` true, in a "wal-sync" group) or the database file.
+    fn submit_sync(&self, wal: bool) -> Result<Completion> {
+        let sync = Completion::new_noop();
+        if wal {
+            let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
+            group.add(&sync);
+            let built = group.build();
+            self.pager.wal.sync(sync)?;
+            Ok(built)
+        } else {
+            self.pager.db.sync(sync.clone())
+        }
+    }
+
+    /// Step 6. Returns the truncate in flight, if Truncate reset the WAL.
+    fn reset_wal_if_possible(&mut self) -> Option<Completion> {
+        if !matches!(
+            self.mode,
+            CheckpointMode::Restart | CheckpointMode::Truncate
+        ) {
+            return None;
+        }
+        let mut state = self.pager.state();
+        let past_readers = self.pager.canary(Canary::CheckpointPastReader);
+        let latest = state.commit_seq;
+        let readers_current = state.readers.values().all(|s| s.seq() == latest);
+        if state.wal.backfilled != state.wal.max_frame || !(readers_current || past_readers) {
+            return None;
+        }
+        assert!(
+            self.db_synced || state.wal.max_frame == 0,
+            "the WAL is reset only after the database fsync covering every backfilled frame"
+        );
+        let header =
+            WalHeader::next_generation(self.pager.page_size, latest, state.wal.header.salts);
+        if past_readers {
+            state.wal.backfilled = state.wal.max_frame;
+        }
+        state.wal.reset(header);
+        drop(state);
+        if let Some(outcome) = &mut self.outcome {
+            outcome.wal_reset = true;
+        }
+        if self.mode != CheckpointMode::Truncate {
+            return None;
+        }
+        let truncate = Completion::new_noop();
+        match self.pager.wal.truncate(0, truncate.clone()) {
+            Ok(c) => Some(c),
+            Err(_) => {
+                // The old WAL stays behind with old salts; its frames are all in the
+                // database file, so replaying them after a crash changes nothing.
+                None
+            }
+        }
+    }
+
+    fn outcome_now(&self, copied_pages: usize) -> CheckpointOutcome {
+        let state = self.pager.state();
+        CheckpointOutcome {
+            wal_frames: state.wal.max_frame,
+            backfilled_frames: state.wal.backfilled,
+            copied_pages,
+            wal_reset: false,
+            checkpoint_seq: state.db_header.checkpoint_seq,
+        }
+    }
+
+    /// Step 6 and the end: reset the WAL if the mode asks and nobody needs it.
+    fn after_copy(&mut self, copied_pages: usize) -> Result<IOResult<CheckpointOutcome>> {
+        self.outcome = Some(self.outcome_now(copied_pages));
+        match self.reset_wal_if_possible() {
+            Some(truncate) => {
+                self.state = CheckpointState::WaitWalTruncate {
+                    truncate: truncate.clone(),
+                };
+                io_yield_one!(truncate);
+            }
+            None => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) -> Result<IOResult<CheckpointOutcome>> {
+        let outcome = self
+            .outcome
+            .expect("the outcome is recorded before finishing");
+        self.state = CheckpointState::Finished;
+        self.release();
+        Ok(IOResult::Done(outcome))
+    }
+
+    fn release(&mut self) {
+        let mut state = self.pager.state();
+        if self.running {
+            state.checkpointing = false;
+            self.running = false;
+        }
+        if let Some(id) = self.lock_id.take() {
+            assert_eq!(
+                state.writer,
+                Some(id),
+                "the checkpoint still holds the write lock"
+            );
+            state.writer = None;
+        }
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl Pager {
+    /// A frame image already in the cache.
+    fn cached_frame(&self, page: PageNo, frame: u32) -> Option<PageRef> {
+        let mut state = self.state();
+        let generation = state.wal.generation;
+        state.cache.get(&CacheKey {
+            page,
+            version: Version::Frame { generation, frame },
+        })
+    }
+
+    fn submit_frame_read(&self, frame: u32) -> Result<Completion> {
+        let c = Completion::new_read(self.page_size, |_| {});
+        self.wal
+            .pread(frame_image_offset(frame, self.page_size), self.page_size, c)
+    }
+
+    fn finish_frame_read(&self, page: PageNo, read: &Completion) -> Result<PageRef> {
+        match read.result().expect("a finished read") {
+            Err(e) => Err(Error::Completion(e)),
+            Ok(n) => {
+                check_len(self.page_size, n)?;
+                let image = read
+                    .take_read_buffer()
+                    .expect("a successful read carries its bytes");
+                verify_page(page, &image)?;
+                Ok(Arc::new(image))
+            }
+        }
+    }
+
+    /// Drops cached database-file images of pages the checkpoint rewrote.
+    fn forget_db_images(&self, plan: &CopyPlan) {
+        let mut state = self.state();
+        for &(page, _) in &plan.pages {
+            state.cache.remove(&CacheKey {
+                page,
+                version: Version::DbFile,
+            });
+        }
+        state.cache.remove(&CacheKey {
+            page: HEADER_PAGE,
+            version: Version::DbFile,
+        });
+    }
+}

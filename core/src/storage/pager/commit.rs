@@ -1,0 +1,294 @@
+//! Commit: the state machine that makes a write transaction's pages durable and visible.
+//!
+//! 1. Write every dirty page (sealed with its checksum), plus the header page when the
+//!    root, freelist or page count changed, as WAL frames after `max_frame`, all in ONE
+//!    completion group labelled "commit-frames" (wal/append.rs). The last frame is the
+//!    commit frame and carries the new commit sequence. These frames are beyond every
+//!    snapshot's `max_frame`, so writing them changes nothing anyone can see.
+//! 2. With `SyncMode::Full`, fsync the WAL inside a group labelled "wal-sync". A failed
+//!    WAL fsync poisons the pager.
+//! 3. Yield point `CommitBeforePublish`, then publish: append the frames to the WAL index,
+//!    advance `max_frame` and the commit sequence, turn the dirty cache entries into clean
+//!    entries of their frames, release the write lock.
+//!
+//! Any error before publishing rolls the transaction back (its frames stay beyond
+//! `max_frame` and the next commit overwrites them). A transaction that wrote nothing
+//! commits without I/O and returns `None`.
+
+use crate::canary::Canary;
+use crate::io::{Completion, CompletionGroup, IOResult};
+use crate::options::SyncMode;
+use crate::storage::format::{DbHeader, HEADER_PAGE, seal_page};
+use crate::storage::page_access::{PageNo, PageRef};
+use crate::storage::txn::WriteTxn;
+use crate::storage::wal::append::{FrameBatch, WAL_SYNC_LABEL, check_members};
+use crate::yields::YieldPoint;
+use crate::{Error, Result, io_yield_one};
+
+use super::cache::{CacheKey, Version};
+
+/// Where a commit is.
+#[derive(Debug)]
+pub(crate) enum CommitState {
+    /// Nothing submitted yet.
+    Start,
+    /// Waiting for the "commit-frames" group.
+    WaitFrameWrites {
+        group: Completion,
+        members: Vec<(Completion, usize)>,
+        plan: CommitPlan,
+    },
+    /// Waiting for the WAL fsync ("wal-sync" group).
+    WaitSync { sync: Completion, plan: CommitPlan },
+    /// Frames are written (and durable under full sync); publish after the
+    /// `CommitBeforePublish` yield point.
+    WaitPublish { plan: CommitPlan, yield_taken: bool },
+    /// Committed, failed or rolled back.
+    Finished,
+}
+
+/// What one commit writes.
+#[derive(Debug)]
+pub(crate) struct CommitPlan {
+    seq: u64,
+    batch: FrameBatch,
+    /// Sealed images in frame order.
+    images: Vec<(PageNo, PageRef)>,
+    header: DbHeader,
+    /// Set when published early (publish-before-fsync canary).
+    published: bool,
+}
+
+impl WriteTxn {
+    /// Commits. Returns the new commit sequence, or `None` if nothing was written.
+    /// Re-enter until Done; after an error the transaction is rolled back (and after a
+    /// failed WAL fsync the pager is poisoned).
+    pub fn commit(&mut self) -> Result<IOResult<Option<u64>>> {
+        loop {
+            match &mut self.commit_state {
+                CommitState::Start => {
+                    self.check_open()?;
+                    let plan = match self.plan_commit() {
+                        Ok(Some(plan)) => plan,
+                        Ok(None) => {
+                            self.commit_state = CommitState::Finished;
+                            self.release();
+                            return Ok(IOResult::Done(None));
+                        }
+                        Err(e) => return self.fail(e),
+                    };
+                    let first_member = self.pager.canary(Canary::GroupFirstMember);
+                    let (group, members) = match plan.batch.submit(&self.pager.wal, first_member) {
+                        Ok(submitted) => submitted,
+                        Err(e) => return self.fail(e),
+                    };
+                    self.commit_state = CommitState::WaitFrameWrites {
+                        group: group.clone(),
+                        members,
+                        plan,
+                    };
+                    io_yield_one!(group);
+                }
+                CommitState::WaitFrameWrites { group, members, .. } => {
+                    if !group.finished() {
+                        io_yield_one!(group.clone());
+                    }
+                    let allow_unfinished = self.pager.canary(Canary::GroupFirstMember);
+                    let joined = match group.get_error() {
+                        Some(e) => Err(Error::Completion(e)),
+                        None => check_members(members, allow_unfinished),
+                    };
+                    if let Err(e) = joined {
+                        return self.fail(e);
+                    }
+                    let CommitState::WaitFrameWrites { mut plan, .. } =
+                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if self.pager.canary(Canary::PublishBeforeFsync) {
+                        self.publish(&plan);
+                        plan.published = true;
+                    }
+                    if self.pager.options.sync == SyncMode::Normal {
+                        self.commit_state = CommitState::WaitPublish {
+                            plan,
+                            yield_taken: false,
+                        };
+                        continue;
+                    }
+                    let sync = match self.submit_wal_sync() {
+                        Ok(sync) => sync,
+                        Err(e) => return self.fail(e),
+                    };
+                    self.commit_state = CommitState::WaitSync {
+                        sync: sync.clone(),
+                        plan,
+                    };
+                    io_yield_one!(sync);
+                }
+                CommitState::WaitSync { sync, .. } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    if let Some(e) = sync.get_error() {
+                        self.pager.poison();
+                        return self.fail(Error::Completion(e));
+                    }
+                    let CommitState::WaitSync { plan, .. } =
+                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.commit_state = CommitState::WaitPublish {
+                        plan,
+                        yield_taken: false,
+                    };
+                }
+                CommitState::WaitPublish { yield_taken, .. } => {
+                    if self.pager.canary(Canary::CounterBeforeYield) {
+                        // Known-bad: the shared counter moves before the yield point, and
+                        // again on every re-entry.
+                        self.pager.state().commit_seq += 1;
+                    }
+                    if !*yield_taken
+                        && self
+                            .pager
+                            .options
+                            .should_yield(YieldPoint::CommitBeforePublish)
+                    {
+                        *yield_taken = true;
+                        io_yield_one!(Completion::new_yield());
+                    }
+                    let CommitState::WaitPublish { plan, .. } =
+                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    if !plan.published {
+                        self.publish(&plan);
+                    }
+                    let seq = self.pager.commit_seq();
+                    self.release();
+                    return Ok(IOResult::Done(Some(seq)));
+                }
+                CommitState::Finished => {
+                    return Err(Error::Misuse("commit after the transaction ended".into()));
+                }
+            }
+        }
+    }
+
+    /// Collects the sealed images and encodes the frames. `None` if nothing changed.
+    fn plan_commit(&mut self) -> Result<Option<CommitPlan>> {
+        let state = self.pager.live_state()?;
+        assert_eq!(
+            state.writer,
+            Some(self.id),
+            "a committing transaction holds the write lock"
+        );
+        let mut images: Vec<(PageNo, PageRef)> = Vec::with_capacity(self.dirty.len() + 1);
+        let mut header = self.header;
+        header.checkpoint_seq = state.header.checkpoint_seq;
+        if header.differs_in_content(&self.snapshot.header) {
+            header
+                .check_consistent()
+                .map_err(|e| Error::Internal(format!("commit: {e}")))?;
+            images.push((HEADER_PAGE, std::sync::Arc::new(header.encode())));
+        }
+        for &page in &self.dirty {
+            let key = CacheKey {
+                page,
+                version: Version::Dirty { txn: self.id },
+            };
+            // Absent only when the evict-dirty-page canary dropped it: the change is lost.
+            let Some(image) = state.cache.peek(&key) else {
+                continue;
+            };
+            let mut sealed = image.to_vec();
+            seal_page(page, &mut sealed);
+            images.push((page, std::sync::Arc::new(sealed)));
+        }
+        if images.is_empty() {
+            return Ok(None);
+        }
+        let seq = state.commit_seq + 1;
+        let wal = &state.wal;
+        let new_header = (!wal.header_on_disk).then_some(wal.header);
+        let batch = FrameBatch::encode(
+            &images,
+            seq,
+            wal.max_frame,
+            wal.chain,
+            new_header,
+            wal.header.salts,
+            self.pager.page_size,
+        );
+        assert_eq!(batch.len(), images.len(), "one frame per image");
+        Ok(Some(CommitPlan {
+            seq,
+            batch,
+            images,
+            header,
+            published: false,
+        }))
+    }
+
+    fn submit_wal_sync(&self) -> Result<Completion> {
+        let sync = Completion::new_noop();
+        let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
+        group.add(&sync);
+        let built = group.build();
+        if let Err(e) = self.pager.wal.sync(sync) {
+            built.abort();
+            return Err(e);
+        }
+        Ok(built)
+    }
+
+    /// Makes the commit visible: WAL index, commit sequence, header, cache.
+    fn publish(&self, plan: &CommitPlan) {
+        let mut state = self.pager.state();
+        if self.pager.canary(Canary::CounterBeforeYield) {
+            // The canary already advanced the counter (perhaps more than once).
+        } else {
+            assert_eq!(
+                state.commit_seq + 1,
+                plan.seq,
+                "only the lock holder publishes, in order"
+            );
+            state.commit_seq = plan.seq;
+        }
+        state.wal.append_commit(
+            plan.batch.first_frame,
+            &plan.batch.pages,
+            plan.seq,
+            plan.batch.chain,
+        );
+        state.header = plan.header;
+        let generation = state.wal.generation;
+        for (i, (page, image)) in plan.images.iter().enumerate() {
+            let frame = plan.batch.first_frame + u32::try_from(i).expect("frame count fits u32");
+            state.cache.remove(&CacheKey {
+                page: *page,
+                version: Version::Dirty { txn: self.id },
+            });
+            let key = CacheKey {
+                page: *page,
+                version: Version::Frame { generation, frame },
+            };
+            state.cache.insert(key, image.clone(), false);
+        }
+    }
+
+    /// Ends a failed commit: rolls back (or, under the canary, leaks the write lock).
+    fn fail<T>(&mut self, error: Error) -> Result<T> {
+        self.commit_state = CommitState::Finished;
+        if self.pager.canary(Canary::LeakWriteLock) {
+            self.release_leaking_lock();
+        } else {
+            self.release();
+        }
+        Err(error)
+    }
+}

@@ -1,0 +1,162 @@
+//! Reading one page as a transaction sees it.
+//!
+//! Where a page comes from, for a snapshot with `max_frame = M`: the transaction's own
+//! dirty image if it is a writer that wrote it; else the latest WAL frame of the page at
+//! or below `M`; else the database file. The (page, version) pair is the cache key, so
+//! every reader of one version shares one cached image.
+//!
+//! The state of a read in flight lives in the transaction's `PendingRead`, invisible to
+//! everyone else: a `read_page` that yields has changed nothing observable, and re-entry
+//! picks the read up where it was. Every image read from disk is verified against its
+//! page checksum before anyone sees it (`Error::Corrupt` on mismatch); a short read is an
+//! error. Before inserting into a full cache the read may yield once at
+//! `YieldPoint::CacheEvict`.
+
+use crate::canary::Canary;
+use crate::io::{Completion, IOResult};
+use crate::storage::format::verify_page;
+use crate::storage::page_access::{PageNo, PageRef};
+use crate::storage::wal::append::check_len;
+use crate::storage::wal::format::frame_image_offset;
+use crate::yields::YieldPoint;
+use crate::{Error, Result, io_yield_one};
+
+use super::cache::{CacheKey, Version};
+use super::{Pager, Snapshot};
+
+/// A page read in flight for one transaction.
+#[derive(Debug)]
+pub(crate) struct PendingRead {
+    key: CacheKey,
+    read: Completion,
+    /// The verified image, kept while the read yields before evicting.
+    image: Option<PageRef>,
+    evict_yield_taken: bool,
+}
+
+/// What a transaction reads through.
+pub(crate) struct PageView<'a> {
+    pub(crate) snapshot: &'a Snapshot,
+    /// Pages `1..=page_count` exist for this transaction.
+    pub(crate) page_count: u32,
+    /// The writer whose dirty images come first.
+    pub(crate) dirty_txn: Option<u64>,
+}
+
+impl Pager {
+    /// The image of `pgno` under `view`. Re-enter with the same `pending` until Done.
+    pub(crate) fn fetch(
+        &self,
+        view: PageView<'_>,
+        pgno: PageNo,
+        pending: &mut Option<PendingRead>,
+    ) -> Result<IOResult<PageRef>> {
+        let key = {
+            let mut state = self.live_state()?;
+            if pgno == 0 || pgno > view.page_count {
+                return Err(Error::Corrupt(format!(
+                    "page {pgno} does not exist (page count {})",
+                    view.page_count
+                )));
+            }
+            if let Some(txn) = view.dirty_txn {
+                let dirty = CacheKey {
+                    page: pgno,
+                    version: Version::Dirty { txn },
+                };
+                if let Some(image) = state.cache.get(&dirty) {
+                    *pending = None;
+                    return Ok(IOResult::Done(image));
+                }
+            }
+            let max_frame = view.snapshot.visible_max_frame(&state.wal);
+            let version = match state.wal.latest_frame(pgno, max_frame) {
+                Some(frame) => Version::Frame {
+                    generation: state.wal.generation,
+                    frame,
+                },
+                None => Version::DbFile,
+            };
+            let key = CacheKey {
+                page: pgno,
+                version,
+            };
+            if let Some(image) = state.cache.get(&key) {
+                *pending = None;
+                return Ok(IOResult::Done(image));
+            }
+            key
+        };
+        let Some(read) = pending.as_mut().filter(|p| p.key == key) else {
+            let read = self.submit_read(key)?;
+            *pending = Some(PendingRead {
+                key,
+                read: read.clone(),
+                image: None,
+                evict_yield_taken: false,
+            });
+            io_yield_one!(read);
+        };
+        if read.image.is_none() {
+            if !read.read.finished() {
+                io_yield_one!(read.read.clone());
+            }
+            match self.finish_read(key, &read.read) {
+                Ok(image) => read.image = Some(image),
+                Err(e) => {
+                    *pending = None;
+                    return Err(e);
+                }
+            }
+        }
+        if !read.evict_yield_taken
+            && self.state().cache.is_full()
+            && self.options.should_yield(YieldPoint::CacheEvict)
+        {
+            read.evict_yield_taken = true;
+            io_yield_one!(Completion::new_yield());
+        }
+        let image = read.image.take().expect("the image was stored above");
+        *pending = None;
+        let evict_dirty = self.canary(Canary::EvictDirtyPage);
+        self.live_state()?
+            .cache
+            .insert(key, image.clone(), evict_dirty);
+        Ok(IOResult::Done(image))
+    }
+
+    fn submit_read(&self, key: CacheKey) -> Result<Completion> {
+        let c = Completion::new_read(self.page_size, |_| {});
+        match key.version {
+            Version::DbFile => {
+                let offset = u64::from(key.page - 1) * self.page_size as u64;
+                self.db.pread(offset, self.page_size, c)
+            }
+            Version::Frame { frame, .. } => {
+                self.wal
+                    .pread(frame_image_offset(frame, self.page_size), self.page_size, c)
+            }
+            Version::Dirty { .. } => unreachable!("dirty images are never read from disk"),
+        }
+    }
+
+    /// Checks a finished read: success, full length, valid page checksum.
+    fn finish_read(&self, key: CacheKey, read: &Completion) -> Result<PageRef> {
+        let n = match read
+            .result()
+            .expect("finish_read is called on a finished read")
+        {
+            Ok(n) => n,
+            Err(e) => return Err(Error::Completion(e)),
+        };
+        check_len(self.page_size, n)?;
+        let image = read
+            .take_read_buffer()
+            .expect("a successful read carries its bytes");
+        verify_page(key.page, &image).map_err(|e| match e {
+            Error::Corrupt(why) => Error::Corrupt(format!("{why} (read from {:?})", key.version)),
+            other => other,
+        })?;
+        Ok(std::sync::Arc::new(image))
+    }
+}

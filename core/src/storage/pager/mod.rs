@@ -1,0 +1,297 @@
+//! The pager: one per database, shared by every connection through an `Arc`.
+//!
+//! It owns the shared state behind one mutex: the WAL index, the page cache, the header
+//! as of the latest commit, the registry of read snapshots, the single write lock and
+//! the poisoned flag. Operations that need I/O are state machines, one per file:
+//! `fetch` (reading a page under a snapshot), `freelist` (loading free pages so that
+//! allocation needs no I/O), `commit`, `checkpoint` and `open` (recovery). Nothing
+//! blocks: locks are try-locks returning `Error::Busy` / `Error::BusySnapshot`.
+//!
+//! Lock protocol (DESIGN.md §4): `begin_read` registers a snapshot (no I/O);
+//! `try_begin_write` takes the write lock, failing with `Busy` if another writer holds it
+//! and `BusySnapshot` if a commit was published after the caller's snapshot. Commit,
+//! rollback and drop release everything. The first failed WAL fsync poisons the pager:
+//! every later call returns `Error::Poisoned`.
+
+pub(crate) mod cache;
+pub mod checkpoint;
+pub(crate) mod commit;
+pub(crate) mod fetch;
+pub mod freelist;
+pub mod open;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::canary::Canary;
+use crate::io::{File, IO};
+use crate::options::DbOptions;
+use crate::storage::format::DbHeader;
+use crate::storage::page_access::PageNo;
+use crate::storage::txn::{ReadTxn, WriteTxn};
+use crate::storage::wal::WalIndex;
+use crate::{Error, Result};
+use cache::{CacheKey, PageCache, Version};
+
+pub use checkpoint::{Checkpoint, CheckpointMode, CheckpointOutcome};
+pub use open::Opener;
+
+/// A read snapshot: the published state a transaction sees, fixed when it begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    seq: u64,
+    generation: u32,
+    max_frame: u32,
+    header: DbHeader,
+}
+
+impl Snapshot {
+    /// The commit sequence this snapshot sees (the last commit visible to it).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The header (root, freelist, page count) as of this snapshot.
+    pub fn header(&self) -> &DbHeader {
+        &self.header
+    }
+
+    /// The last WAL frame visible, or 0 if the WAL generation has changed since.
+    pub(crate) fn visible_max_frame(&self, wal: &WalIndex) -> u32 {
+        if self.generation == wal.generation {
+            self.max_frame
+        } else {
+            0
+        }
+    }
+}
+
+/// State shared by every connection, behind the pager's mutex.
+pub(crate) struct PagerState {
+    pub(crate) poisoned: bool,
+    /// Sequence of the last published commit.
+    pub(crate) commit_seq: u64,
+    /// Header as of the last published commit.
+    pub(crate) header: DbHeader,
+    /// Header currently in the database file.
+    pub(crate) db_header: DbHeader,
+    pub(crate) wal: WalIndex,
+    pub(crate) cache: PageCache,
+    /// Registered snapshots by transaction id.
+    pub(crate) readers: BTreeMap<u64, Snapshot>,
+    next_txn_id: u64,
+    /// Transaction (or checkpoint) id holding the write lock.
+    pub(crate) writer: Option<u64>,
+    /// Whether a checkpoint is running (one at a time).
+    pub(crate) checkpointing: bool,
+}
+
+impl PagerState {
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            seq: self.commit_seq,
+            generation: self.wal.generation,
+            max_frame: self.wal.max_frame,
+            header: self.header,
+        }
+    }
+
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_txn_id += 1;
+        self.next_txn_id
+    }
+
+    /// The frames every registered reader can see: checkpoints copy no further.
+    pub(crate) fn oldest_reader_frame(&self) -> u32 {
+        self.readers
+            .values()
+            .map(|s| s.visible_max_frame(&self.wal))
+            .min()
+            .unwrap_or(self.wal.max_frame)
+    }
+}
+
+/// One database's pager. Create it with `Pager::opener` (or `open_blocking`).
+pub struct Pager {
+    pub(crate) io: Arc<dyn IO>,
+    pub(crate) db: Arc<dyn File>,
+    pub(crate) wal: Arc<dyn File>,
+    pub(crate) options: DbOptions,
+    pub(crate) page_size: usize,
+    state: Mutex<PagerState>,
+}
+
+impl std::fmt::Debug for Pager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pager")
+            .field("page_size", &self.page_size)
+            .field("commit_seq", &self.commit_seq())
+            .field("wal_frames", &self.wal_frames())
+            .finish()
+    }
+}
+
+impl Pager {
+    /// Assembles a pager from what the opener recovered.
+    pub(crate) fn from_parts(
+        io: Arc<dyn IO>,
+        db: Arc<dyn File>,
+        wal: Arc<dyn File>,
+        options: DbOptions,
+        db_header: DbHeader,
+        header: DbHeader,
+        wal_index: WalIndex,
+        commit_seq: u64,
+    ) -> Self {
+        let page_size = options.page_size;
+        let cache = PageCache::new(options.cache_pages);
+        Pager {
+            io,
+            db,
+            wal,
+            options,
+            page_size,
+            state: Mutex::new(PagerState {
+                poisoned: false,
+                commit_seq,
+                header,
+                db_header,
+                wal: wal_index,
+                cache,
+                readers: BTreeMap::new(),
+                next_txn_id: 0,
+                writer: None,
+                checkpointing: false,
+            }),
+        }
+    }
+
+    /// The shared state, ignoring mutex poisoning (a panic elsewhere must not hide it).
+    pub(crate) fn state(&self) -> MutexGuard<'_, PagerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The shared state, or `Error::Poisoned` after a failed WAL fsync.
+    pub(crate) fn live_state(&self) -> Result<MutexGuard<'_, PagerState>> {
+        let state = self.state();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        Ok(state)
+    }
+
+    /// Marks the pager poisoned: every later call fails with `Error::Poisoned`.
+    pub(crate) fn poison(&self) {
+        self.state().poisoned = true;
+    }
+
+    pub(crate) fn canary(&self, canary: Canary) -> bool {
+        self.options.canary_active(canary)
+    }
+
+    /// Starts a read-only transaction on the latest published commit. No I/O.
+    pub fn begin_read(self: &Arc<Self>) -> Result<ReadTxn> {
+        let mut state = self.live_state()?;
+        let id = state.next_id();
+        let snapshot = state.snapshot();
+        state.readers.insert(id, snapshot.clone());
+        Ok(ReadTxn::new(self.clone(), id, snapshot))
+    }
+
+    /// Takes the write lock. `snapshot` is the caller's read snapshot if it already read
+    /// (a deferred transaction upgrading), `None` to start from the latest commit.
+    /// `Busy` if another writer holds the lock; `BusySnapshot` if a commit was published
+    /// after `snapshot`. On error nothing changes. No I/O.
+    pub fn try_begin_write(self: &Arc<Self>, snapshot: Option<&Snapshot>) -> Result<WriteTxn> {
+        let mut state = self.live_state()?;
+        if state.writer.is_some() {
+            return Err(Error::Busy);
+        }
+        let skip_check = self.canary(Canary::SkipBusySnapshot);
+        let snapshot = match snapshot {
+            Some(s) if s.seq != state.commit_seq && skip_check => s.clone(),
+            Some(s) if s.seq != state.commit_seq => return Err(Error::BusySnapshot),
+            _ => state.snapshot(),
+        };
+        let id = state.next_id();
+        state.writer = Some(id);
+        state.readers.insert(id, snapshot.clone());
+        Ok(WriteTxn::new(self.clone(), id, snapshot))
+    }
+
+    /// Unregisters transaction `id`: its snapshot, its write lock if it holds it, and its
+    /// dirty pages.
+    pub(crate) fn release(&self, id: u64, dirty: impl IntoIterator<Item = PageNo>) {
+        let mut state = self.state();
+        state.readers.remove(&id);
+        if state.writer == Some(id) {
+            state.writer = None;
+        }
+        for page in dirty {
+            state.cache.remove(&CacheKey {
+                page,
+                version: Version::Dirty { txn: id },
+            });
+        }
+    }
+
+    /// Sequence of the last published commit. Grows across checkpoints and reopen.
+    pub fn commit_seq(&self) -> u64 {
+        self.state().commit_seq
+    }
+
+    /// Frames in the WAL's current generation (for auto-checkpoint decisions).
+    pub fn wal_frames(&self) -> u32 {
+        self.state().wal.max_frame
+    }
+
+    /// Frames already copied into the database file.
+    pub fn wal_backfilled(&self) -> u32 {
+        self.state().wal.backfilled
+    }
+
+    /// Whether a failed WAL fsync poisoned this pager.
+    pub fn is_poisoned(&self) -> bool {
+        self.state().poisoned
+    }
+
+    /// Whether some transaction holds the write lock.
+    pub fn is_write_locked(&self) -> bool {
+        self.state().writer.is_some()
+    }
+
+    /// Number of registered snapshots (readers and the writer).
+    pub fn reader_count(&self) -> usize {
+        self.state().readers.len()
+    }
+
+    /// The header as of the latest published commit.
+    pub fn header(&self) -> DbHeader {
+        self.state().header
+    }
+
+    /// Pages currently held by the shared cache.
+    pub fn cached_pages(&self) -> usize {
+        self.state().cache.len()
+    }
+
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    pub fn options(&self) -> &DbOptions {
+        &self.options
+    }
+
+    /// The I/O backend this pager submits to.
+    pub fn io(&self) -> &Arc<dyn IO> {
+        &self.io
+    }
+
+    /// A checkpoint state machine in `mode`; drive it with `Checkpoint::step`.
+    pub fn checkpoint(self: &Arc<Self>, mode: CheckpointMode) -> Checkpoint {
+        Checkpoint::new(self.clone(), mode)
+    }
+}

@@ -1,0 +1,205 @@
+//! Opening a database: create it when the file is new, else read its header page and
+//! recover the WAL (wal/recovery.rs). A re-entrant state machine.
+//!
+//! A database file shorter than one page is taken as never created (its creation did
+//! not finish, so nobody was ever told it existed): the opener writes a fresh header
+//! page and fsyncs it before anything else. Otherwise page 1 must verify (`Corrupt`
+//! if not) and match the options' page size (`InvalidOptions` if not).
+//!
+//! The recovered commit sequence is the largest of the database header's checkpoint
+//! sequence, the WAL header's, and the last recovered commit's, so sequences keep
+//! growing across checkpoints, WAL resets and reopen.
+
+use std::sync::Arc;
+
+use crate::io::{Completion, File, IO, IOResult, block_on};
+use crate::options::DbOptions;
+use crate::storage::format::{DbHeader, HEADER_PAGE};
+use crate::storage::wal::append::check_len;
+use crate::storage::wal::recovery::WalRecovery;
+use crate::{Error, Result, io_yield_one, return_if_io};
+
+use super::Pager;
+
+/// Where opening is.
+enum OpenState {
+    /// Nothing done yet.
+    Start,
+    /// Waiting for the header page write of a new database.
+    WaitCreateWrite { write: Completion, header: DbHeader },
+    /// Waiting for the fsync of a new database's header page.
+    WaitCreateSync { sync: Completion, header: DbHeader },
+    /// Waiting for the read of the header page.
+    WaitHeaderRead { read: Completion },
+    /// Scanning the WAL.
+    Recover {
+        recovery: Box<WalRecovery>,
+        db_header: DbHeader,
+    },
+    /// Opened (or failed).
+    Finished,
+}
+
+/// Opens a database; `step` until Done. Create with `Pager::opener`.
+pub struct Opener {
+    io: Arc<dyn IO>,
+    path: String,
+    options: DbOptions,
+    files: Option<(Arc<dyn File>, Arc<dyn File>)>,
+    state: OpenState,
+}
+
+impl Pager {
+    /// A state machine opening (or creating) the database at `path`, with its WAL at
+    /// `<path>-wal`.
+    pub fn opener(io: Arc<dyn IO>, path: &str, options: DbOptions) -> Opener {
+        Opener {
+            io,
+            path: path.to_string(),
+            options,
+            files: None,
+            state: OpenState::Start,
+        }
+    }
+
+    /// Opens by driving the opener with `block_on`.
+    pub fn open_blocking(io: Arc<dyn IO>, path: &str, options: DbOptions) -> Result<Arc<Pager>> {
+        let mut opener = Pager::opener(io.clone(), path, options);
+        block_on(io.as_ref(), || opener.step())
+    }
+}
+
+impl Opener {
+    /// Advances the open. Done carries the shared pager.
+    pub fn step(&mut self) -> Result<IOResult<Arc<Pager>>> {
+        loop {
+            match &mut self.state {
+                OpenState::Start => {
+                    self.options.validate()?;
+                    let db = self.io.open_file(&self.path)?;
+                    let wal = self.io.open_file(&format!("{}-wal", self.path))?;
+                    let page_size = self.options.page_size;
+                    let created = db.size()? >= page_size as u64;
+                    self.files = Some((db.clone(), wal));
+                    if created {
+                        let read = Completion::new_read(page_size, |_| {});
+                        let read = db.pread(0, page_size, read)?;
+                        self.state = OpenState::WaitHeaderRead { read: read.clone() };
+                        io_yield_one!(read);
+                    }
+                    let header = DbHeader::new(page_size);
+                    let write = db.pwrite(0, &header.encode(), Completion::new_noop())?;
+                    self.state = OpenState::WaitCreateWrite {
+                        write: write.clone(),
+                        header,
+                    };
+                    io_yield_one!(write);
+                }
+                OpenState::WaitCreateWrite { write, header } => {
+                    if !write.finished() {
+                        io_yield_one!(write.clone());
+                    }
+                    finished_ok(write, self.options.page_size)?;
+                    let header = *header;
+                    let sync = self.db().sync(Completion::new_noop())?;
+                    self.state = OpenState::WaitCreateSync {
+                        sync: sync.clone(),
+                        header,
+                    };
+                    io_yield_one!(sync);
+                }
+                OpenState::WaitCreateSync { sync, header } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    finished_ok(sync, 0)?;
+                    let db_header = *header;
+                    self.start_recovery(db_header);
+                }
+                OpenState::WaitHeaderRead { read } => {
+                    if !read.finished() {
+                        io_yield_one!(read.clone());
+                    }
+                    finished_ok(read, self.options.page_size)?;
+                    let image = read
+                        .take_read_buffer()
+                        .expect("a successful read carries its bytes");
+                    let db_header = decode_db_header(&image, self.options.page_size)?;
+                    self.start_recovery(db_header);
+                }
+                OpenState::Recover {
+                    recovery,
+                    db_header,
+                } => {
+                    let recovered = return_if_io!(recovery.step());
+                    let db_header = *db_header;
+                    self.state = OpenState::Finished;
+                    let commit_seq = db_header
+                        .checkpoint_seq
+                        .max(recovered.wal_checkpoint_seq.unwrap_or(0))
+                        .max(recovered.last_seq.unwrap_or(0));
+                    let header = recovered.header.unwrap_or(db_header);
+                    let (db, wal) = self.files.take().expect("files are open during recovery");
+                    let pager = Pager::from_parts(
+                        self.io.clone(),
+                        db,
+                        wal,
+                        self.options.clone(),
+                        db_header,
+                        header,
+                        recovered.index,
+                        commit_seq,
+                    );
+                    return Ok(IOResult::Done(Arc::new(pager)));
+                }
+                OpenState::Finished => {
+                    return Err(Error::Misuse("opener stepped after it finished".into()));
+                }
+            }
+        }
+    }
+
+    fn db(&self) -> &Arc<dyn File> {
+        &self
+            .files
+            .as_ref()
+            .expect("files are opened in the first step")
+            .0
+    }
+
+    fn start_recovery(&mut self, db_header: DbHeader) {
+        let wal = self
+            .files
+            .as_ref()
+            .expect("files are opened in the first step")
+            .1
+            .clone();
+        let recovery = WalRecovery::new(wal, self.options.clone(), db_header.checkpoint_seq);
+        self.state = OpenState::Recover {
+            recovery: Box::new(recovery),
+            db_header,
+        };
+    }
+}
+
+/// A finished completion that must have succeeded moving `len` bytes.
+fn finished_ok(c: &Completion, len: usize) -> Result<()> {
+    match c.result().expect("checked after it finished") {
+        Err(e) => Err(Error::Completion(e)),
+        Ok(n) => check_len(len, n),
+    }
+}
+
+fn decode_db_header(image: &[u8], page_size: usize) -> Result<DbHeader> {
+    let header = DbHeader::decode(image).map_err(|e| match e {
+        Error::Corrupt(why) => Error::Corrupt(format!("page {HEADER_PAGE}: {why}")),
+        other => other,
+    })?;
+    if header.page_size as usize != page_size {
+        return Err(Error::InvalidOptions(format!(
+            "page_size {page_size}: the database was created with page size {}",
+            header.page_size
+        )));
+    }
+    Ok(header)
+}

@@ -1,0 +1,145 @@
+//! Writing one commit's frames: encode every page as a frame continuing the chain, the
+//! last one carrying the commit sequence, and submit all writes (plus the WAL header when
+//! the generation is new) as ONE completion group labelled "commit-frames", so the
+//! simulator can fail or cancel a commit's writes as a unit.
+
+use std::sync::Arc;
+
+use super::format::{WAL_HEADER_SIZE, WalHeader, encode_frame, frame_offset};
+use crate::io::{Completion, CompletionError, CompletionGroup, File};
+use crate::storage::page_access::{PageNo, PageRef};
+use crate::{Error, Result};
+
+/// Label of the group holding a commit's frame writes.
+pub const COMMIT_FRAMES_LABEL: &str = "commit-frames";
+/// Label of the group holding a commit's WAL fsync.
+pub const WAL_SYNC_LABEL: &str = "wal-sync";
+
+/// A commit's frames, encoded and ready to write.
+#[derive(Debug, Clone)]
+pub(crate) struct FrameBatch {
+    /// Frame number of the first page.
+    pub(crate) first_frame: u32,
+    /// Pages in frame order; the last one is the commit frame.
+    pub(crate) pages: Vec<PageNo>,
+    /// (offset, bytes) of every frame.
+    frames: Vec<(u64, Vec<u8>)>,
+    /// Chain value after the commit frame.
+    pub(crate) chain: u32,
+    /// The header to write at offset 0 first, for a new generation.
+    header: Option<WalHeader>,
+}
+
+impl FrameBatch {
+    /// Encodes `images` (sealed pages, page order) as frames after `max_frame`, chaining
+    /// from `chain`; `header` is written too when it is not on disk yet.
+    pub(crate) fn encode(
+        images: &[(PageNo, PageRef)],
+        seq: u64,
+        max_frame: u32,
+        chain: u32,
+        header: Option<WalHeader>,
+        salts: [u32; 2],
+        page_size: usize,
+    ) -> Self {
+        assert!(!images.is_empty(), "a commit writes at least one frame");
+        assert!(seq > 0, "commit sequences start at 1");
+        let mut chain = chain;
+        let mut frames = Vec::with_capacity(images.len());
+        for (i, (page, image)) in images.iter().enumerate() {
+            assert_eq!(
+                image.len(),
+                page_size,
+                "page {page} image has the page size"
+            );
+            let frame = max_frame + 1 + u32::try_from(i).expect("frame count fits u32");
+            let frame_seq = if i + 1 == images.len() { seq } else { 0 };
+            let (bytes, next) = encode_frame(chain, *page, frame_seq, salts, image);
+            frames.push((frame_offset(frame, page_size), bytes));
+            chain = next;
+        }
+        FrameBatch {
+            first_frame: max_frame + 1,
+            pages: images.iter().map(|(page, _)| *page).collect(),
+            frames,
+            chain,
+            header,
+        }
+    }
+
+    /// Number of frames.
+    pub(crate) fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Submits every write in one group labelled "commit-frames". Returns the group's
+    /// completion and each member with the byte count it must report.
+    pub(crate) fn submit(
+        &self,
+        wal: &Arc<dyn File>,
+        first_member_canary: bool,
+    ) -> Result<(Completion, Vec<(Completion, usize)>)> {
+        let mut group = CompletionGroup::new(|_| {}).with_label(COMMIT_FRAMES_LABEL);
+        #[cfg(feature = "canaries")]
+        if first_member_canary {
+            group = group.complete_on_first_member();
+        }
+        #[cfg(not(feature = "canaries"))]
+        let _ = first_member_canary;
+        let mut members = Vec::with_capacity(self.frames.len() + 1);
+        // Link every member before submitting any, so none can finish before the group
+        // knows about all of them.
+        let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(self.frames.len() + 1);
+        let header_bytes = self.header.map(|h| h.encode());
+        if let Some(bytes) = &header_bytes {
+            writes.push((0, &bytes[..WAL_HEADER_SIZE]));
+        }
+        writes.extend(
+            self.frames
+                .iter()
+                .map(|(offset, bytes)| (*offset, bytes.as_slice())),
+        );
+        for (_, bytes) in &writes {
+            let c = Completion::new_noop();
+            group.add(&c);
+            members.push((c, bytes.len()));
+        }
+        let built = group.build();
+        for ((offset, bytes), (c, _)) in writes.iter().zip(&members) {
+            if let Err(e) = wal.pwrite(*offset, bytes, c.clone()) {
+                built.abort();
+                return Err(e);
+            }
+        }
+        Ok((built, members))
+    }
+}
+
+/// The join of a group: every finished member must have moved exactly the bytes asked
+/// for. Unfinished members are a bug unless `allow_unfinished` (the group-first-member
+/// canary).
+pub(crate) fn check_members(members: &[(Completion, usize)], allow_unfinished: bool) -> Result<()> {
+    for (c, expected) in members {
+        match c.result() {
+            None => assert!(
+                allow_unfinished,
+                "a finished group has only finished members"
+            ),
+            Some(Err(e)) => return Err(Error::Completion(e)),
+            Some(Ok(n)) => check_len(*expected, n)?,
+        }
+    }
+    Ok(())
+}
+
+/// A short read or write is an error, never success.
+pub(crate) fn check_len(expected: usize, actual: i32) -> Result<()> {
+    let actual = usize::try_from(actual).unwrap_or(0);
+    if actual != expected {
+        return Err(Error::Completion(CompletionError::ShortIo {
+            expected,
+            actual,
+        }));
+    }
+    Ok(())
+}

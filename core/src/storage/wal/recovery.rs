@@ -1,0 +1,303 @@
+//! Recovery: reading the WAL back on open, as a re-entrant state machine.
+//!
+//! What survives: every frame up to the last commit frame such that the header is valid,
+//! every frame on the way carries the header's salts, the checksum chain holds from the
+//! header through that frame, every page image verifies against its page checksum, and
+//! commit sequences grow. The first frame failing any check ends the scan: it and
+//! everything after it (a torn or stale tail) are ignored, as are frames after the last
+//! valid commit frame (a commit that never finished). The yield point `Recovery` sits
+//! before each frame is checked.
+
+use std::sync::Arc;
+
+use super::WalIndex;
+use super::format::{
+    FRAME_HEADER_SIZE, WAL_HEADER_SIZE, WalHeader, decode_frame, frame_offset, frame_size,
+};
+use crate::canary::Canary;
+use crate::io::{Completion, File, IOResult};
+use crate::options::DbOptions;
+use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
+use crate::storage::page_access::PageNo;
+use crate::storage::wal::append::check_len;
+use crate::yields::YieldPoint;
+use crate::{Error, Result, io_yield_one};
+
+/// Frames read per I/O during recovery.
+const FRAMES_PER_READ: u32 = 64;
+
+/// Where recovery is.
+#[derive(Debug)]
+enum RecoveryState {
+    /// Nothing read yet.
+    Start,
+    /// Waiting for the header read.
+    WaitHeader {
+        read: Completion,
+        frames_on_disk: u32,
+    },
+    /// Waiting for the read of `count` frames starting at `first`.
+    WaitChunk {
+        read: Completion,
+        first: u32,
+        count: u32,
+    },
+    /// Checking the frames of a read chunk one by one.
+    CheckFrames {
+        chunk: Vec<u8>,
+        first: u32,
+        count: u32,
+        next: u32,
+        yield_taken: bool,
+    },
+    /// Finished.
+    Finished,
+}
+
+/// What recovery found.
+#[derive(Debug)]
+pub(crate) struct RecoveredWal {
+    /// The index of every recovered frame (empty if none).
+    pub(crate) index: WalIndex,
+    /// Commit sequence of the last recovered commit.
+    pub(crate) last_seq: Option<u64>,
+    /// The header page as of the last recovered commit that wrote it.
+    pub(crate) header: Option<DbHeader>,
+    /// Checkpoint sequence in the WAL header, if the header was valid.
+    pub(crate) wal_checkpoint_seq: Option<u64>,
+}
+
+/// The recovery state machine.
+pub(crate) struct WalRecovery {
+    wal: Arc<dyn File>,
+    options: DbOptions,
+    page_size: usize,
+    /// Checkpoint sequence of the database file (names a new generation).
+    db_checkpoint_seq: u64,
+    state: RecoveryState,
+    // Progress, advanced only after the frame it describes has been checked.
+    header: Option<WalHeader>,
+    frames_on_disk: u32,
+    chain: u32,
+    /// Pages of the commit being read, from `txn_first` on.
+    txn_pages: Vec<PageNo>,
+    txn_header: Option<DbHeader>,
+    index: Option<WalIndex>,
+    last_seq: Option<u64>,
+    committed_header: Option<DbHeader>,
+}
+
+impl WalRecovery {
+    pub(crate) fn new(wal: Arc<dyn File>, options: DbOptions, db_checkpoint_seq: u64) -> Self {
+        let page_size = options.page_size;
+        WalRecovery {
+            wal,
+            options,
+            page_size,
+            db_checkpoint_seq,
+            state: RecoveryState::Start,
+            header: None,
+            frames_on_disk: 0,
+            chain: 0,
+            txn_pages: Vec::new(),
+            txn_header: None,
+            index: None,
+            last_seq: None,
+            committed_header: None,
+        }
+    }
+
+    pub(crate) fn step(&mut self) -> Result<IOResult<RecoveredWal>> {
+        loop {
+            match &mut self.state {
+                RecoveryState::Start => {
+                    let size = self.wal.size()?;
+                    if size < WAL_HEADER_SIZE as u64 {
+                        return Ok(IOResult::Done(self.finish()));
+                    }
+                    let frames =
+                        (size - WAL_HEADER_SIZE as u64) / frame_size(self.page_size) as u64;
+                    let frames_on_disk = u32::try_from(frames)
+                        .map_err(|_| Error::Corrupt(format!("WAL of {size} bytes is too large")))?;
+                    let read = Completion::new_read(WAL_HEADER_SIZE, |_| {});
+                    let read = self.wal.pread(0, WAL_HEADER_SIZE, read)?;
+                    self.state = RecoveryState::WaitHeader {
+                        read: read.clone(),
+                        frames_on_disk,
+                    };
+                    io_yield_one!(read);
+                }
+                RecoveryState::WaitHeader {
+                    read,
+                    frames_on_disk,
+                } => {
+                    if !read.finished() {
+                        io_yield_one!(read.clone());
+                    }
+                    let bytes = finished_read(read, WAL_HEADER_SIZE)?;
+                    let frames_on_disk = *frames_on_disk;
+                    let Some(header) = WalHeader::decode(&bytes) else {
+                        return Ok(IOResult::Done(self.finish()));
+                    };
+                    if header.page_size as usize != self.page_size {
+                        return Err(Error::Corrupt(format!(
+                            "WAL page size {} differs from the database's {}",
+                            header.page_size, self.page_size
+                        )));
+                    }
+                    self.header = Some(header);
+                    self.chain = header.checksum();
+                    self.index = Some(WalIndex::new(header, true));
+                    self.frames_on_disk = frames_on_disk;
+                    if !self.next_chunk(1)? {
+                        return Ok(IOResult::Done(self.finish()));
+                    }
+                }
+                RecoveryState::WaitChunk { read, first, count } => {
+                    if !read.finished() {
+                        io_yield_one!(read.clone());
+                    }
+                    let len = *count as usize * frame_size(self.page_size);
+                    let chunk = finished_read(read, len)?;
+                    let (first, count) = (*first, *count);
+                    self.state = RecoveryState::CheckFrames {
+                        chunk,
+                        first,
+                        count,
+                        next: 0,
+                        yield_taken: false,
+                    };
+                }
+                RecoveryState::CheckFrames {
+                    next,
+                    count,
+                    first,
+                    yield_taken,
+                    ..
+                } => {
+                    if *next == *count {
+                        let after = *first + *count;
+                        if !self.next_chunk(after)? {
+                            return Ok(IOResult::Done(self.finish()));
+                        }
+                        continue;
+                    }
+                    if !*yield_taken && self.options.should_yield(YieldPoint::Recovery) {
+                        *yield_taken = true;
+                        io_yield_one!(Completion::new_yield());
+                    }
+                    let RecoveryState::CheckFrames {
+                        chunk, first, next, ..
+                    } = &self.state
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let size = frame_size(self.page_size);
+                    let start = *next as usize * size;
+                    let frame_no = *first + *next;
+                    let frame = chunk[start..start + size].to_vec();
+                    let accepted = self.check_frame(frame_no, &frame);
+                    if !accepted {
+                        return Ok(IOResult::Done(self.finish()));
+                    }
+                    if let RecoveryState::CheckFrames {
+                        next, yield_taken, ..
+                    } = &mut self.state
+                    {
+                        *next += 1;
+                        *yield_taken = false;
+                    }
+                }
+                RecoveryState::Finished => {
+                    return Err(Error::Misuse("recovery stepped after it finished".into()));
+                }
+            }
+        }
+    }
+
+    /// Submits the read of the chunk starting at frame `first`; false past the last frame.
+    fn next_chunk(&mut self, first: u32) -> Result<bool> {
+        if first > self.frames_on_disk {
+            return Ok(false);
+        }
+        let count = FRAMES_PER_READ.min(self.frames_on_disk - first + 1);
+        let len = count as usize * frame_size(self.page_size);
+        let read = Completion::new_read(len, |_| {});
+        let read = self
+            .wal
+            .pread(frame_offset(first, self.page_size), len, read)?;
+        self.state = RecoveryState::WaitChunk { read, first, count };
+        Ok(true)
+    }
+
+    /// Checks one frame and folds it into the progress; false ends the scan.
+    fn check_frame(&mut self, frame_no: u32, bytes: &[u8]) -> bool {
+        let header = self
+            .header
+            .expect("frames are checked only under a valid header");
+        let verify = !self.options.canary_active(Canary::RecoverySkipChecksum);
+        let Some(frame) = decode_frame(bytes, self.chain, header.salts, verify) else {
+            return false;
+        };
+        let image = &bytes[FRAME_HEADER_SIZE..];
+        if frame.page == 0 || (verify && verify_page(frame.page, image).is_err()) {
+            return false;
+        }
+        if frame.page == HEADER_PAGE {
+            match DbHeader::decode(image) {
+                Ok(h) => self.txn_header = Some(h),
+                Err(_) if verify => return false,
+                Err(_) => {}
+            }
+        }
+        self.chain = frame.checksum;
+        self.txn_pages.push(frame.page);
+        if frame.commit_seq != 0 {
+            if self.last_seq.is_some_and(|last| frame.commit_seq <= last) {
+                return false; // a stale commit from an older life of this generation
+            }
+            let pages = std::mem::take(&mut self.txn_pages);
+            let txn_first = frame_no + 1 - u32::try_from(pages.len()).expect("fits u32");
+            let index = self
+                .index
+                .as_mut()
+                .expect("an index exists under a valid header");
+            index.append_commit(txn_first, &pages, frame.commit_seq, frame.checksum);
+            self.last_seq = Some(frame.commit_seq);
+            if let Some(h) = self.txn_header.take() {
+                self.committed_header = Some(h);
+            }
+        }
+        true
+    }
+
+    fn finish(&mut self) -> RecoveredWal {
+        self.state = RecoveryState::Finished;
+        let wal_checkpoint_seq = self.header.map(|h| h.checkpoint_seq);
+        let index = self.index.take().unwrap_or_else(|| {
+            let previous = self.header.map_or([0, 0], |h| h.salts);
+            let header =
+                WalHeader::next_generation(self.page_size, self.db_checkpoint_seq, previous);
+            WalIndex::new(header, false)
+        });
+        RecoveredWal {
+            index,
+            last_seq: self.last_seq,
+            header: self.committed_header,
+            wal_checkpoint_seq,
+        }
+    }
+}
+
+/// The bytes of a finished read that had to deliver exactly `len` bytes.
+fn finished_read(read: &Completion, len: usize) -> Result<Vec<u8>> {
+    match read.result().expect("a finished read") {
+        Err(e) => Err(Error::Completion(e)),
+        Ok(n) => {
+            check_len(len, n)?;
+            Ok(read
+                .take_read_buffer()
+                .expect("a successful read carries its bytes"))
+        }
+    }
+}
