@@ -33,7 +33,11 @@ pub enum Op {
     Put(Key, Value),
     Delete(Key),
     /// Rows with `start <= key < end` (no upper bound when `end` is None), at most `limit`.
-    Scan { start: Key, end: Option<Key>, limit: usize },
+    Scan {
+        start: Key,
+        end: Option<Key>,
+        limit: usize,
+    },
     Commit,
     Rollback,
     Checkpoint(CheckpointMode),
@@ -47,8 +51,13 @@ pub enum OpOutput {
     Value(Option<Value>),
     Rows(Vec<(Key, Value)>),
     /// A commit was acknowledged with this commit sequence (0 for a read-only commit).
-    Committed { seq: u64 },
-    Checkpointed { backfilled_frames: u64, wal_reset: bool },
+    Committed {
+        seq: u64,
+    },
+    Checkpointed {
+        backfilled_frames: u64,
+        wal_reset: bool,
+    },
     /// Problems found by an integrity check; empty means clean.
     Integrity(Vec<String>),
 }

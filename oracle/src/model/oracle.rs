@@ -1,0 +1,703 @@
+//! `SeqOracle`: the online sequential oracle (SQLite WAL semantics, DESIGN.md §4).
+//!
+//! What it enforces at every completion:
+//! - Serial order is commit order. A writing commit gets the sequence after the previous
+//!   one (contiguous); a read-only commit is acknowledged with sequence 0 (also accepted: a
+//!   transaction whose writes change nothing, such as deleting an absent key).
+//! - A transaction's snapshot (claimed by the engine, verified here) is at least the last
+//!   commit acknowledged before the transaction began, at most what in-flight commits could
+//!   have published, never older than the connection's previous snapshot, and fixed once
+//!   taken. A committed writer's snapshot is the commit just before its own.
+//! - Every read equals the model at the snapshot plus the transaction's own writes.
+//! - `Busy` leaves the transaction as it was; every other error rolls it back. A commit
+//!   that returned an error is never visible unless a crash follows (then it is in doubt).
+//!
+//! Commits may become visible before their `Commit` completes (publish happens inside
+//! the operation). A read whose snapshot reaches a sequence not yet acknowledged is
+//! judged at once when exactly one commit is in flight (tentatively binding it to that
+//! sequence); otherwise, or in addition, it is kept until those sequences are
+//! acknowledged and judged then (the violation still names the read's step). If the
+//! bound commit fails, the read was an aborted read (G1a).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::reads::{Observed, ReadRecord, check_read};
+use crate::model::versions::{VersionStore, WriteSet};
+use crate::model::view::View;
+use crate::model::{Claims, Durability};
+use crate::op::{Op, OpError, OpOutput, OpResult};
+use crate::violation::{Violation, ViolationKind, show_op};
+
+/// Commits of history kept below what any snapshot or recovery can read, so that
+/// violations can name a stale value's commit and a recovery's matching state. The
+/// extra memory is bounded by the writes of this many commits.
+pub(super) const HISTORY_WINDOW_COMMITS: u64 = 64;
+
+/// Candidate snapshots tried when the engine reports none for a read.
+const INFERRED_SNAPSHOT_CANDIDATES: u64 = 16;
+
+/// A writing commit the oracle knows the writes of: in flight, failed, or in doubt.
+#[derive(Debug, Clone)]
+pub(super) struct PendingCommit {
+    pub conn: u64,
+    pub txn: u64,
+    /// Step at which the commit was invoked.
+    pub step: u64,
+    pub writes: WriteSet,
+}
+
+/// An open transaction (explicit, or the implicit one of a single operation).
+#[derive(Debug, Clone)]
+struct Txn {
+    id: u64,
+    explicit: bool,
+    /// The last commit acknowledged before the transaction began: its snapshot's floor.
+    floor: u64,
+    snapshot: Option<u64>,
+    writes: WriteSet,
+}
+
+/// An invoked operation awaiting completion.
+#[derive(Debug, Clone)]
+struct PendingOp {
+    op: Op,
+    /// The last commit acknowledged when it was invoked.
+    floor: u64,
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    txn: Option<Txn>,
+    pending: Option<PendingOp>,
+    /// The newest snapshot this connection has held (snapshots never go backwards).
+    last_snapshot: u64,
+}
+
+/// Set between `on_crash` and `on_recovered`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CrashState {
+    pub step: u64,
+    /// Whether every acknowledged (and every observed) commit must survive.
+    pub keep_acknowledged: bool,
+}
+
+/// The online sequential oracle.
+#[derive(Debug)]
+pub struct SeqOracle {
+    pub(super) durability: Durability,
+    pub(super) store: VersionStore,
+    /// The highest acknowledged commit sequence.
+    pub(super) acked_max: u64,
+    /// Sequences below `acked_max` not acknowledged yet (their commits are in flight).
+    pub(super) gaps: BTreeSet<u64>,
+    conns: BTreeMap<u64, Conn>,
+    /// Connection ids that belonged to a crashed incarnation and must never come back.
+    retired: BTreeSet<u64>,
+    /// Writing commits in flight, by connection.
+    inflight: BTreeMap<u64, PendingCommit>,
+    /// Writing commits that returned an error since the last acknowledged commit.
+    pub(super) failed: Vec<PendingCommit>,
+    /// After a crash: commits that may or may not have survived, in invocation order.
+    pub(super) in_doubt: Vec<PendingCommit>,
+    /// Reads that saw sequences not acknowledged yet, awaiting judgement.
+    pub(super) unconfirmed: Vec<ReadRecord>,
+    /// The newest snapshot any reader held since the last recovery.
+    pub(super) max_seen_snapshot: u64,
+    /// A commit sequence known to be durable (Normal: recovery cannot go below it).
+    pub(super) durable_floor: u64,
+    next_txn: u64,
+    pub(super) crash: Option<CrashState>,
+}
+
+impl SeqOracle {
+    /// An oracle for an empty database.
+    pub fn new(durability: Durability) -> Self {
+        SeqOracle {
+            durability,
+            store: VersionStore::new(),
+            acked_max: 0,
+            gaps: BTreeSet::new(),
+            conns: BTreeMap::new(),
+            retired: BTreeSet::new(),
+            inflight: BTreeMap::new(),
+            failed: Vec::new(),
+            in_doubt: Vec::new(),
+            unconfirmed: Vec::new(),
+            max_seen_snapshot: 0,
+            durable_floor: 0,
+            next_txn: 1,
+            crash: None,
+        }
+    }
+
+    /// The highest commit sequence acknowledged (or recovered) so far.
+    pub fn committed_seq(&self) -> u64 {
+        self.acked_max
+    }
+
+    /// How many versions the model holds (memory statistics and tests).
+    pub fn version_count(&self) -> usize {
+        self.store.version_count()
+    }
+
+    /// Tells the oracle that every commit up to `seq` is durable (for example after a
+    /// checkpoint that reset the WAL), so under `Durability::Normal` recovery may not go
+    /// below it and older versions can be compacted.
+    pub fn note_durable(&mut self, seq: u64) {
+        self.durable_floor = self.durable_floor.max(seq.min(self.acked_max));
+    }
+
+    /// Connection `conn` starts `op` at `step`.
+    pub fn on_invoke(&mut self, step: u64, conn: u64, op: &Op) {
+        assert!(
+            self.crash.is_none(),
+            "no operation starts between a crash and its recovery"
+        );
+        assert!(
+            !self.retired.contains(&conn),
+            "connection {conn} crashed and must not come back"
+        );
+        let floor = self.acked_max;
+        let state = self.conns.entry(conn).or_default();
+        assert!(
+            state.pending.is_none(),
+            "connection {conn} started {op:?} with an op pending"
+        );
+        let data_op = matches!(
+            op,
+            Op::Get(_) | Op::Put(..) | Op::Delete(_) | Op::Scan { .. }
+        );
+        if state.txn.is_none() && data_op {
+            state.txn = Some(Txn {
+                id: self.next_txn,
+                explicit: false,
+                floor,
+                snapshot: None,
+                writes: WriteSet::new(),
+            });
+            self.next_txn += 1;
+        }
+        let txn = state.txn.as_ref();
+        let writes = match (op, txn) {
+            (Op::Commit, Some(txn)) if txn.explicit && !txn.writes.is_empty() => {
+                Some(txn.writes.clone())
+            }
+            (Op::Put(key, value), Some(txn)) if !txn.explicit => {
+                Some(WriteSet::from([(key.clone(), Some(value.clone()))]))
+            }
+            (Op::Delete(key), Some(txn)) if !txn.explicit => {
+                Some(WriteSet::from([(key.clone(), None)]))
+            }
+            _ => None,
+        };
+        if let (Some(writes), Some(txn)) = (writes, txn) {
+            let commit = PendingCommit {
+                conn,
+                txn: txn.id,
+                step,
+                writes,
+            };
+            self.inflight.insert(conn, commit);
+        }
+        state.pending = Some(PendingOp {
+            op: op.clone(),
+            floor,
+        });
+    }
+
+    /// Connection `conn`'s `op` completed at `step` with `result`; `claims` are the
+    /// engine's white-box facts about it. The first broken rule is returned.
+    pub fn on_complete(
+        &mut self,
+        step: u64,
+        conn: u64,
+        op: &Op,
+        result: &OpResult,
+        claims: Claims,
+    ) -> Result<(), Violation> {
+        let mut state = self
+            .conns
+            .remove(&conn)
+            .expect("an op completes on a known connection");
+        let pending = state
+            .pending
+            .take()
+            .expect("an op completes after its invocation");
+        assert_eq!(
+            &pending.op, op,
+            "connection {conn} completed an op it did not invoke"
+        );
+        let inflight = self.inflight.remove(&conn);
+        let outcome = self.complete(step, conn, &mut state, &pending, result, claims, inflight);
+        if state.txn.as_ref().is_some_and(|txn| !txn.explicit) {
+            state.txn = None;
+        }
+        self.conns.insert(conn, state);
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &mut self,
+        step: u64,
+        conn: u64,
+        state: &mut Conn,
+        pending: &PendingOp,
+        result: &OpResult,
+        claims: Claims,
+        inflight: Option<PendingCommit>,
+    ) -> Result<(), Violation> {
+        let op = &pending.op;
+        let protocol = |expected: &str, txn: Option<u64>| {
+            let v = Violation::new(
+                ViolationKind::Protocol,
+                step,
+                expected,
+                format!("{result:?}"),
+            )
+            .conn(conn)
+            .op(show_op(op));
+            match txn {
+                Some(txn) => v.txn(txn),
+                None => v,
+            }
+        };
+        if let (Op::Begin(_), Ok(OpOutput::Done)) = (op, result) {
+            if let Some(txn) = &state.txn {
+                return Err(protocol(
+                    "a refusal: a transaction is already open",
+                    Some(txn.id),
+                ));
+            }
+            state.txn = Some(Txn {
+                id: self.next_txn,
+                explicit: true,
+                floor: pending.floor,
+                snapshot: None,
+                writes: WriteSet::new(),
+            });
+            self.next_txn += 1;
+        }
+        if let Some(claimed) = claims.snapshot_seq {
+            self.claim_snapshot(step, conn, state, op, claimed)?;
+        }
+        let txn_id = state.txn.as_ref().map(|txn| txn.id);
+        if matches!(result, Err(OpError::Busy)) {
+            return Ok(());
+        }
+        if let Err(error) = result {
+            state.txn = None;
+            if let Some(commit) = inflight {
+                return self.commit_failed(step, commit, error);
+            }
+            return Ok(());
+        }
+        let Ok(output) = result else {
+            unreachable!("errors were handled above")
+        };
+        match (op, output) {
+            (Op::Begin(_), OpOutput::Done) => Ok(()),
+            (Op::Get(_), OpOutput::Value(value)) => {
+                self.read(step, conn, state, op, Observed::Value(value.clone()))
+            }
+            (Op::Scan { .. }, OpOutput::Rows(rows)) => {
+                self.read(step, conn, state, op, Observed::Rows(rows.clone()))
+            }
+            (Op::Put(..) | Op::Delete(_), OpOutput::Done) => {
+                let txn = state.txn.as_mut().expect("a data op runs in a transaction");
+                if txn.explicit {
+                    let (key, value) = match op {
+                        Op::Put(key, value) => (key.clone(), Some(value.clone())),
+                        Op::Delete(key) => (key.clone(), None),
+                        _ => unreachable!("matched Put or Delete"),
+                    };
+                    txn.writes.insert(key, value);
+                    return Ok(());
+                }
+                let commit = inflight.expect("an implicit write is an in-flight commit");
+                let seq = claims.commit_seq.unwrap_or(0);
+                let snapshot = txn.snapshot;
+                self.commit_acked(step, op, commit, snapshot, seq)
+            }
+            (Op::Commit, OpOutput::Committed { seq }) => {
+                let Some(txn) = state.txn.take() else {
+                    return Err(protocol("a refusal: no transaction is open", None));
+                };
+                if claims.commit_seq.is_some_and(|claimed| claimed != *seq) {
+                    return Err(protocol("the claimed commit sequence", Some(txn.id)));
+                }
+                let commit = inflight.unwrap_or(PendingCommit {
+                    conn,
+                    txn: txn.id,
+                    step,
+                    writes: txn.writes.clone(),
+                });
+                self.commit_acked(step, op, commit, txn.snapshot, *seq)
+            }
+            (Op::Rollback, OpOutput::Done) => {
+                state.txn = None;
+                Ok(())
+            }
+            (Op::Checkpoint(_), OpOutput::Checkpointed { wal_reset, .. }) => {
+                if *wal_reset {
+                    // Every commit acknowledged before the checkpoint began was in the WAL
+                    // it just backfilled into a durable database file.
+                    self.note_durable(pending.floor);
+                }
+                Ok(())
+            }
+            (Op::IntegrityCheck, OpOutput::Integrity(problems)) => {
+                if problems.is_empty() {
+                    return Ok(());
+                }
+                Err(Violation::new(
+                    ViolationKind::Integrity,
+                    step,
+                    "no problems",
+                    problems.join("; "),
+                )
+                .conn(conn)
+                .op(show_op(op)))
+            }
+            _ => Err(protocol(
+                "an output of the shape this operation returns",
+                txn_id,
+            )),
+        }
+    }
+
+    /// Verifies a snapshot claim and records it on the connection's transaction.
+    fn claim_snapshot(
+        &mut self,
+        step: u64,
+        conn: u64,
+        state: &mut Conn,
+        op: &Op,
+        claimed: u64,
+    ) -> Result<(), Violation> {
+        let Some(txn) = state.txn.as_mut() else {
+            return Ok(());
+        };
+        let violation = |kind, expected: String| {
+            Violation::new(kind, step, expected, format!("snapshot {claimed}"))
+                .conn(conn)
+                .txn(txn.id)
+                .op(show_op(op))
+        };
+        if let Some(held) = txn.snapshot {
+            if held == claimed {
+                return Ok(());
+            }
+            return Err(
+                violation(ViolationKind::SnapshotMoved, format!("snapshot {held}"))
+                    .detail("a transaction keeps the snapshot it took first"),
+            );
+        }
+        if claimed < txn.floor {
+            return Err(violation(
+                ViolationKind::SnapshotTooOld,
+                format!("a snapshot >= {}", txn.floor),
+            )
+            .detail(format!(
+                "commit {} was acknowledged before the transaction began",
+                txn.floor
+            )));
+        }
+        if claimed < state.last_snapshot {
+            return Err(violation(
+                ViolationKind::SnapshotBackwards,
+                format!("a snapshot >= {}", state.last_snapshot),
+            )
+            .detail(format!(
+                "the connection already held snapshot {}",
+                state.last_snapshot
+            )));
+        }
+        let unresolved = self.unresolved_through(claimed).len();
+        if unresolved > self.inflight.len() {
+            let possible = self.acked_max + self.inflight.len() as u64 - self.gaps.len() as u64;
+            let kind = if self.failed.is_empty() {
+                ViolationKind::FutureRead
+            } else {
+                ViolationKind::FailedCommitVisible
+            };
+            return Err(
+                violation(kind, format!("a snapshot <= {possible}")).detail(format!(
+                    "commit {} is acknowledged, {} commit(s) in flight, {} failed since",
+                    self.acked_max,
+                    self.inflight.len(),
+                    self.failed.len()
+                )),
+            );
+        }
+        txn.snapshot = Some(claimed);
+        state.last_snapshot = claimed;
+        self.max_seen_snapshot = self.max_seen_snapshot.max(claimed);
+        Ok(())
+    }
+
+    /// Sequences at or below `snapshot` that no acknowledged commit holds.
+    pub(super) fn unresolved_through(&self, snapshot: u64) -> Vec<u64> {
+        let mut slots: Vec<u64> = self.gaps.range(..=snapshot).copied().collect();
+        slots.extend(self.acked_max + 1..=snapshot);
+        slots
+    }
+
+    fn failed_writes(&self) -> Vec<&WriteSet> {
+        self.failed.iter().map(|commit| &commit.writes).collect()
+    }
+
+    /// Judges a read (now, or once the sequences it saw are acknowledged).
+    fn read(
+        &mut self,
+        step: u64,
+        conn: u64,
+        state: &mut Conn,
+        op: &Op,
+        observed: Observed,
+    ) -> Result<(), Violation> {
+        let txn = state.txn.as_mut().expect("a read runs in a transaction");
+        let mut read = ReadRecord {
+            step,
+            conn,
+            txn: txn.id,
+            op: op.clone(),
+            snapshot: txn.snapshot.unwrap_or(self.acked_max),
+            own: txn.writes.clone(),
+            observed,
+        };
+        if txn.snapshot.is_none() {
+            // The engine reported no snapshot: adopt the newest one that explains the read.
+            let snapshot = self.infer_snapshot(&read, txn.floor);
+            read.snapshot = snapshot;
+            txn.snapshot = Some(snapshot);
+            state.last_snapshot = state.last_snapshot.max(snapshot);
+        }
+        self.judge_or_keep(read)
+    }
+
+    fn infer_snapshot(&self, read: &ReadRecord, floor: u64) -> u64 {
+        if !self.gaps.is_empty() {
+            return self.acked_max;
+        }
+        let lowest = floor.max(self.acked_max.saturating_sub(INFERRED_SNAPSHOT_CANDIDATES));
+        let failed = self.failed_writes();
+        (lowest..=self.acked_max)
+            .rev()
+            .find(|snapshot| {
+                let view = View::at(&self.store, *snapshot).with_own(&read.own);
+                let candidate = ReadRecord {
+                    snapshot: *snapshot,
+                    ..read.clone()
+                };
+                check_read(&view, &self.store, &candidate, &failed).is_ok()
+            })
+            .unwrap_or(self.acked_max)
+    }
+
+    fn judge_or_keep(&mut self, read: ReadRecord) -> Result<(), Violation> {
+        let unresolved = self.unresolved_through(read.snapshot);
+        let failed = self.failed_writes();
+        if unresolved.is_empty() {
+            let view = View::at(&self.store, read.snapshot).with_own(&read.own);
+            return check_read(&view, &self.store, &read, &failed);
+        }
+        if let ([slot], [(_, commit)]) = (
+            unresolved.as_slice(),
+            Vec::from_iter(&self.inflight).as_slice(),
+        ) {
+            let view = View::at(&self.store, read.snapshot)
+                .with_extra(*slot, &commit.writes)
+                .with_own(&read.own);
+            check_read(&view, &self.store, &read, &failed).map_err(|v| {
+                let detail = format!(
+                    "{}; the only commit in flight (connection {}, transaction {}) was bound to \
+                     sequence {slot}",
+                    v.detail, commit.conn, commit.txn
+                );
+                v.detail(detail)
+            })?;
+        }
+        self.unconfirmed.push(read);
+        Ok(())
+    }
+
+    /// Judges every kept read whose sequences are now all acknowledged.
+    fn judge_resolved_reads(&mut self) -> Result<(), Violation> {
+        let reads = std::mem::take(&mut self.unconfirmed);
+        let mut outcome = Ok(());
+        for read in reads {
+            if outcome.is_ok() && self.unresolved_through(read.snapshot).is_empty() {
+                let view = View::at(&self.store, read.snapshot).with_own(&read.own);
+                outcome = check_read(&view, &self.store, &read, &self.failed_writes());
+            } else {
+                self.unconfirmed.push(read);
+            }
+        }
+        outcome
+    }
+
+    /// A writing commit (explicit `Commit`, or an implicit write) was acknowledged.
+    fn commit_acked(
+        &mut self,
+        step: u64,
+        op: &Op,
+        commit: PendingCommit,
+        snapshot: Option<u64>,
+        seq: u64,
+    ) -> Result<(), Violation> {
+        let violation = |kind, expected: String, actual: String| {
+            Violation::new(kind, step, expected, actual)
+                .conn(commit.conn)
+                .txn(commit.txn)
+                .op(show_op(op))
+        };
+        if seq == 0 {
+            let base = snapshot.unwrap_or(self.acked_max);
+            let view = View::at(&self.store, base);
+            let changes = commit
+                .writes
+                .iter()
+                .any(|(key, value)| view.get(key) != value.as_ref());
+            if changes && self.unresolved_through(base).is_empty() {
+                return Err(violation(
+                    ViolationKind::WrongCommitSeq,
+                    format!("sequence {}", self.acked_max + 1),
+                    "sequence 0 (read-only)".into(),
+                )
+                .detail(format!(
+                    "the transaction wrote {} key(s)",
+                    commit.writes.len()
+                )));
+            }
+            return Ok(());
+        }
+        if commit.writes.is_empty() {
+            return Err(violation(
+                ViolationKind::WrongCommitSeq,
+                "sequence 0 (read-only)".into(),
+                format!("sequence {seq}"),
+            )
+            .detail("the transaction wrote nothing"));
+        }
+        if seq <= self.acked_max && !self.gaps.contains(&seq) {
+            return Err(violation(
+                ViolationKind::SeqReused,
+                format!("sequence {}", self.acked_max + 1),
+                format!("sequence {seq}"),
+            )
+            .detail(format!("sequence {seq} was already acknowledged")));
+        }
+        let new_gaps = (self.acked_max + 1)..seq;
+        let open_slots =
+            self.gaps.len() + new_gaps.clone().count() - usize::from(self.gaps.contains(&seq));
+        if open_slots > self.inflight.len() {
+            return Err(violation(
+                ViolationKind::SeqGap,
+                format!("sequence {}", self.acked_max + 1),
+                format!("sequence {seq}"),
+            )
+            .detail(format!(
+                "{open_slots} earlier sequence(s) would stay unfilled with {} commit(s) in flight",
+                self.inflight.len()
+            )));
+        }
+        if let Some(snapshot) = snapshot
+            && snapshot + 1 != seq
+        {
+            return Err(violation(
+                ViolationKind::WriterSnapshot,
+                format!("snapshot {}", seq - 1),
+                format!("snapshot {snapshot}"),
+            )
+            .detail(format!(
+                "a writer committed as {seq} must have read the commit just before it"
+            )));
+        }
+        self.gaps.remove(&seq);
+        self.gaps.extend(new_gaps);
+        self.acked_max = self.acked_max.max(seq);
+        self.failed.clear();
+        let floor = self.compaction_floor();
+        self.store.apply(seq, &commit.writes, floor);
+        self.judge_resolved_reads()
+    }
+
+    /// A writing commit returned an error (no crash so far): it must never become visible.
+    fn commit_failed(
+        &mut self,
+        step: u64,
+        commit: PendingCommit,
+        error: &OpError,
+    ) -> Result<(), Violation> {
+        self.failed.push(commit);
+        let commit = self.failed.last().expect("just pushed");
+        if self.gaps.len() > self.inflight.len() {
+            return Err(Violation::new(
+                ViolationKind::SeqGap,
+                step,
+                format!("sequences {:?} filled by commits in flight", self.gaps),
+                format!("{} commit(s) in flight", self.inflight.len()),
+            )
+            .conn(commit.conn)
+            .txn(commit.txn)
+            .detail(format!("the commit failed with {error:?}")));
+        }
+        let inflight = self.inflight.len();
+        for read in &self.unconfirmed {
+            if self.unresolved_through(read.snapshot).len() > inflight {
+                return Err(read
+                    .violation(
+                        ViolationKind::AbortedRead,
+                        format!("a snapshot <= {}", self.acked_max),
+                        format!("snapshot {}", read.snapshot),
+                    )
+                    .detail(format!(
+                        "the read saw a sequence only the commit of connection {} (transaction \
+                         {}) could fill, and that commit failed at step {step} with {error:?}",
+                        commit.conn, commit.txn
+                    )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The oldest sequence any open snapshot, pending read or allowed recovery may need.
+    pub(super) fn compaction_floor(&self) -> u64 {
+        let mut floor = match self.durability {
+            Durability::Full => self.acked_max,
+            Durability::Normal => self.durable_floor.min(self.acked_max),
+        };
+        if let Some(first_gap) = self.gaps.first() {
+            floor = floor.min(first_gap - 1);
+        }
+        for txn in self.conns.values().filter_map(|state| state.txn.as_ref()) {
+            floor = floor.min(txn.snapshot.unwrap_or(txn.floor));
+        }
+        for read in &self.unconfirmed {
+            floor = floor.min(read.snapshot);
+        }
+        floor.saturating_sub(HISTORY_WINDOW_COMMITS)
+    }
+
+    /// Every connection is gone (a crash, or a reopen after poisoning when `lost_volatile`
+    /// is false). Commits in flight, and those that failed since the last acknowledged
+    /// one, are now in doubt until `on_recovered`.
+    pub fn on_crash(&mut self, step: u64, lost_volatile: bool) {
+        assert!(
+            self.crash.is_none(),
+            "a crash is followed by recovery before the next"
+        );
+        let mut in_doubt = std::mem::take(&mut self.failed);
+        in_doubt.extend(std::mem::take(&mut self.inflight).into_values());
+        in_doubt.sort_by_key(|commit| commit.step);
+        self.in_doubt = in_doubt;
+        self.retired
+            .extend(std::mem::take(&mut self.conns).into_keys());
+        let keep_acknowledged = self.durability == Durability::Full || !lost_volatile;
+        self.crash = Some(CrashState {
+            step,
+            keep_acknowledged,
+        });
+    }
+}

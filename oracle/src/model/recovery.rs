@@ -1,0 +1,333 @@
+//! Crash rules: which recovered states are allowed (DESIGN.md §4).
+//!
+//! - `Durability::Full` (and any reopen that lost no volatile data): every acknowledged
+//!   commit survives, and so does every commit a reader saw. A commit in doubt (it
+//!   returned an error, or was in flight at the crash) may survive only if it was the
+//!   last one attempted, and then wholly or not at all.
+//! - `Durability::Normal`: the recovered state is the state after some prefix of the
+//!   commit order, no older than the last commit known durable: never a hole, never part
+//!   of a transaction.
+//!
+//! The engine reports the sequence it recovered to; the oracle builds the state at that
+//! sequence (filling sequences nobody acknowledged with in-doubt commits, in every
+//! order that fits) and compares the full contents. When nothing fits, it says which
+//! states would have matched, to name the failure: lost commit, partial transaction,
+//! prefix hole.
+
+use std::collections::BTreeMap;
+
+use crate::model::oracle::{CrashState, HISTORY_WINDOW_COMMITS, PendingCommit, SeqOracle};
+use crate::model::reads::check_read;
+use crate::model::versions::WriteSet;
+use crate::model::view::View;
+use crate::op::{Key, Value};
+use crate::violation::{Violation, ViolationKind, show_rows, show_value};
+
+/// At most this many in-doubt commits are permuted to fill unacknowledged sequences.
+const MAX_PERMUTED_IN_DOUBT: usize = 6;
+/// How many recent commits the diagnosis considers when naming a failed recovery.
+const DIAGNOSIS_WINDOW: u64 = HISTORY_WINDOW_COMMITS;
+
+type RowMap<'a> = BTreeMap<&'a [u8], &'a [u8]>;
+
+impl SeqOracle {
+    /// After recovery: `rows` is the full contents of the reopened database, `integrity`
+    /// its integrity report, and `recovered_seq` the commit sequence the engine claims it
+    /// recovered to. Checks them against the crash rules, then continues from that state.
+    pub fn on_recovered(
+        &mut self,
+        step: u64,
+        rows: &[(Key, Value)],
+        integrity: &[String],
+        recovered_seq: u64,
+    ) -> Result<(), Violation> {
+        let crash = self.crash.take().expect("on_recovered follows on_crash");
+        if !integrity.is_empty() {
+            return Err(Violation::new(
+                ViolationKind::Integrity,
+                step,
+                "a clean integrity check after recovery",
+                integrity.join("; "),
+            )
+            .detail(format!("crash at step {}", crash.step)));
+        }
+        let actual = row_map(rows).ok_or_else(|| {
+            Violation::new(
+                ViolationKind::RecoveryMismatch,
+                step,
+                "distinct keys in ascending order",
+                show_rows(rows),
+            )
+        })?;
+        let lowest = self.lowest_allowed(crash);
+        if recovered_seq < lowest {
+            return Err(self.diagnose(step, crash, &actual, recovered_seq, lowest));
+        }
+        let slots = self.unresolved_through(recovered_seq);
+        let candidates = self.in_doubt.len().min(MAX_PERMUTED_IN_DOUBT);
+        let first = self.in_doubt.len() - candidates;
+        for order in selections(candidates, slots.len()) {
+            let filled: Vec<(u64, usize)> = slots
+                .iter()
+                .copied()
+                .zip(order.iter().map(|i| first + i))
+                .collect();
+            let mut view = View::at(&self.store, recovered_seq);
+            for (slot, index) in &filled {
+                view = view.with_extra(*slot, &self.in_doubt[*index].writes);
+            }
+            if same_rows(&view.rows(), &actual) {
+                return self.accept(recovered_seq, &filled);
+            }
+        }
+        Err(self.diagnose(step, crash, &actual, recovered_seq, lowest))
+    }
+
+    /// The oldest sequence recovery may land on.
+    fn lowest_allowed(&self, crash: CrashState) -> u64 {
+        if crash.keep_acknowledged {
+            self.acked_max.max(self.max_seen_snapshot)
+        } else {
+            self.durable_floor.min(self.acked_max)
+        }
+    }
+
+    /// Continues from the recovered state: lost commits are forgotten, surviving in-doubt
+    /// commits become ordinary ones, and reads kept for judgement are judged.
+    fn accept(&mut self, recovered_seq: u64, filled: &[(u64, usize)]) -> Result<(), Violation> {
+        self.store.truncate_after(recovered_seq);
+        let in_doubt = std::mem::take(&mut self.in_doubt);
+        for (slot, index) in filled {
+            self.store.apply(*slot, &in_doubt[*index].writes, 0);
+        }
+        self.acked_max = recovered_seq;
+        self.gaps.clear();
+        self.failed.clear();
+        self.max_seen_snapshot = recovered_seq;
+        self.durable_floor = self.durable_floor.min(recovered_seq);
+        let reads = std::mem::take(&mut self.unconfirmed);
+        for read in reads.iter().filter(|read| read.snapshot <= recovered_seq) {
+            let view = View::at(&self.store, read.snapshot).with_own(&read.own);
+            check_read(&view, &self.store, read, &[])?;
+        }
+        let floor = self.compaction_floor();
+        self.store.compact_all(floor);
+        Ok(())
+    }
+
+    /// Names a recovery that matches no allowed state.
+    fn diagnose(
+        &self,
+        step: u64,
+        crash: CrashState,
+        actual: &RowMap<'_>,
+        recovered_seq: u64,
+        lowest: u64,
+    ) -> Violation {
+        let highest = self.acked_max + self.in_doubt.len() as u64;
+        let expected = if lowest == highest {
+            format!("the state after commit {lowest}")
+        } else {
+            format!("the state after a commit in {lowest}..={highest}")
+        };
+        let got = format!(
+            "{} rows, recovered to sequence {recovered_seq}",
+            actual.len()
+        );
+        let violation = |kind, detail: String| {
+            Violation::new(kind, step, expected.clone(), got.clone())
+                .detail(format!("crash at step {}; {detail}", crash.step))
+        };
+        let matching = self.matching_states(actual);
+        let matched_text = if matching.is_empty() {
+            "no recent state matches".to_string()
+        } else {
+            format!("rows match the state after commit(s) {matching:?}")
+        };
+        if crash.keep_acknowledged && matching.iter().any(|seq| *seq < lowest) {
+            return violation(
+                ViolationKind::LostCommit,
+                format!("commits up to {lowest} were acknowledged or seen; {matched_text}"),
+            );
+        }
+        if let Some(what) = self.partial_commit(actual, recovered_seq) {
+            return violation(ViolationKind::PartialTransaction, what);
+        }
+        if let Some(hole) = self.hole(actual, recovered_seq) {
+            let kind = if crash.keep_acknowledged && hole <= self.acked_max {
+                ViolationKind::LostCommit
+            } else {
+                ViolationKind::PrefixHole
+            };
+            return violation(
+                kind,
+                format!("rows are the state after {recovered_seq} without commit {hole}"),
+            );
+        }
+        if recovered_seq < lowest {
+            return violation(
+                ViolationKind::LostCommit,
+                format!("commits up to {lowest} were acknowledged or seen; {matched_text}"),
+            );
+        }
+        let expected_rows = View::at(&self.store, recovered_seq.min(self.acked_max)).rows();
+        violation(
+            ViolationKind::RecoveryMismatch,
+            format!(
+                "{matched_text}; {}",
+                first_difference(&expected_rows, actual)
+            ),
+        )
+    }
+
+    /// Recent acknowledged states the rows equal.
+    fn matching_states(&self, actual: &RowMap<'_>) -> Vec<u64> {
+        if !self.gaps.is_empty() {
+            return Vec::new();
+        }
+        let oldest = self.acked_max.saturating_sub(DIAGNOSIS_WINDOW);
+        (oldest..=self.acked_max)
+            .filter(|seq| same_rows(&View::at(&self.store, *seq).rows(), actual))
+            .collect()
+    }
+
+    /// Whether the rows hold part of one commit: the one at `recovered_seq`, or one in doubt.
+    fn partial_commit(&self, actual: &RowMap<'_>, recovered_seq: u64) -> Option<String> {
+        if recovered_seq > 0 && recovered_seq <= self.acked_max && self.gaps.is_empty() {
+            let writes = self.store.writes_at(recovered_seq);
+            let base = View::at(&self.store, recovered_seq - 1);
+            if is_partial(actual, &base, &writes) {
+                return Some(format!("only part of commit {recovered_seq} survived"));
+            }
+        }
+        let base = View::at(&self.store, self.acked_max);
+        self.in_doubt
+            .iter()
+            .find(|commit| is_partial(actual, &base, &commit.writes))
+            .map(|commit: &PendingCommit| {
+                format!(
+                    "only part of the in-doubt commit of connection {} (transaction {}) survived",
+                    commit.conn, commit.txn
+                )
+            })
+    }
+
+    /// A commit whose absence alone explains the rows (a hole in the prefix).
+    fn hole(&self, actual: &RowMap<'_>, recovered_seq: u64) -> Option<u64> {
+        let newest = recovered_seq.min(self.acked_max);
+        let oldest = newest.saturating_sub(DIAGNOSIS_WINDOW).max(1);
+        (oldest..newest).rev().find(|seq| {
+            let view = View::at(&self.store, newest).skipping(*seq);
+            same_rows(&view.rows(), actual)
+        })
+    }
+}
+
+/// The rows as a map, or `None` if keys repeat or are out of order.
+fn row_map(rows: &[(Key, Value)]) -> Option<RowMap<'_>> {
+    if !rows.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        return None;
+    }
+    Some(
+        rows.iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect(),
+    )
+}
+
+fn same_rows(expected: &[(Key, Value)], actual: &RowMap<'_>) -> bool {
+    expected.len() == actual.len()
+        && expected
+            .iter()
+            .all(|(k, v)| actual.get(k.as_slice()) == Some(&v.as_slice()))
+}
+
+/// Whether `actual` is `base` with some, but not all, of the effective `writes` applied,
+/// and nothing else changed.
+fn is_partial(actual: &RowMap<'_>, base: &View<'_>, writes: &WriteSet) -> bool {
+    let mut applied = 0;
+    let mut unapplied = 0;
+    for (key, value) in writes {
+        let before = base.get(key).map(Vec::as_slice);
+        let after = value.as_deref();
+        if before == after {
+            continue;
+        }
+        let now = actual.get(key.as_slice()).copied();
+        if now == after {
+            applied += 1;
+        } else if now == before {
+            unapplied += 1;
+        } else {
+            return false;
+        }
+    }
+    if applied == 0 || unapplied == 0 {
+        return false;
+    }
+    let base_rows = base.rows();
+    let untouched_same = base_rows
+        .iter()
+        .filter(|(k, _)| !writes.contains_key(k))
+        .all(|(k, v)| actual.get(k.as_slice()) == Some(&v.as_slice()));
+    let no_strangers = actual
+        .keys()
+        .all(|k| writes.contains_key(*k) || base.get(k).is_some());
+    untouched_same && no_strangers
+}
+
+fn first_difference(expected: &[(Key, Value)], actual: &RowMap<'_>) -> String {
+    let expected_map: RowMap<'_> = expected
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    let keys: std::collections::BTreeSet<&[u8]> =
+        expected_map.keys().chain(actual.keys()).copied().collect();
+    for key in keys {
+        let (want, got) = (expected_map.get(key), actual.get(key));
+        if want != got {
+            return format!(
+                "first difference at key {}: expected {}, got {}",
+                show_value(Some(key)),
+                show_value(want.copied()),
+                show_value(got.copied())
+            );
+        }
+    }
+    "no difference from the newest acknowledged state".to_string()
+}
+
+/// Every ordered choice of `k` distinct indices out of `0..n` (one empty choice for k=0).
+fn selections(n: usize, k: usize) -> Vec<Vec<usize>> {
+    fn extend(n: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if current.len() == k {
+            out.push(current.clone());
+            return;
+        }
+        for i in 0..n {
+            if !current.contains(&i) {
+                current.push(i);
+                extend(n, k, current, out);
+                current.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if k <= n {
+        extend(n, k, &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selections;
+
+    #[test]
+    fn selections_are_ordered_and_distinct() {
+        assert_eq!(selections(2, 0), vec![Vec::<usize>::new()]);
+        assert_eq!(selections(2, 2), vec![vec![0, 1], vec![1, 0]]);
+        assert_eq!(selections(3, 1).len(), 3);
+        assert!(selections(1, 2).is_empty());
+    }
+}
