@@ -1,6 +1,8 @@
 //! Scenario tests for the sequential oracle: for each rule, a hand-made history that
 //! breaks it (caught with the right name) and a close one that keeps it (accepted).
 
+#![allow(clippy::result_large_err)]
+
 use braid_oracle::{
     Claims, Durability, Op, OpError, OpOutput, OpResult, SeqOracle, TxMode, Violation,
     ViolationKind,
