@@ -3,6 +3,7 @@
 //! `async-io-model.md`: no async/await, every operation a re-entrant state machine.
 
 pub mod canary;
+pub mod db;
 pub mod error;
 pub mod io;
 pub mod options;
@@ -10,10 +11,13 @@ pub mod storage;
 pub mod yields;
 
 pub use canary::Canary;
+pub use db::{
+    CheckpointMode, CheckpointOutcome, Connection, Database, Op, OpClaims, Opener, Output, TxMode,
+};
 pub use error::{Error, Result};
-pub use options::{DbOptions, SyncMode};
 pub use io::{
     Completion, CompletionError, CompletionGroup, CompletionResult, File, FileIO, IO,
     IOCompletions, IOResult, MemoryIO, ShuffleIO, block_on,
 };
+pub use options::{DbOptions, SyncMode};
 pub use yields::{YieldInjector, YieldPoint};

@@ -1,0 +1,12 @@
+//! Connections and transactions (DESIGN.md §4): the public API the simulator and outside
+//! tests drive. `Database` is shared; each `Connection` runs one transaction at a time and
+//! executes `Op`s as re-entrant state machines.
+
+mod connection;
+mod database;
+mod op;
+mod step;
+
+pub use connection::{Connection, OpClaims};
+pub use database::{Database, Opener};
+pub use op::{CheckpointMode, CheckpointOutcome, Op, Output, TxMode};
