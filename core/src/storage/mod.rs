@@ -1,6 +1,7 @@
 //! The storage engine: pager (shared page cache, WAL index, freelist), write-ahead log
 //! with recovery and checkpoints, and the B-tree over one ordered keyspace.
 
+pub mod btree;
 pub mod crash_io;
 pub mod format;
 mod page_access;

@@ -1,0 +1,100 @@
+//! `Get`: point lookup, one page per level from the root down to a leaf.
+
+use super::node::{Node, child_index};
+use super::put::check_key;
+use crate::io::IOResult;
+use crate::storage::{PageAccess, PageNo};
+use crate::{Error, Result, return_if_io};
+
+/// A path longer than this means a cycle in corrupt pages.
+const MAX_DEPTH: usize = 64;
+
+/// Looks up one key.
+#[derive(Debug)]
+pub struct Get {
+    key: Vec<u8>,
+    state: GetState,
+}
+
+#[derive(Debug)]
+enum GetState {
+    /// Waiting for the root number to be read from the pager (no I/O needed).
+    Start,
+    /// Waiting for page `pgno`, `depth` levels below the root.
+    WaitPage { pgno: PageNo, depth: usize },
+    /// Finished; stepping again is a bug.
+    Done,
+}
+
+impl Get {
+    /// A lookup of `key`.
+    pub fn new(key: Vec<u8>) -> Get {
+        Get {
+            key,
+            state: GetState::Start,
+        }
+    }
+
+    /// Advances the lookup; `Done(Some(value))` if the key is present.
+    pub fn step<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+    ) -> Result<IOResult<Option<Vec<u8>>>> {
+        loop {
+            match self.state {
+                GetState::Start => {
+                    check_key(&self.key)?;
+                    let root = pages.root();
+                    if root == 0 {
+                        self.state = GetState::Done;
+                        return Ok(IOResult::Done(None));
+                    }
+                    self.state = GetState::WaitPage {
+                        pgno: root,
+                        depth: 0,
+                    };
+                }
+                GetState::WaitPage { pgno, depth } => {
+                    match return_if_io!(read_node(pages, pgno, depth)) {
+                        Node::Interior { keys, children } => {
+                            let child = children[child_index(&keys, &self.key)];
+                            self.state = GetState::WaitPage {
+                                pgno: child,
+                                depth: depth + 1,
+                            };
+                        }
+                        Node::Leaf { cells } => {
+                            self.state = GetState::Done;
+                            let found =
+                                cells.binary_search_by(|(k, _)| k.as_slice().cmp(&self.key));
+                            let value = found.ok().map(|index| cells[index].1.clone());
+                            return Ok(IOResult::Done(value));
+                        }
+                    }
+                }
+                GetState::Done => panic!("a finished B-tree lookup was stepped again"),
+            }
+        }
+    }
+}
+
+/// Reads and decodes page `pgno`, found `depth` levels below the root. Corrupt pages and
+/// impossible depths are `Error::Corrupt`.
+pub(super) fn read_node<P: PageAccess + ?Sized>(
+    pages: &mut P,
+    pgno: PageNo,
+    depth: usize,
+) -> Result<IOResult<Node>> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Corrupt(format!(
+            "page {pgno}: tree deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    if pgno < 2 {
+        return Err(Error::Corrupt(format!("child pointer to page {pgno}")));
+    }
+    let image = return_if_io!(pages.read_page(pgno));
+    let node = Node::decode(&image, pages.usable_size())
+        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+    Ok(IOResult::Done(node))
+}

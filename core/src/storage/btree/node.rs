@@ -1,0 +1,310 @@
+//! The B-tree page layout and its in-memory form, `Node`.
+//!
+//! A B-tree page uses only the first `usable_size()` bytes of the page; the reserved tail
+//! (the pager's checksum) is never read or written here. All integers are little-endian.
+//!
+//! ```text
+//! offset 0      kind: 1 = leaf, 2 = interior
+//! offset 1..3   cell count (u16)
+//! offset 3..7   interior: rightmost child page (u32); leaf: 0
+//! offset 7..    cells, packed back to back in key order, then zeros to usable_size
+//!
+//! leaf cell      key length (u8, 1..=255) | value length (u16) | key | value
+//! interior cell  child page (u32, non-zero) | key length (u8, 1..=255) | key
+//! ```
+//!
+//! The layout is compact: there is no cell pointer array, a page is decoded whole into a
+//! `Node`, changed in memory, and encoded whole again.
+//!
+//! An interior node with keys `k0 < k1 < .. < k(n-1)` has `n + 1` children: cell `i` holds
+//! child `i`, whose keys lie in `[k(i-1), k(i))`, and the header holds the rightmost child,
+//! whose keys are `>= k(n-1)`. A key `k` is looked up in the child at index "number of
+//! separator keys `<= k`". An interior node may hold zero keys (a single child): with
+//! 512-byte pages and 255-byte keys only one separator fits, and a node with three children
+//! cannot be split into two nodes of two children each.
+//!
+//! Fill: a node's fill is the bytes its cells use (header excluded); it is at most
+//! `capacity = usable_size - HEADER_BYTES`. A node is *underfull* below a quarter of the
+//! capacity. Minimum-fill rule, kept by every change and checked by `integrity_check`: an
+//! underfull node other than the root can be merged with neither adjacent sibling (their
+//! cells, plus the separator between them for interior nodes, would not fit in one page).
+//! A byte lower bound for every node is impossible here because one leaf cell may take up
+//! to three quarters of a 512-byte page.
+
+use crate::storage::PageNo;
+
+/// Bytes of the page header at the start of every B-tree page.
+pub const HEADER_BYTES: usize = 7;
+/// Largest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 255;
+/// Bytes a leaf cell uses besides its key and value.
+pub const LEAF_CELL_OVERHEAD: usize = 3;
+/// Bytes an interior cell uses besides its key.
+pub const INTERIOR_CELL_OVERHEAD: usize = 5;
+
+const KIND_LEAF: u8 = 1;
+const KIND_INTERIOR: u8 = 2;
+
+/// Largest value, in bytes, for a given page size.
+pub fn max_value_bytes(page_size: usize) -> usize {
+    page_size / 4
+}
+
+/// Bytes available for cells in a page with `usable_size` usable bytes.
+pub fn capacity(usable_size: usize) -> usize {
+    usable_size - HEADER_BYTES
+}
+
+/// Fill below which a node is underfull.
+pub fn min_fill(capacity: usize) -> usize {
+    capacity / 4
+}
+
+/// One decoded B-tree page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// Key/value pairs, in strictly increasing key order.
+    Leaf { cells: Vec<(Vec<u8>, Vec<u8>)> },
+    /// Separator keys and child pages; `children.len() == keys.len() + 1`.
+    Interior {
+        keys: Vec<Vec<u8>>,
+        children: Vec<PageNo>,
+    },
+}
+
+impl Node {
+    /// An empty leaf (the root of an empty tree).
+    pub fn empty_leaf() -> Node {
+        Node::Leaf { cells: Vec::new() }
+    }
+
+    /// Whether this is a leaf.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self, Node::Leaf { .. })
+    }
+
+    /// Bytes the cells of this node take in a page (header excluded).
+    pub fn fill(&self) -> usize {
+        match self {
+            Node::Leaf { cells } => cells.iter().map(|(k, v)| leaf_cell_bytes(k, v)).sum(),
+            Node::Interior { keys, .. } => keys.iter().map(|k| interior_cell_bytes(k)).sum(),
+        }
+    }
+
+    /// The node's keys, in page order (cell keys for a leaf, separators for an interior).
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Node::Leaf { cells } => cells.iter().map(|(k, _)| k.as_slice()).collect(),
+            Node::Interior { keys, .. } => keys.iter().map(Vec::as_slice).collect(),
+        }
+    }
+
+    /// Writes this node into the first `usable_size` bytes of `image`, leaving the rest
+    /// of `image` untouched. Panics if the node does not fit: callers split first.
+    pub fn encode_into(&self, image: &mut [u8], usable_size: usize) {
+        assert!(
+            image.len() >= usable_size,
+            "page image shorter than its usable size"
+        );
+        assert!(
+            self.fill() <= capacity(usable_size),
+            "node of {} bytes encoded into a page with room for {}",
+            self.fill(),
+            capacity(usable_size)
+        );
+        let area = &mut image[..usable_size];
+        area.fill(0);
+        let (kind, count, rightmost) = match self {
+            Node::Leaf { cells } => (KIND_LEAF, cells.len(), 0),
+            Node::Interior { keys, children } => {
+                assert_eq!(children.len(), keys.len() + 1, "interior node child count");
+                let rightmost = *children.last().expect("an interior node has a child");
+                (KIND_INTERIOR, keys.len(), rightmost)
+            }
+        };
+        area[0] = kind;
+        let count = u16::try_from(count).expect("cell count fits u16: cells are >= 4 bytes");
+        area[1..3].copy_from_slice(&count.to_le_bytes());
+        area[3..7].copy_from_slice(&rightmost.to_le_bytes());
+        let mut at = HEADER_BYTES;
+        let mut put = |bytes: &[u8]| {
+            area[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        match self {
+            Node::Leaf { cells } => {
+                for (key, value) in cells {
+                    put(&[u8::try_from(key.len()).expect("key length checked on entry")]);
+                    let value_len = u16::try_from(value.len()).expect("value length checked");
+                    put(&value_len.to_le_bytes());
+                    put(key);
+                    put(value);
+                }
+            }
+            Node::Interior { keys, children } => {
+                for (key, child) in keys.iter().zip(children) {
+                    put(&child.to_le_bytes());
+                    put(&[u8::try_from(key.len()).expect("separators are keys")]);
+                    put(key);
+                }
+            }
+        }
+    }
+
+    /// Decodes the first `usable_size` bytes of `image`. Checks the structure only (kinds,
+    /// lengths, bounds); key order is `integrity_check`'s business. The error says what is
+    /// wrong, without the page number.
+    pub fn decode(image: &[u8], usable_size: usize) -> Result<Node, String> {
+        if image.len() < usable_size || usable_size < HEADER_BYTES {
+            return Err(format!(
+                "page is {} bytes, shorter than expected",
+                image.len()
+            ));
+        }
+        let area = &image[..usable_size];
+        let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+        let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+        let mut reader = Reader {
+            area,
+            at: HEADER_BYTES,
+        };
+        match area[0] {
+            KIND_LEAF => {
+                if rightmost != 0 {
+                    return Err(format!("leaf has a rightmost child pointer ({rightmost})"));
+                }
+                let mut cells = Vec::with_capacity(count);
+                for index in 0..count {
+                    let key_len = usize::from(reader.take(1, index)?[0]);
+                    let value_len = reader.take(2, index)?;
+                    let value_len = usize::from(u16::from_le_bytes([value_len[0], value_len[1]]));
+                    check_key_len(key_len, index)?;
+                    let key = reader.take(key_len, index)?.to_vec();
+                    let value = reader.take(value_len, index)?.to_vec();
+                    cells.push((key, value));
+                }
+                Ok(Node::Leaf { cells })
+            }
+            KIND_INTERIOR => {
+                let mut keys = Vec::with_capacity(count);
+                let mut children = Vec::with_capacity(count + 1);
+                for index in 0..count {
+                    let child = reader.take(4, index)?;
+                    let child = u32::from_le_bytes([child[0], child[1], child[2], child[3]]);
+                    let key_len = usize::from(reader.take(1, index)?[0]);
+                    check_key_len(key_len, index)?;
+                    children.push(child);
+                    keys.push(reader.take(key_len, index)?.to_vec());
+                }
+                children.push(rightmost);
+                if let Some(index) = children.iter().position(|&child| child < 2) {
+                    return Err(format!("child {index} points to page {}", children[index]));
+                }
+                Ok(Node::Interior { keys, children })
+            }
+            kind => Err(format!("unknown node kind {kind}")),
+        }
+    }
+}
+
+/// Bytes one leaf cell takes.
+pub fn leaf_cell_bytes(key: &[u8], value: &[u8]) -> usize {
+    LEAF_CELL_OVERHEAD + key.len() + value.len()
+}
+
+/// Bytes one interior cell takes.
+pub fn interior_cell_bytes(key: &[u8]) -> usize {
+    INTERIOR_CELL_OVERHEAD + key.len()
+}
+
+/// Index of the child of an interior node whose range holds `key`.
+pub fn child_index(keys: &[Vec<u8>], key: &[u8]) -> usize {
+    keys.partition_point(|separator| separator.as_slice() <= key)
+}
+
+fn check_key_len(key_len: usize, index: usize) -> Result<(), String> {
+    if key_len == 0 {
+        return Err(format!("cell {index} has an empty key"));
+    }
+    Ok(())
+}
+
+/// Reads consecutive fields of one page, failing instead of reading past its cell area.
+struct Reader<'a> {
+    area: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize, cell: usize) -> Result<&'a [u8], String> {
+        let end = self.at + len;
+        if end > self.area.len() {
+            return Err(format!("cell {cell} runs past the usable end of the page"));
+        }
+        let bytes = &self.area[self.at..end];
+        self.at = end;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_and_interior_round_trip_without_touching_the_tail() {
+        let leaf = Node::Leaf {
+            cells: vec![(b"a".to_vec(), vec![]), (vec![7; 255], vec![1; 128])],
+        };
+        let interior = Node::Interior {
+            keys: vec![b"m".to_vec()],
+            children: vec![5, 9],
+        };
+        for node in [leaf, interior] {
+            let mut image = vec![0xEE; 512];
+            node.encode_into(&mut image, 504);
+            assert_eq!(&image[504..], &[0xEE; 8], "reserved tail untouched");
+            assert_eq!(Node::decode(&image, 504), Ok(node));
+        }
+    }
+
+    #[test]
+    fn decode_rejects_cells_past_the_end_and_bad_children() {
+        let mut image = vec![0; 512];
+        Node::Leaf {
+            cells: vec![(b"k".to_vec(), vec![3; 10])],
+        }
+        .encode_into(&mut image, 504);
+        image[1] = 2; // claims a second cell, whose lengths run past the usable end
+        image[21..504].fill(0xFF);
+        assert!(Node::decode(&image, 504).unwrap_err().contains("runs past"));
+        let mut image = vec![0; 512];
+        Node::Interior {
+            keys: vec![b"m".to_vec()],
+            children: vec![5, 9],
+        }
+        .encode_into(&mut image, 504);
+        image[3..7].copy_from_slice(&0u32.to_le_bytes());
+        assert!(
+            Node::decode(&image, 504)
+                .unwrap_err()
+                .contains("points to page 0")
+        );
+        image[0] = 9;
+        assert!(
+            Node::decode(&image, 504)
+                .unwrap_err()
+                .contains("unknown node kind")
+        );
+    }
+
+    #[test]
+    fn child_index_sends_equal_keys_right() {
+        let keys = vec![b"b".to_vec(), b"d".to_vec()];
+        assert_eq!(child_index(&keys, b"a"), 0);
+        assert_eq!(child_index(&keys, b"b"), 1);
+        assert_eq!(child_index(&keys, b"c"), 1);
+        assert_eq!(child_index(&keys, b"d"), 2);
+        assert_eq!(child_index(&keys, b"z"), 2);
+    }
+}

@@ -1,0 +1,363 @@
+//! Planning a change to the tree: a pure function from the pages read so far to either the
+//! next page it needs or the complete set of new page images.
+//!
+//! Planning never mutates anything. A write operation re-runs it after each page read until
+//! it is `Ready`, so the gather phase is simply "read what the planner asks for". Pages the
+//! plan allocates carry placeholder numbers (`PLACEHOLDER_BASE + i`) that the apply phase
+//! replaces with the pages the pager hands out.
+//!
+//! What a plan does, bottom up from the changed leaf:
+//! - a node that no longer fits is split into the fewest pieces (`pack::split`); the first
+//!   piece keeps the page, the others get new pages, the separators go into the parent; a
+//!   root that splits gets a new root above it;
+//! - a node that shrank, and every new piece, is *settled* with its siblings: any underfull
+//!   node next to one of them is merged into an adjacent sibling when the two fit in one
+//!   page, until no such merge is left (the minimum-fill rule of `node.rs`). Merging two
+//!   interior nodes makes two grandchildren adjacent, so the merged node is settled too;
+//! - a parent that changed is handled the same way at its level; a root left with a single
+//!   child is freed and the child becomes the root.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::node::{Node, child_index, min_fill};
+use super::pack::{Pieces, merge, split};
+use crate::storage::PageNo;
+use crate::{Error, Result};
+
+/// Page numbers at and above this stand for pages a plan allocates.
+pub(super) const PLACEHOLDER_BASE: PageNo = u32::MAX - 65_536;
+/// A path longer than this means a cycle in corrupt pages.
+const MAX_DEPTH: usize = 64;
+
+/// The change to plan.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Change<'a> {
+    /// Insert `key`, or replace its value.
+    Put { key: &'a [u8], value: &'a [u8] },
+    /// Remove `key` if present.
+    Delete { key: &'a [u8] },
+}
+
+/// The complete effect of one change.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// New contents of every page written, existing or placeholder.
+    pub writes: BTreeMap<PageNo, Node>,
+    /// Pages that leave the tree.
+    pub frees: Vec<PageNo>,
+    /// How many placeholder pages the plan uses.
+    pub new_pages: u32,
+    /// The root after the change (maybe a placeholder).
+    pub root: PageNo,
+    /// Whether some node was split.
+    pub split: bool,
+    /// Whether some nodes were merged.
+    pub merge: bool,
+    /// Put: whether a value was replaced. Delete: whether the key was there.
+    pub outcome: bool,
+}
+
+/// What planning produced.
+#[derive(Debug)]
+pub(super) enum Planned {
+    /// Read this page, then plan again.
+    Need(PageNo),
+    Ready(Plan),
+}
+
+/// Plans `change` against the tree rooted at `root`, given the pages read so far.
+pub(super) fn plan(
+    nodes: &BTreeMap<PageNo, Node>,
+    root: PageNo,
+    change: Change<'_>,
+    capacity: usize,
+) -> Result<Planned> {
+    let mut planner = Planner {
+        nodes,
+        capacity,
+        writes: BTreeMap::new(),
+        frees: Vec::new(),
+        new_pages: 0,
+        split: false,
+        merge: false,
+    };
+    match planner.run(root, change) {
+        Ok((root, outcome)) => Ok(Planned::Ready(Plan {
+            writes: planner.writes,
+            frees: planner.frees,
+            new_pages: planner.new_pages,
+            root,
+            split: planner.split,
+            merge: planner.merge,
+            outcome,
+        })),
+        Err(Stop::Missing(pgno)) => Ok(Planned::Need(pgno)),
+        Err(Stop::Failed(error)) => Err(error),
+    }
+}
+
+/// Why planning stopped early.
+enum Stop {
+    /// A page that has not been read yet.
+    Missing(PageNo),
+    Failed(Error),
+}
+
+type Planning<T> = std::result::Result<T, Stop>;
+
+fn corrupt(pgno: PageNo, what: impl std::fmt::Display) -> Stop {
+    Stop::Failed(Error::Corrupt(format!("page {pgno}: {what}")))
+}
+
+struct Planner<'a> {
+    nodes: &'a BTreeMap<PageNo, Node>,
+    capacity: usize,
+    writes: BTreeMap<PageNo, Node>,
+    frees: Vec<PageNo>,
+    new_pages: u32,
+    split: bool,
+    merge: bool,
+}
+
+impl Planner<'_> {
+    /// Runs the plan; returns the new root and the outcome.
+    fn run(&mut self, root: PageNo, change: Change<'_>) -> Planning<(PageNo, bool)> {
+        let key = match change {
+            Change::Put { key, .. } | Change::Delete { key } => key,
+        };
+        let mut path = Vec::new();
+        let mut pgno = root;
+        let mut cells = loop {
+            if path.len() > MAX_DEPTH {
+                return Err(corrupt(pgno, "tree deeper than 64 levels (a cycle?)"));
+            }
+            match self.node(pgno)? {
+                Node::Interior { keys, children } => {
+                    let index = child_index(&keys, key);
+                    path.push((pgno, index));
+                    pgno = children[index];
+                }
+                Node::Leaf { cells } => break cells,
+            }
+        };
+        let old_fill = Node::Leaf {
+            cells: cells.clone(),
+        }
+        .fill();
+        let found = cells.binary_search_by(|(k, _)| k.as_slice().cmp(key));
+        let outcome = match (change, found) {
+            (Change::Put { value, .. }, Ok(index)) => {
+                cells[index].1 = value.to_vec();
+                true
+            }
+            (Change::Put { value, .. }, Err(index)) => {
+                cells.insert(index, (key.to_vec(), value.to_vec()));
+                false
+            }
+            (Change::Delete { .. }, Ok(index)) => {
+                cells.remove(index);
+                true
+            }
+            (Change::Delete { .. }, Err(_)) => return Ok((root, false)),
+        };
+        let root = self.propagate(path, pgno, old_fill, Node::Leaf { cells }, root)?;
+        Ok((root, outcome))
+    }
+
+    /// Writes `node` as the new content of `pgno` (whose fill was `old_fill`) and carries
+    /// the consequences up the `path`. Returns the root afterwards.
+    fn propagate(
+        &mut self,
+        mut path: Vec<(PageNo, usize)>,
+        mut pgno: PageNo,
+        mut old_fill: usize,
+        mut node: Node,
+        root: PageNo,
+    ) -> Planning<PageNo> {
+        loop {
+            let Pieces { pieces, separators } = split(node, self.capacity);
+            let mut numbers = vec![pgno];
+            for _ in 1..pieces.len() {
+                numbers.push(self.new_page());
+            }
+            self.split |= pieces.len() > 1;
+            let shrank = pieces.len() == 1 && pieces[0].fill() < old_fill;
+            for (&number, piece) in numbers.iter().zip(pieces) {
+                self.writes.insert(number, piece);
+            }
+            let Some((parent_pgno, index)) = path.pop() else {
+                if numbers.len() == 1 {
+                    return self.collapse_root(pgno);
+                }
+                // The root split: a new root above the pieces, which may itself need a split.
+                node = Node::Interior {
+                    keys: separators,
+                    children: numbers,
+                };
+                pgno = self.new_page();
+                old_fill = 0;
+                continue;
+            };
+            if numbers.len() == 1 && !shrank {
+                // Growing in place cannot make any sibling mergeable.
+                return Ok(root);
+            }
+            let parent = self.node(parent_pgno)?;
+            let parent_fill = parent.fill();
+            let Node::Interior {
+                mut keys,
+                mut children,
+            } = parent
+            else {
+                return Err(corrupt(
+                    parent_pgno,
+                    "a leaf on the path above another page",
+                ));
+            };
+            assert_eq!(
+                children[index], pgno,
+                "the path records the child it descended into"
+            );
+            let pieces_count = numbers.len();
+            children.splice(index..=index, numbers.iter().copied());
+            keys.splice(index..index, separators);
+            let merged = self.settle(parent_pgno, &mut keys, &mut children, numbers)?;
+            if pieces_count == 1 && !merged {
+                return Ok(root);
+            }
+            node = Node::Interior { keys, children };
+            pgno = parent_pgno;
+            old_fill = parent_fill;
+        }
+    }
+
+    /// Merges underfull children of one interior node (`keys`, `children`, stored at
+    /// `owner`) into adjacent siblings while possible, looking only at the `dirty` children
+    /// and their neighbours (the only ones whose status can have changed). Returns whether
+    /// any merge happened.
+    fn settle(
+        &mut self,
+        owner: PageNo,
+        keys: &mut Vec<Vec<u8>>,
+        children: &mut Vec<PageNo>,
+        dirty: Vec<PageNo>,
+    ) -> Planning<bool> {
+        let mut dirty: BTreeSet<PageNo> = dirty.into_iter().collect();
+        let mut merged_any = false;
+        'restart: loop {
+            for index in 0..children.len() {
+                if children.len() < 2 {
+                    break 'restart;
+                }
+                let near_dirty = index.saturating_sub(1)..(index + 2).min(children.len());
+                if !children[near_dirty]
+                    .iter()
+                    .any(|child| dirty.contains(child))
+                {
+                    continue;
+                }
+                if self.node(children[index])?.fill() >= min_fill(self.capacity) {
+                    continue;
+                }
+                let neighbours = [index.checked_sub(1), Some(index + 1)];
+                for neighbour in neighbours.into_iter().flatten() {
+                    if neighbour >= children.len() {
+                        continue;
+                    }
+                    let left = index.min(neighbour);
+                    if self.merge_pair(owner, keys, children, left)? {
+                        dirty.insert(children[left]);
+                        merged_any = true;
+                        continue 'restart;
+                    }
+                }
+            }
+            break;
+        }
+        Ok(merged_any)
+    }
+
+    /// Merges `children[left]` and `children[left + 1]` if they fit in one page: the left
+    /// page keeps the result, the right page is freed, their separator leaves the parent.
+    fn merge_pair(
+        &mut self,
+        owner: PageNo,
+        keys: &mut Vec<Vec<u8>>,
+        children: &mut Vec<PageNo>,
+        left: usize,
+    ) -> Planning<bool> {
+        let left_node = self.node(children[left])?;
+        let right_node = self.node(children[left + 1])?;
+        if left_node.is_leaf() != right_node.is_leaf() {
+            return Err(corrupt(
+                owner,
+                "children of one node are at different depths",
+            ));
+        }
+        let Some(mut merged) = merge(&left_node, &keys[left], &right_node, self.capacity) else {
+            return Ok(false);
+        };
+        if let Node::Interior {
+            keys: inner_keys,
+            children: inner_children,
+        } = &mut merged
+        {
+            // The last child of the left node and the first of the right are now siblings.
+            let junction = match (&left_node, &right_node) {
+                (Node::Interior { children: l, .. }, Node::Interior { children: r, .. }) => {
+                    vec![*l.last().expect("interior has a child"), r[0]]
+                }
+                _ => unreachable!("both interior: checked above"),
+            };
+            self.settle(children[left], inner_keys, inner_children, junction)?;
+        }
+        let gone = children.remove(left + 1);
+        keys.remove(left);
+        self.free(gone);
+        self.writes.insert(children[left], merged);
+        self.merge = true;
+        Ok(true)
+    }
+
+    /// Frees single-child roots from the top down; returns the root that remains.
+    fn collapse_root(&mut self, mut root: PageNo) -> Planning<PageNo> {
+        loop {
+            match self.node(root)? {
+                Node::Interior { keys, children } if keys.is_empty() => {
+                    self.free(root);
+                    root = children[0];
+                }
+                _ => return Ok(root),
+            }
+        }
+    }
+
+    /// The current content of `pgno`: as planned so far, else as read.
+    fn node(&self, pgno: PageNo) -> Planning<Node> {
+        if let Some(node) = self.writes.get(&pgno) {
+            return Ok(node.clone());
+        }
+        if let Some(node) = self.nodes.get(&pgno) {
+            return Ok(node.clone());
+        }
+        if pgno >= PLACEHOLDER_BASE || pgno < 2 {
+            return Err(corrupt(pgno, "page number out of range in a child pointer"));
+        }
+        Err(Stop::Missing(pgno))
+    }
+
+    fn new_page(&mut self) -> PageNo {
+        let pgno = PLACEHOLDER_BASE + self.new_pages;
+        self.new_pages += 1;
+        pgno
+    }
+
+    fn free(&mut self, pgno: PageNo) {
+        self.writes.remove(&pgno);
+        assert!(
+            !self.frees.contains(&pgno),
+            "page {pgno} freed twice by one plan"
+        );
+        self.frees.push(pgno);
+    }
+}

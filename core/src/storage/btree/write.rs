@@ -1,0 +1,212 @@
+//! The state machine shared by `Put` and `Delete`: gather, reserve, apply.
+//!
+//! 1. `Gather`: plan the change against the pages read so far (`plan.rs`); while the plan
+//!    needs another page, read it (yielding as the pager needs) and plan again. Nothing
+//!    outside this state machine changes.
+//! 2. `WaitReserve`: ask the pager to reserve the pages the plan allocates.
+//! 3. Allocate those pages, give the plan its real page numbers and encode every image,
+//!    all without I/O; then `Apply` writes the images, frees the pages that left the tree
+//!    and records the new root. In the middle of the writes it offers the
+//!    `BtreeSplit`/`BtreeMerge` yield points (each at most once); the state keeps the index
+//!    of the next write, so re-entry continues exactly where it stopped.
+
+use std::collections::BTreeMap;
+
+use super::node::{Node, capacity};
+use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, plan};
+use crate::io::{Completion, IOResult};
+use crate::storage::{PageAccess, PageNo, PageRef};
+use crate::yields::YieldPoint;
+use crate::{Error, Result, io_yield_one, return_if_io};
+
+/// A put (`value` is `Some`) or a delete (`value` is `None`) of one key.
+#[derive(Debug)]
+pub(super) struct Write {
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    state: WriteState,
+}
+
+#[derive(Debug)]
+enum WriteState {
+    /// Waiting for pages the plan needs; holds every page read so far.
+    Gather {
+        images: BTreeMap<PageNo, PageRef>,
+        nodes: BTreeMap<PageNo, Node>,
+    },
+    /// Waiting for the pager to reserve the plan's new pages.
+    WaitReserve {
+        images: BTreeMap<PageNo, PageRef>,
+        plan: Plan,
+    },
+    /// Writing the new images; `next` is the first one not yet written.
+    Apply(Apply),
+    /// Finished; stepping again is a bug.
+    Done,
+}
+
+#[derive(Debug)]
+struct Apply {
+    images: Vec<(PageNo, Vec<u8>)>,
+    frees: Vec<PageNo>,
+    new_root: Option<PageNo>,
+    next: usize,
+    /// Yield points still to offer, at write index `yield_at`.
+    yield_points: Vec<YieldPoint>,
+    yield_at: usize,
+    outcome: bool,
+}
+
+impl Write {
+    pub(super) fn new(key: Vec<u8>, value: Option<Vec<u8>>) -> Write {
+        let state = WriteState::Gather {
+            images: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+        };
+        Write { key, value, state }
+    }
+
+    /// The key, and the value for a put.
+    pub(super) fn key_value(&self) -> (&[u8], Option<&[u8]>) {
+        (&self.key, self.value.as_deref())
+    }
+
+    /// Advances the write. Put: `Done(true)` if a value was replaced. Delete: `Done(true)`
+    /// if the key was there.
+    pub(super) fn step<P: PageAccess + ?Sized>(&mut self, pages: &mut P) -> Result<IOResult<bool>> {
+        loop {
+            match &mut self.state {
+                WriteState::Gather { images, nodes } => {
+                    let root = pages.root();
+                    if root == 0 {
+                        if self.value.is_none() {
+                            self.state = WriteState::Done;
+                            return Ok(IOResult::Done(false));
+                        }
+                        return Err(Error::Misuse("put before the tree was created".into()));
+                    }
+                    let change = match &self.value {
+                        Some(value) => Change::Put {
+                            key: &self.key,
+                            value,
+                        },
+                        None => Change::Delete { key: &self.key },
+                    };
+                    match plan(nodes, root, change, capacity(pages.usable_size()))? {
+                        Planned::Need(pgno) => {
+                            let image = return_if_io!(pages.read_page(pgno));
+                            let node = Node::decode(&image, pages.usable_size())
+                                .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+                            images.insert(pgno, image);
+                            nodes.insert(pgno, node);
+                        }
+                        Planned::Ready(plan) if plan.writes.is_empty() && plan.frees.is_empty() => {
+                            self.state = WriteState::Done;
+                            return Ok(IOResult::Done(plan.outcome));
+                        }
+                        Planned::Ready(plan) => {
+                            let images = std::mem::take(images);
+                            self.state = WriteState::WaitReserve { images, plan };
+                        }
+                    }
+                }
+                WriteState::WaitReserve { images, plan } => {
+                    let count = usize::try_from(plan.new_pages).expect("u32 fits usize");
+                    return_if_io!(pages.reserve_pages(count));
+                    let old_root = pages.root();
+                    let apply = prepare(pages, images, plan, old_root)?;
+                    self.state = WriteState::Apply(apply);
+                }
+                WriteState::Apply(apply) => {
+                    while apply.next < apply.images.len() {
+                        if apply.next == apply.yield_at && !apply.yield_points.is_empty() {
+                            let point = apply.yield_points.remove(0);
+                            if pages.should_yield(point) {
+                                io_yield_one!(Completion::new_yield());
+                            }
+                            continue;
+                        }
+                        let (pgno, image) = &mut apply.images[apply.next];
+                        pages.write_page(*pgno, std::mem::take(image))?;
+                        apply.next += 1;
+                    }
+                    for &pgno in &apply.frees {
+                        pages.free_page(pgno)?;
+                    }
+                    if let Some(root) = apply.new_root {
+                        pages.set_root(root)?;
+                    }
+                    let outcome = apply.outcome;
+                    self.state = WriteState::Done;
+                    return Ok(IOResult::Done(outcome));
+                }
+                WriteState::Done => panic!("a finished B-tree write was stepped again"),
+            }
+        }
+    }
+}
+
+/// Allocates the plan's new pages and turns it into page images. No I/O: the pages were
+/// reserved.
+fn prepare<P: PageAccess + ?Sized>(
+    pages: &mut P,
+    images: &BTreeMap<PageNo, PageRef>,
+    plan: &Plan,
+    old_root: PageNo,
+) -> Result<Apply> {
+    let mut allocated = Vec::new();
+    for _ in 0..plan.new_pages {
+        let pgno = pages.allocate_page()?;
+        assert!(
+            pgno < PLACEHOLDER_BASE,
+            "page numbers stay below the placeholder range"
+        );
+        allocated.push(pgno);
+    }
+    let real = |pgno: PageNo| -> PageNo {
+        if pgno >= PLACEHOLDER_BASE {
+            allocated[(pgno - PLACEHOLDER_BASE) as usize]
+        } else {
+            pgno
+        }
+    };
+    let mut encoded = Vec::with_capacity(plan.writes.len());
+    for (&pgno, node) in &plan.writes {
+        let node = match node {
+            Node::Interior { keys, children } => Node::Interior {
+                keys: keys.clone(),
+                children: children.iter().map(|&child| real(child)).collect(),
+            },
+            Node::Leaf { .. } => node.clone(),
+        };
+        let mut image = match images.get(&pgno) {
+            Some(old) => old.as_ref().clone(),
+            None => {
+                assert!(
+                    pgno >= PLACEHOLDER_BASE,
+                    "page {pgno} is written without being read"
+                );
+                vec![0; pages.page_size()]
+            }
+        };
+        node.encode_into(&mut image, pages.usable_size());
+        encoded.push((real(pgno), image));
+    }
+    let mut yield_points = Vec::new();
+    if plan.split {
+        yield_points.push(YieldPoint::BtreeSplit);
+    }
+    if plan.merge {
+        yield_points.push(YieldPoint::BtreeMerge);
+    }
+    let new_root = real(plan.root);
+    Ok(Apply {
+        yield_at: encoded.len() / 2,
+        images: encoded,
+        frees: plan.frees.iter().map(|&pgno| real(pgno)).collect(),
+        new_root: (new_root != old_root).then_some(new_root),
+        next: 0,
+        yield_points,
+        outcome: plan.outcome,
+    })
+}
