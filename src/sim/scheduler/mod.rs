@@ -162,12 +162,12 @@ pub enum Strategy {
     Random,
     RoundRobin,
     /// `depth`: the bug depth d (d − 1 change points, d >= 1); `expected_steps`: the
-    /// number of fiber steps change points are spread over; `io_ppm`: chance, in parts per
-    /// million, of completing a ready I/O rather than stepping the chosen fiber.
+    /// number of fiber steps change points are spread over; `interleave_ppm`: chance, in
+    /// parts per million, of taking the less simple of "step a fiber" and "complete I/O".
     Pct {
         depth: u32,
         expected_steps: u64,
-        io_ppm: u32,
+        interleave_ppm: u32,
     },
 }
 
@@ -183,7 +183,7 @@ impl Strategy {
             "pct" => Some(Strategy::Pct {
                 depth: pct_depth,
                 expected_steps,
-                io_ppm: PctScheduler::DEFAULT_IO_PPM,
+                interleave_ppm: PctScheduler::DEFAULT_INTERLEAVE_PPM,
             }),
             _ => None,
         }
@@ -197,8 +197,10 @@ impl Strategy {
             Strategy::Pct {
                 depth,
                 expected_steps,
-                io_ppm,
-            } => Box::new(PctScheduler::new(depth, expected_steps).with_io_ppm(io_ppm)),
+                interleave_ppm,
+            } => Box::new(
+                PctScheduler::new(depth, expected_steps).with_interleave_ppm(interleave_ppm),
+            ),
         }
     }
 }

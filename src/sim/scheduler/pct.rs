@@ -10,9 +10,13 @@
 //!   very end, where it changes nothing in a run of the expected length.
 //! - When the next fiber step is a change point, the fiber that would run is demoted below
 //!   every other fiber (later demotions sink below earlier ones) and the choice is remade.
-//! - The highest-priority runnable fiber runs. When I/O is ready too, one draw decides
-//!   whether to complete I/O instead (`io_ppm` parts per million; 0 = run the fiber); which
-//!   ready I/O is one more draw (0 = the oldest). With no fiber runnable, I/O completes.
+//! - When a fiber steps, it is the highest-priority runnable one.
+//! - I/O completions are interleaved by a draw, PCT's own extension to simulated I/O. When
+//!   both a fiber and a ready I/O are enabled, the simple choice (draw 0) keeps the fiber
+//!   that ran last going if it is runnable, and otherwise completes I/O (it usually waits on
+//!   it); with `interleave_ppm` parts per million the other choice is taken. Which ready I/O
+//!   completes is one more draw (0 = the oldest). A tape of zeros thus runs fiber 0 to the
+//!   end, then fiber 1, and so on.
 //!
 //! A bug of depth d among n fibers in k steps is found with probability at least
 //! 1/(n·k^(d−1)) per run, for the fiber interleaving part of the schedule.
@@ -26,7 +30,7 @@ use braid_workloads::Draw;
 pub struct PctScheduler {
     depth: u32,
     expected_steps: u64,
-    io_ppm: u32,
+    interleave_ppm: u32,
     /// Fibers never demoted, highest priority first.
     order: Vec<usize>,
     /// Demoted fibers, highest priority first (each demotion appends).
@@ -41,8 +45,8 @@ pub struct PctScheduler {
 }
 
 impl PctScheduler {
-    /// Default chance of completing ready I/O instead of stepping a fiber: one in two.
-    pub const DEFAULT_IO_PPM: u32 = 500_000;
+    /// Default chance of taking the less simple of "step a fiber" and "complete I/O".
+    pub const DEFAULT_INTERLEAVE_PPM: u32 = 500_000;
 
     /// PCT of bug depth `depth` (>= 1) over about `expected_steps` fiber steps (>= 1).
     pub fn new(depth: u32, expected_steps: u64) -> Self {
@@ -50,7 +54,7 @@ impl PctScheduler {
         PctScheduler {
             depth,
             expected_steps: expected_steps.max(1),
-            io_ppm: Self::DEFAULT_IO_PPM,
+            interleave_ppm: Self::DEFAULT_INTERLEAVE_PPM,
             order: Vec::new(),
             demoted: Vec::new(),
             known: 0,
@@ -60,9 +64,10 @@ impl PctScheduler {
         }
     }
 
-    /// Sets the chance (parts per million) of completing ready I/O instead of a fiber step.
-    pub fn with_io_ppm(mut self, io_ppm: u32) -> Self {
-        self.io_ppm = io_ppm.min(1_000_000);
+    /// Sets the chance (parts per million) of taking the less simple of "step a fiber" and
+    /// "complete I/O" when both are enabled.
+    pub fn with_interleave_ppm(mut self, interleave_ppm: u32) -> Self {
+        self.interleave_ppm = interleave_ppm.min(1_000_000);
         self
     }
 
@@ -122,31 +127,26 @@ impl Scheduler for PctScheduler {
         }
         self.assign_priorities(view.fiber_count, choices);
         let ready: Vec<u64> = view.ready_ios().collect();
-        let mut fiber = self.highest_runnable(view);
-        if let Some(f) = fiber {
-            if !ready.is_empty() && choices.chance(self.io_ppm) {
-                return Decision::CompleteIo(ready[choices.draw_index(ready.len())]);
-            }
-            let step = self.fiber_steps + 1;
-            if self.change_points.contains(&step) {
-                // Several change points on one step demote the same fiber: once is enough.
-                self.demote(f);
-                fiber = self.highest_runnable(view);
-            }
+        let step_fiber = match (view.runnable.is_empty(), ready.is_empty()) {
+            (false, true) => true,
+            (true, false) => false,
+            // The simple choice keeps the current fiber going; when it waits, I/O first.
+            (false, false) => view.last_is_runnable() != choices.chance(self.interleave_ppm),
+            (true, true) => panic!("choose is called only with an enabled event"),
+        };
+        if !step_fiber {
+            return Decision::CompleteIo(ready[choices.draw_index(ready.len())]);
         }
-        match fiber {
-            Some(f) => {
-                self.fiber_steps += 1;
-                Decision::StepFiber(f)
-            }
-            None => {
-                assert!(
-                    !ready.is_empty(),
-                    "choose is called only with an enabled event"
-                );
-                Decision::CompleteIo(ready[choices.draw_index(ready.len())])
-            }
+        let mut fiber = self.highest_runnable(view).expect("a fiber is runnable");
+        if self.change_points.contains(&(self.fiber_steps + 1)) {
+            // Several change points on one step demote the same fiber: once is enough.
+            self.demote(fiber);
+            fiber = self
+                .highest_runnable(view)
+                .expect("the demoted fiber is still runnable");
         }
+        self.fiber_steps += 1;
+        Decision::StepFiber(fiber)
     }
 }
 
@@ -165,25 +165,44 @@ mod tests {
         }
     }
 
+    fn after<'a>(last: usize, runnable: &'a [usize], ios: &'a [IoCandidate]) -> SchedView<'a> {
+        SchedView {
+            last_fiber: Some(last),
+            ..view(runnable, ios)
+        }
+    }
+
     #[test]
     fn zeros_run_fibers_in_index_order_without_switching() {
         let mut pct = PctScheduler::new(3, 10);
         let mut zeros = Choices::replaying(Vec::new());
-        assert_eq!(
-            pct.choose(&view(&[0, 1, 2], &[]), &mut zeros),
-            Decision::StepFiber(0)
-        );
+        let first = pct.choose(&view(&[0, 1, 2], &[]), &mut zeros);
+        assert_eq!(first, Decision::StepFiber(0));
         assert_eq!(pct.change_points(), &[10, 10]);
         assert_eq!(pct.priority_order(), vec![0, 1, 2]);
         let ios = [IoCandidate { id: 1, ready: true }];
+        let waiting = pct.choose(&after(0, &[1, 2], &ios), &mut zeros);
         assert_eq!(
-            pct.choose(&view(&[1, 2], &ios), &mut zeros),
-            Decision::StepFiber(1)
+            waiting,
+            Decision::CompleteIo(1),
+            "fiber 0 waits: its I/O first"
         );
+        let resumed = pct.choose(&after(0, &[0, 1, 2], &ios), &mut zeros);
+        assert_eq!(resumed, Decision::StepFiber(0), "then fiber 0 again");
         assert_eq!(
             pct.choose(&view(&[], &ios), &mut zeros),
             Decision::CompleteIo(1)
         );
+    }
+
+    #[test]
+    fn a_drawn_interleave_completes_io_while_the_current_fiber_could_run() {
+        let mut pct = PctScheduler::new(1, 10);
+        // Priorities of fibers 1 and 2 (zeros), then the interleave draw (the largest value).
+        let mut choices = Choices::replaying(vec![0, 0, 999_999]);
+        let ios = [IoCandidate { id: 4, ready: true }];
+        let decision = pct.choose(&after(0, &[0, 1, 2], &ios), &mut choices);
+        assert_eq!(decision, Decision::CompleteIo(4));
     }
 
     #[test]
