@@ -1,0 +1,280 @@
+//! Crash recovery, torn and damaged files, poisoning: the durability half of the pager,
+//! on `CrashIO` (writes not covered by a completed fsync are lost at a crash).
+
+#[path = "pager_util.rs"]
+mod util;
+
+use std::sync::Arc;
+
+use braid_core::storage::crash_io::CrashIO;
+use braid_core::storage::wal::format::{WAL_HEADER_SIZE, frame_offset};
+use braid_core::storage::{CheckpointMode, PageAccess};
+use braid_core::{Error, IO, IOResult, SyncMode, block_on};
+use util::*;
+
+fn crash_io() -> (CrashIO, Arc<dyn IO>) {
+    let crash = CrashIO::new();
+    let io: Arc<dyn IO> = Arc::new(crash.clone());
+    (crash, io)
+}
+
+#[test]
+fn synced_commits_survive_a_crash_and_the_unsynced_one_does_not() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, _) = allocate_pages(&pager, 6, 1).expect("commit 1");
+    rewrite_pages(&pager, &pages[..3], 2).expect("commit 2");
+    let acked = rewrite_pages(&pager, &pages[3..], 3).expect("commit 3");
+    // Commit 4 submits its frames, then the machine dies before they reach the disk.
+    let mut txn = pager.try_begin_write(None).expect("lock");
+    txn.write_page(pages[0], image(512, pages[0], 4))
+        .expect("write");
+    assert!(
+        matches!(txn.commit(), Ok(IOResult::IO(_))),
+        "commit 4 waits for its frames"
+    );
+    crash.crash();
+    drop(txn);
+    drop(pager);
+    let pager = open(&io, &opts).expect("recover");
+    assert_eq!(pager.commit_seq(), acked);
+    assert_eq!(
+        read_fills(&pager, &pages).expect("read"),
+        vec![2, 2, 2, 3, 3, 3]
+    );
+}
+
+#[test]
+fn sync_normal_loses_only_a_suffix_of_commits() {
+    let (crash, io) = crash_io();
+    let mut opts = options(512);
+    opts.sync = SyncMode::Normal;
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 4, 1).expect("commit 1");
+    // A passive checkpoint makes the WAL durable before copying.
+    checkpoint(&pager, CheckpointMode::Passive).expect("checkpoint");
+    rewrite_pages(&pager, &pages, 2).expect("commit 2, never synced");
+    rewrite_pages(&pager, &pages[..1], 3).expect("commit 3, never synced");
+    crash.crash();
+    drop(pager);
+    let pager = open(&io, &opts).expect("recover");
+    assert_eq!(
+        pager.commit_seq(),
+        seq1,
+        "commits 2 and 3 are lost together"
+    );
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1; 4]);
+}
+
+#[test]
+fn a_torn_last_frame_is_ignored() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 3, 1).expect("commit 1");
+    rewrite_pages(&pager, &pages, 2).expect("commit 2");
+    drop(pager);
+    let wal = crash.durable_bytes(WAL);
+    // Commit 2's last frame loses its final 100 bytes.
+    crash.set_file(WAL, wal[..wal.len() - 100].to_vec());
+    let pager = open(&io, &opts).expect("recover");
+    assert_eq!(pager.commit_seq(), seq1);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1; 3]);
+    // The next commit overwrites the torn tail and survives another reopen.
+    let seq = rewrite_pages(&pager, &pages[..1], 5).expect("commit after recovery");
+    assert_eq!(seq, seq1 + 1);
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen");
+    assert_eq!(pager.commit_seq(), seq);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![5, 1, 1]);
+}
+
+#[test]
+fn a_damaged_frame_ends_recovery_before_its_commit() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 3, 1).expect("commit 1");
+    rewrite_pages(&pager, &pages, 2).expect("commit 2");
+    rewrite_pages(&pager, &pages, 3).expect("commit 3");
+    drop(pager);
+    // Commit 1 wrote 4 frames (3 pages + header); damage the first frame of commit 2.
+    let offset = frame_offset(5, 512) as usize + 40;
+    crash.flip_bit(WAL, offset, 3);
+    let pager = open(&io, &opts).expect("recover");
+    assert_eq!(
+        pager.commit_seq(),
+        seq1,
+        "commit 2 is damaged; commit 3 chains from it"
+    );
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1; 3]);
+}
+
+#[test]
+fn a_stale_wal_header_hides_every_frame() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    allocate_pages(&pager, 3, 1).expect("commit 1");
+    drop(pager);
+    crash.flip_bit(WAL, 10, 0);
+    let pager = open(&io, &opts).expect("recover");
+    assert_eq!(pager.commit_seq(), 0, "no valid header, no frames");
+    assert_eq!(pager.header().page_count, 1);
+    assert!(WAL_HEADER_SIZE > 10);
+}
+
+#[test]
+fn a_flipped_bit_in_a_database_page_is_corrupt_never_wrong_data() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, _) = allocate_pages(&pager, 3, 1).expect("commit");
+    checkpoint(&pager, CheckpointMode::Truncate).expect("checkpoint");
+    assert!(crash.file_bytes(WAL).is_empty(), "truncate empties the WAL");
+    drop(pager);
+    crash.flip_bit(DB, 512 * (pages[1] as usize - 1) + 77, 5);
+    let pager = open(&io, &opts).expect("reopen");
+    let mut txn = pager.begin_read().expect("read");
+    let good = block_on(io.as_ref(), || txn.read_page(pages[0])).expect("intact page");
+    assert_eq!(fill_of(&good, pages[0]), 1);
+    let bad = block_on(io.as_ref(), || txn.read_page(pages[1]));
+    assert!(matches!(bad, Err(Error::Corrupt(_))), "got {bad:?}");
+}
+
+#[test]
+fn a_flipped_bit_in_the_header_page_fails_the_open() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    drop(pager);
+    crash.flip_bit(DB, 17, 1);
+    assert!(matches!(open(&io, &opts), Err(Error::Corrupt(_))));
+}
+
+#[test]
+fn a_failed_wal_fsync_poisons_the_pager_until_reopen() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 2, 1).expect("commit 1");
+    crash.set_fail_syncs(true);
+    let failed = rewrite_pages(&pager, &pages, 2);
+    assert!(
+        matches!(failed, Err(Error::Completion(_))),
+        "got {failed:?}"
+    );
+    assert!(pager.is_poisoned());
+    assert_eq!(
+        pager.commit_seq(),
+        seq1,
+        "a failed commit is never published"
+    );
+    assert!(matches!(pager.begin_read(), Err(Error::Poisoned)));
+    assert!(matches!(pager.try_begin_write(None), Err(Error::Poisoned)));
+    let mut checkpoint = pager.checkpoint(CheckpointMode::Passive);
+    assert!(matches!(checkpoint.step(), Err(Error::Poisoned)));
+    crash.set_fail_syncs(false);
+    crash.crash();
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen recovers");
+    assert_eq!(pager.commit_seq(), seq1);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1, 1]);
+}
+
+#[test]
+fn a_short_wal_write_fails_the_commit_without_poisoning() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 2, 1).expect("commit 1");
+    crash.set_short_writes(true);
+    let failed = rewrite_pages(&pager, &pages, 2);
+    assert!(
+        matches!(
+            failed,
+            Err(Error::Completion(
+                braid_core::CompletionError::ShortIo { .. }
+            ))
+        ),
+        "got {failed:?}"
+    );
+    assert!(!pager.is_poisoned());
+    assert!(
+        !pager.is_write_locked(),
+        "the failed commit released the write lock"
+    );
+    assert_eq!(pager.commit_seq(), seq1);
+    crash.set_short_writes(false);
+    let seq = rewrite_pages(&pager, &pages, 3).expect("the next commit works");
+    assert_eq!(seq, seq1 + 1);
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen");
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![3, 3]);
+}
+
+#[test]
+fn a_failed_wal_write_fails_the_commit() {
+    let (crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 2, 1).expect("commit 1");
+    crash.set_fail_writes(true);
+    assert!(rewrite_pages(&pager, &pages, 2).is_err());
+    crash.set_fail_writes(false);
+    assert_eq!(pager.commit_seq(), seq1);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1, 1]);
+}
+
+#[test]
+fn commit_sequences_grow_across_truncate_and_reopen() {
+    let (_crash, io) = crash_io();
+    let opts = options(512);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, _) = allocate_pages(&pager, 2, 1).expect("commit");
+    let seq = rewrite_pages(&pager, &pages, 2).expect("commit");
+    checkpoint(&pager, CheckpointMode::Truncate).expect("truncate");
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen with an empty WAL");
+    assert_eq!(
+        pager.commit_seq(),
+        seq,
+        "the database header carries the sequence"
+    );
+    let next = rewrite_pages(&pager, &pages, 3).expect("commit");
+    assert_eq!(next, seq + 1);
+    checkpoint(&pager, CheckpointMode::Restart).expect("restart");
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen after restart");
+    assert_eq!(pager.commit_seq(), next);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![3, 3]);
+}
+
+#[test]
+fn a_crash_during_checkpoint_keeps_every_commit() {
+    for steps_before_crash in 0..6 {
+        let (crash, io) = crash_io();
+        let opts = options(512);
+        let pager = open(&io, &opts).expect("create");
+        let (pages, _) = allocate_pages(&pager, 4, 1).expect("commit");
+        let seq = rewrite_pages(&pager, &pages[..2], 2).expect("commit");
+        let mut checkpoint = pager.checkpoint(CheckpointMode::Truncate);
+        for _ in 0..steps_before_crash {
+            match checkpoint.step().expect("checkpoint step") {
+                IOResult::Done(_) => break,
+                IOResult::IO(_) => io.step().expect("step"),
+            }
+        }
+        crash.crash();
+        drop(checkpoint);
+        drop(pager);
+        let pager = open(&io, &opts).expect("recover");
+        assert_eq!(
+            pager.commit_seq(),
+            seq,
+            "crash after {steps_before_crash} steps"
+        );
+        assert_eq!(read_fills(&pager, &pages).expect("read"), vec![2, 2, 1, 1]);
+    }
+}
