@@ -11,6 +11,7 @@
 // fixed API (`Result<(), Violation>`) reads better than a boxed error.
 #![allow(clippy::result_large_err)]
 
+pub mod checkers;
 pub mod logical;
 pub mod model;
 pub mod op;
