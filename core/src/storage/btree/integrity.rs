@@ -224,11 +224,13 @@ impl Findings {
                 } else {
                     interior_cell_bytes(&keys[index])
                 };
-                let underfull = left_fill.min(right_fill) < min_fill(capacity);
-                if underfull && left_fill + separator + right_fill <= capacity {
+                let fits = left_fill + separator + right_fill <= capacity;
+                if fits && left_fill.min(right_fill) < min_fill(capacity) {
                     self.problems.push(format!(
                         "page {pgno}: children {left} ({left_fill} bytes) and {right} \
-                         ({right_fill} bytes) are underfull and fit in one page of {capacity}"
+                         ({right_fill} bytes) fit in one page of {capacity} bytes, yet one \
+                         of them is underfull (below {} bytes) and was not merged",
+                        min_fill(capacity)
                     ));
                 }
             }

@@ -24,5 +24,5 @@ pub use get::Get;
 pub use integrity::IntegrityCheck;
 pub use node::{HEADER_BYTES, MAX_KEY_BYTES, Node, capacity, max_value_bytes, min_fill};
 pub use put::Put;
-pub use scan::Scan;
+pub use scan::{Rows, Scan};
 pub use test_pages::TestPages;

@@ -340,7 +340,7 @@ impl Planner<'_> {
         if let Some(node) = self.nodes.get(&pgno) {
             return Ok(node.clone());
         }
-        if pgno >= PLACEHOLDER_BASE || pgno < 2 {
+        if !(2..PLACEHOLDER_BASE).contains(&pgno) {
             return Err(corrupt(pgno, "page number out of range in a child pointer"));
         }
         Err(Stop::Missing(pgno))

@@ -10,12 +10,15 @@ use crate::io::IOResult;
 use crate::storage::{PageAccess, PageNo};
 use crate::{Result, return_if_io};
 
+/// Key/value rows in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A range scan.
 #[derive(Debug)]
 pub struct Scan {
     end: Option<Vec<u8>>,
     limit: usize,
-    rows: Vec<(Vec<u8>, Vec<u8>)>,
+    rows: Rows,
     state: ScanState,
 }
 
@@ -47,10 +50,7 @@ impl Scan {
     }
 
     /// Advances the scan; `Done(rows)` in key order.
-    pub fn step<P: PageAccess + ?Sized>(
-        &mut self,
-        pages: &mut P,
-    ) -> Result<IOResult<Vec<(Vec<u8>, Vec<u8>)>>> {
+    pub fn step<P: PageAccess + ?Sized>(&mut self, pages: &mut P) -> Result<IOResult<Rows>> {
         loop {
             match &mut self.state {
                 ScanState::Descend { lower } => {
@@ -118,7 +118,7 @@ impl Scan {
         false
     }
 
-    fn finish(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn finish(&mut self) -> Rows {
         self.state = ScanState::Done;
         std::mem::take(&mut self.rows)
     }
