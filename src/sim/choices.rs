@@ -11,7 +11,8 @@
 //!   really consumed (`into_tape`); that normalized tape replays identically.
 //! - Every draw is encoded so that 0 is the simplest outcome: no fault, no yield, no
 //!   context switch, the oldest I/O first. A tape of zeros is the simplest run there is.
-//! - A draw with bound 1 (or 0) has one possible outcome: it returns 0 and is not recorded.
+//! - A draw with bound 1 (or 0) has one possible outcome: it returns 0 and is not recorded;
+//!   likewise `chance(0)` is false without a draw.
 //! - Draws are grouped into labelled, nested spans (a transaction, a fiber step, a fault,
 //!   a whole connection) so the shrinker can delete meaningful units.
 
@@ -106,6 +107,15 @@ impl Choices {
     pub fn draw_index(&mut self, len: usize) -> usize {
         assert!(len > 0, "draw_index over an empty collection");
         self.draw(len as u64) as usize
+    }
+
+    /// True with probability `ppm` parts per million; false (draw 0) is the simple outcome.
+    /// With `ppm == 0` it is false without drawing, so a disabled fault costs no tape.
+    pub fn chance(&mut self, ppm: u32) -> bool {
+        if ppm == 0 {
+            return false;
+        }
+        self.draw(1_000_000) >= 1_000_000 - u64::from(ppm.min(1_000_000))
     }
 
     /// Opens a labelled span; every draw until the matching `end_span` belongs to it.
@@ -210,6 +220,10 @@ impl Draw for Choices {
         Choices::draw(self, bound)
     }
 
+    fn chance(&mut self, ppm: u32) -> bool {
+        Choices::chance(self, ppm)
+    }
+
     fn begin_span(&mut self, label: &'static str) {
         Choices::begin_span(self, label);
     }
@@ -285,6 +299,7 @@ mod tests {
         assert!(top.chance(1));
         let mut never = Choices::replaying(vec![999_999]);
         assert!(!never.chance(0));
+        assert_eq!(never.position(), 0, "a disabled chance draws nothing");
     }
 
     #[test]

@@ -10,18 +10,27 @@
 //!    outcome (0 = no fault) and call `SimIO::complete`, or inject a fault with `hold`,
 //!    `fail_group`, `cancel_group`; callbacks run inside those calls.
 //! 4. A crash: `SimIO::crash` with a fate function drawing from `Choices`, then reopen.
+//!    A yield injector answering the engine's yield points shares the `Choices` behind a
+//!    mutex: never hold that lock while stepping a fiber.
 //! 5. Feed every event into a `StableHasher` for the trace hash; at the end save
 //!    `Choices::into_tape()` with `Tape::save`. `Choices::replaying_tape` reruns it exactly.
 //!
 //! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
 
 pub mod choices;
+mod convert;
+mod fiber;
+mod nemesis;
+pub mod outcome;
+pub mod simulation;
 pub mod hash;
 pub mod scheduler;
 pub mod sim_io;
 pub mod tape;
 
 pub use choices::Choices;
+pub use outcome::{Failure, Outcome, RunStats};
+pub use simulation::{DB_PATH, SimOptions, Simulation};
 pub use hash::{StableHasher, stable_hash};
 pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 pub use sim_io::{

@@ -23,7 +23,6 @@
 
 use super::{Decision, SchedView, Scheduler};
 use crate::sim::choices::Choices;
-use braid_workloads::Draw;
 
 /// PCT with configurable depth.
 #[derive(Debug, Clone)]
