@@ -138,8 +138,10 @@ impl Connection {
             Err(err) => {
                 state.running = None;
                 let explicit = state.txn.as_ref().is_some_and(|t| t.explicit);
-                if !(err == Error::Busy && explicit) {
-                    // Busy keeps an explicit transaction; anything else ends it.
+                // Busy keeps an explicit transaction as it was; anything else ends it. A
+                // `Begin` that failed (Busy included) never opened one: stay idle.
+                let began = matches!(op, Op::Begin(_));
+                if !(err == Error::Busy && explicit) || began {
                     state.txn = None;
                 }
                 Err(err)
