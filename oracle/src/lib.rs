@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod checkers;
+pub mod history;
 pub mod logical;
 pub mod model;
 pub mod op;
