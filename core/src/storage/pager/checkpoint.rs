@@ -433,14 +433,10 @@ impl Checkpoint {
             return None;
         }
         let truncate = Completion::new_noop();
-        match self.pager.wal.truncate(0, truncate.clone()) {
-            Ok(c) => Some(c),
-            Err(_) => {
-                // The old WAL stays behind with old salts; its frames are all in the
-                // database file, so replaying them after a crash changes nothing.
-                None
-            }
-        }
+        // If the truncate cannot even be submitted, the old WAL stays behind under old
+        // salts; its frames are all in the database file, so replaying them after a crash
+        // changes nothing.
+        self.pager.wal.truncate(0, truncate).ok()
     }
 
     fn outcome_now(&self, copied_pages: usize) -> CheckpointOutcome {

@@ -111,6 +111,16 @@ impl PagerState {
     }
 }
 
+/// What opening found: the pager's starting state.
+pub(crate) struct Recovered {
+    /// Header in the database file.
+    pub(crate) db_header: DbHeader,
+    /// Header as of the last recovered commit.
+    pub(crate) header: DbHeader,
+    pub(crate) wal_index: WalIndex,
+    pub(crate) commit_seq: u64,
+}
+
 /// One database's pager. Create it with `Pager::opener` (or `open_blocking`).
 pub struct Pager {
     pub(crate) io: Arc<dyn IO>,
@@ -135,16 +145,13 @@ impl Pager {
     /// Assembles a pager from what the opener recovered.
     pub(crate) fn from_parts(
         io: Arc<dyn IO>,
-        db: Arc<dyn File>,
-        wal: Arc<dyn File>,
+        files: (Arc<dyn File>, Arc<dyn File>),
         options: DbOptions,
-        db_header: DbHeader,
-        header: DbHeader,
-        wal_index: WalIndex,
-        commit_seq: u64,
+        recovered: Recovered,
     ) -> Self {
         let page_size = options.page_size;
         let cache = PageCache::new(options.cache_pages);
+        let (db, wal) = files;
         Pager {
             io,
             db,
@@ -153,10 +160,10 @@ impl Pager {
             page_size,
             state: Mutex::new(PagerState {
                 poisoned: false,
-                commit_seq,
-                header,
-                db_header,
-                wal: wal_index,
+                commit_seq: recovered.commit_seq,
+                header: recovered.header,
+                db_header: recovered.db_header,
+                wal: recovered.wal_index,
                 cache,
                 readers: BTreeMap::new(),
                 next_txn_id: 0,

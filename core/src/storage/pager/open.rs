@@ -19,7 +19,7 @@ use crate::storage::wal::append::check_len;
 use crate::storage::wal::recovery::WalRecovery;
 use crate::{Error, Result, io_yield_one, return_if_io};
 
-use super::Pager;
+use super::{Pager, Recovered};
 
 /// Where opening is.
 enum OpenState {
@@ -139,17 +139,15 @@ impl Opener {
                         .max(recovered.wal_checkpoint_seq.unwrap_or(0))
                         .max(recovered.last_seq.unwrap_or(0));
                     let header = recovered.header.unwrap_or(db_header);
-                    let (db, wal) = self.files.take().expect("files are open during recovery");
-                    let pager = Pager::from_parts(
-                        self.io.clone(),
-                        db,
-                        wal,
-                        self.options.clone(),
+                    let files = self.files.take().expect("files are open during recovery");
+                    let recovered = Recovered {
                         db_header,
                         header,
-                        recovered.index,
+                        wal_index: recovered.index,
                         commit_seq,
-                    );
+                    };
+                    let pager =
+                        Pager::from_parts(self.io.clone(), files, self.options.clone(), recovered);
                     return Ok(IOResult::Done(Arc::new(pager)));
                 }
                 OpenState::Finished => {
