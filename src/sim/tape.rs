@@ -71,16 +71,22 @@ pub struct Tape {
 /// Why a tape file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum TapeError {
+    /// Reading or writing the file failed.
     #[error("tape file I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The file does not start with `BRAIDTAP`.
     #[error("not a braid tape (bad magic)")]
     BadMagic,
+    /// Written by another version of the format.
     #[error("tape format version {0} is not supported (expected {VERSION})")]
     UnsupportedVersion(u32),
+    /// The file ends early.
     #[error("tape file is truncated")]
     Truncated,
+    /// The trailing checksum does not match the contents.
     #[error("tape checksum mismatch: the file is damaged")]
     ChecksumMismatch,
+    /// The contents break a rule of the format (see the top of this file).
     #[error("tape is malformed: {0}")]
     Malformed(String),
 }

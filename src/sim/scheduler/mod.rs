@@ -159,11 +159,14 @@ pub trait Scheduler {
 /// A strategy as configured (everything but `replay`, which needs a decision log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
+    /// `RandomScheduler`.
     Random,
+    /// `RoundRobinScheduler`.
     RoundRobin,
-    /// `depth`: the bug depth d (d − 1 change points, d >= 1); `expected_steps`: the
-    /// number of fiber steps change points are spread over; `interleave_ppm`: chance, in
-    /// parts per million, of taking the less simple of "step a fiber" and "complete I/O".
+    /// `PctScheduler`. `depth`: the bug depth d (d − 1 change points, d >= 1);
+    /// `expected_steps`: the number of fiber steps change points are spread over;
+    /// `interleave_ppm`: chance, in parts per million, of taking the less simple of "step a
+    /// fiber" and "complete I/O".
     Pct {
         depth: u32,
         expected_steps: u64,

@@ -13,6 +13,7 @@ use crate::sim::choices::Choices;
 pub struct RandomScheduler;
 
 impl RandomScheduler {
+    /// A random scheduler (it keeps no state: every decision is one draw).
     pub fn new() -> Self {
         RandomScheduler
     }

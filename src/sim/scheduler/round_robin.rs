@@ -10,6 +10,7 @@ use crate::sim::choices::Choices;
 pub struct RoundRobinScheduler;
 
 impl RoundRobinScheduler {
+    /// A round-robin scheduler (it keeps no state: the view says which fiber ran last).
     pub fn new() -> Self {
         RoundRobinScheduler
     }

@@ -20,7 +20,9 @@ pub const SECTOR_SIZE: u64 = 512;
 /// What kind of unsynced change is offered to a fate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnsyncedKind {
+    /// A `pwrite`: its bytes may survive whole, torn, or not at all.
     Write,
+    /// A `truncate`: all or nothing.
     Truncate,
 }
 
@@ -31,6 +33,7 @@ pub struct UnsyncedWrite {
     pub op_id: u64,
     /// Path of the file it changes.
     pub file: String,
+    /// Write or truncate.
     pub kind: UnsyncedKind,
     /// Byte offset of a write; the new length of a truncate.
     pub offset: u64,

@@ -55,9 +55,13 @@ use state::{Delivery, SimState};
 /// The kind of a pending operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
+    /// `File::pread`.
     Read,
+    /// `File::pwrite`.
     Write,
+    /// `File::sync`.
     Sync,
+    /// `File::truncate`.
     Truncate,
 }
 
@@ -87,6 +91,7 @@ impl OpKind {
 pub struct PendingOp {
     /// Sequential id, in submission order.
     pub id: u64,
+    /// What it does.
     pub kind: OpKind,
     /// Path of the file.
     pub file: String,
@@ -125,16 +130,22 @@ pub enum IoOutcome {
 /// A request `SimIO` cannot carry out: a bug in the simulation loop, never a fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimIoError {
+    /// No pending operation has this id (never submitted, already completed, or dropped).
     #[error("no pending operation with id {0}")]
     UnknownOp(u64),
+    /// Only reads and writes can be short.
     #[error("operation {id} is a {kind:?}: only reads and writes can be short")]
     ShortNotApplicable { id: u64, kind: OpKind },
+    /// A short transfer must move fewer bytes than asked.
     #[error("operation {id}: a short transfer of {moved} bytes is not shorter than {len}")]
     ShortNotShort { id: u64, moved: usize, len: usize },
+    /// Group faults need an operation inside a labelled group.
     #[error("operation {0} belongs to no labelled completion group")]
     NotInGroup(u64),
+    /// No file has this path.
     #[error("no simulated file {0:?}")]
     NoSuchFile(String),
+    /// A bit flip must land inside the durable image.
     #[error("offset {offset} is past the durable end ({len} bytes) of {file:?}")]
     OutOfRange { file: String, offset: u64, len: u64 },
 }
