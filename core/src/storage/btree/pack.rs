@@ -94,17 +94,23 @@ fn split_interior(keys: Vec<Vec<u8>>, children: Vec<u32>, capacity: usize) -> Pi
 /// fewest pieces. With `pieces = Some(m)` each piece aims at an even share of what remains;
 /// the caller keeps that result only if it also has `m` pieces.
 fn cuts(sizes: &[usize], capacity: usize, pieces: Option<usize>, consume_cut: bool) -> Vec<usize> {
+    let total: usize = sizes.iter().sum();
+    // An even share of what is left, fixed when a piece starts.
+    let share = |cuts: usize, remaining: usize| {
+        pieces.map_or(usize::MAX, |m| remaining / m.saturating_sub(cuts).max(1))
+    };
+    let last_piece = |cuts: usize| pieces.is_some_and(|m| cuts + 1 >= m);
     let mut cuts = Vec::new();
-    let mut remaining: usize = sizes.iter().sum();
+    let mut remaining = total;
+    let mut target = share(0, remaining);
     let mut fill = 0;
     for (index, &size) in sizes.iter().enumerate() {
-        let pieces_left = pieces.map(|m| m.saturating_sub(cuts.len()).max(1));
-        let target = pieces_left.map_or(usize::MAX, |left| remaining / left);
         let over_capacity = fill + size > capacity;
-        let over_target = fill > 0 && fill + size / 2 > target && pieces_left != Some(1);
+        let over_target = fill > 0 && fill + size / 2 > target && !last_piece(cuts.len());
         if over_capacity || over_target {
             cuts.push(index);
             fill = 0;
+            target = share(cuts.len(), remaining);
             if consume_cut {
                 remaining -= size;
                 continue;

@@ -13,7 +13,9 @@
 //! - a node that shrank, and every new piece, is *settled* with its siblings: any underfull
 //!   node next to one of them is merged into an adjacent sibling when the two fit in one
 //!   page, until no such merge is left (the minimum-fill rule of `node.rs`). Merging two
-//!   interior nodes makes two grandchildren adjacent, so the merged node is settled too;
+//!   interior nodes makes two grandchildren adjacent, so the merged node is settled too.
+//!   An underfull leaf that fits with neither sibling takes cells from one of them when
+//!   that leaves both at least at the minimum fill (redistribution);
 //! - a parent that changed is handled the same way at its level; a root left with a single
 //!   child is freed and the child becomes the root.
 
@@ -146,6 +148,9 @@ impl Planner<'_> {
         .fill();
         let found = cells.binary_search_by(|(k, _)| k.as_slice().cmp(key));
         let outcome = match (change, found) {
+            (Change::Put { value, .. }, Ok(index)) if cells[index].1 == value => {
+                return Ok((root, true));
+            }
             (Change::Put { value, .. }, Ok(index)) => {
                 cells[index].1 = value.to_vec();
                 true
@@ -221,7 +226,7 @@ impl Planner<'_> {
             let pieces_count = numbers.len();
             children.splice(index..=index, numbers.iter().copied());
             keys.splice(index..index, separators);
-            let merged = self.settle(parent_pgno, &mut keys, &mut children, numbers)?;
+            let merged = self.settle(parent_pgno, &mut keys, &mut children, numbers, true)?;
             if pieces_count == 1 && !merged {
                 return Ok(root);
             }
@@ -233,14 +238,17 @@ impl Planner<'_> {
 
     /// Merges underfull children of one interior node (`keys`, `children`, stored at
     /// `owner`) into adjacent siblings while possible, looking only at the `dirty` children
-    /// and their neighbours (the only ones whose status can have changed). Returns whether
-    /// any merge happened.
+    /// and their neighbours (the only ones whose status can have changed). An underfull
+    /// leaf that cannot merge takes cells from a sibling when that leaves both at least at
+    /// the minimum fill (`redistribute`; it may change a separator's length, so it is off
+    /// where the owner must not grow). Returns whether anything changed.
     fn settle(
         &mut self,
         owner: PageNo,
         keys: &mut Vec<Vec<u8>>,
         children: &mut Vec<PageNo>,
         dirty: Vec<PageNo>,
+        redistribute: bool,
     ) -> Planning<bool> {
         let mut dirty: BTreeSet<PageNo> = dirty.into_iter().collect();
         let mut merged_any = false;
@@ -267,6 +275,17 @@ impl Planner<'_> {
                     let left = index.min(neighbour);
                     if self.merge_pair(owner, keys, children, left)? {
                         dirty.insert(children[left]);
+                        merged_any = true;
+                        continue 'restart;
+                    }
+                }
+                for neighbour in neighbours.into_iter().flatten() {
+                    let left = index.min(neighbour);
+                    if redistribute
+                        && neighbour < children.len()
+                        && self.redistribute_leaves(keys, children, left)?
+                    {
+                        dirty.extend([children[left], children[left + 1]]);
                         merged_any = true;
                         continue 'restart;
                     }
@@ -309,12 +328,42 @@ impl Planner<'_> {
                 }
                 _ => unreachable!("both interior: checked above"),
             };
-            self.settle(children[left], inner_keys, inner_children, junction)?;
+            self.settle(children[left], inner_keys, inner_children, junction, false)?;
         }
         let gone = children.remove(left + 1);
         keys.remove(left);
         self.free(gone);
         self.writes.insert(children[left], merged);
+        self.merge = true;
+        Ok(true)
+    }
+
+    /// Moves cells between leaves `children[left]` and `children[left + 1]` so that both end
+    /// at least at the minimum fill, if some cut of their cells does that.
+    fn redistribute_leaves(
+        &mut self,
+        keys: &mut [Vec<u8>],
+        children: &[PageNo],
+        left: usize,
+    ) -> Planning<bool> {
+        let (Node::Leaf { cells: left_cells }, Node::Leaf { cells: right_cells }) =
+            (self.node(children[left])?, self.node(children[left + 1])?)
+        else {
+            return Ok(false);
+        };
+        let cells = left_cells.into_iter().chain(right_cells).collect();
+        let Pieces {
+            pieces,
+            mut separators,
+        } = split(Node::Leaf { cells }, self.capacity);
+        let min = min_fill(self.capacity);
+        if pieces.len() != 2 || pieces.iter().any(|piece| piece.fill() < min) {
+            return Ok(false);
+        }
+        for (&pgno, piece) in children[left..=left + 1].iter().zip(pieces) {
+            self.writes.insert(pgno, piece);
+        }
+        keys[left] = separators.pop().expect("two pieces have one separator");
         self.merge = true;
         Ok(true)
     }
@@ -359,5 +408,113 @@ impl Planner<'_> {
             "page {pgno} freed twice by one plan"
         );
         self.frees.push(pgno);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAPACITY: usize = 497; // a 512-byte page
+
+    fn leaf(cells: &[(&str, usize)]) -> Node {
+        let cells = cells
+            .iter()
+            .map(|&(k, len)| (k.as_bytes().to_vec(), vec![1; len]))
+            .collect();
+        Node::Leaf { cells }
+    }
+
+    fn two_leaves(left: Node, right: Node) -> BTreeMap<PageNo, Node> {
+        let root = Node::Interior {
+            keys: vec![b"m".to_vec()],
+            children: vec![3, 4],
+        };
+        BTreeMap::from([(2, root), (3, left), (4, right)])
+    }
+
+    fn ready(nodes: &BTreeMap<PageNo, Node>, change: Change<'_>) -> Plan {
+        match plan(nodes, 2, change, CAPACITY).expect("plan") {
+            Planned::Ready(plan) => plan,
+            Planned::Need(pgno) => panic!("plan needs page {pgno}"),
+        }
+    }
+
+    #[test]
+    fn planning_asks_for_each_page_it_lacks() {
+        let nodes = BTreeMap::new();
+        let change = Change::Delete { key: b"a" };
+        assert!(matches!(
+            plan(&nodes, 2, change, CAPACITY),
+            Ok(Planned::Need(2))
+        ));
+        // Deleting from the left leaf needs its sibling to settle it.
+        let mut nodes = two_leaves(leaf(&[("a", 10)]), leaf(&[("m", 10)]));
+        nodes.remove(&4);
+        assert!(matches!(
+            plan(&nodes, 2, change, CAPACITY),
+            Ok(Planned::Need(4))
+        ));
+    }
+
+    #[test]
+    fn small_siblings_merge_and_the_root_collapses() {
+        let nodes = two_leaves(leaf(&[("a", 10), ("b", 10)]), leaf(&[("m", 10)]));
+        let plan = ready(&nodes, Change::Delete { key: b"a" });
+        assert!(plan.outcome && plan.merge && !plan.split);
+        assert_eq!(plan.root, 3);
+        assert_eq!(plan.frees, vec![4, 2]);
+        assert_eq!(plan.writes.get(&3), Some(&leaf(&[("b", 10), ("m", 10)])));
+    }
+
+    #[test]
+    fn an_underfull_leaf_that_cannot_merge_takes_cells_from_its_sibling() {
+        let right = leaf(&[("m", 115), ("n", 115), ("o", 115), ("p", 115)]);
+        let nodes = two_leaves(leaf(&[("a", 200), ("b", 20)]), right);
+        let plan = ready(&nodes, Change::Delete { key: b"a" });
+        assert!(plan.merge && plan.frees.is_empty() && plan.new_pages == 0);
+        assert_eq!(
+            plan.writes.get(&3),
+            Some(&leaf(&[("b", 20), ("m", 115), ("n", 115)]))
+        );
+        assert_eq!(plan.writes.get(&4), Some(&leaf(&[("o", 115), ("p", 115)])));
+        let root = Node::Interior {
+            keys: vec![b"o".to_vec()],
+            children: vec![3, 4],
+        };
+        assert_eq!(plan.writes.get(&2), Some(&root));
+    }
+
+    #[test]
+    fn a_full_root_leaf_splits_under_a_new_root() {
+        let nodes = BTreeMap::from([(2, leaf(&[("a", 120), ("b", 120), ("c", 120)]))]);
+        let plan = ready(
+            &nodes,
+            Change::Put {
+                key: b"d",
+                value: &[2; 125],
+            },
+        );
+        assert!(plan.split && !plan.outcome);
+        assert_eq!(plan.new_pages, 2);
+        assert_eq!(plan.root, PLACEHOLDER_BASE + 1);
+        let Some(Node::Interior { keys, children }) = plan.writes.get(&plan.root) else {
+            panic!("the new root is an interior node");
+        };
+        assert_eq!(keys, &vec![b"c".to_vec()]);
+        assert_eq!(children, &vec![2, PLACEHOLDER_BASE]);
+    }
+
+    #[test]
+    fn rewriting_the_same_value_writes_nothing() {
+        let nodes = two_leaves(leaf(&[("a", 10)]), leaf(&[("m", 10)]));
+        let plan = ready(
+            &nodes,
+            Change::Put {
+                key: b"a",
+                value: &[1; 10],
+            },
+        );
+        assert!(plan.outcome && plan.writes.is_empty() && plan.frees.is_empty());
     }
 }
