@@ -66,7 +66,7 @@ impl Tree {
 
 /// Key number `id`: mostly short, one in ten near the 255-byte maximum, all distinct.
 fn key_for(id: u64) -> Vec<u8> {
-    let len = if id % 10 == 0 {
+    let len = if id.is_multiple_of(10) {
         200 + (id % 56) as usize
     } else {
         8 + (id % 13) as usize
