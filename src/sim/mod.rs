@@ -18,19 +18,14 @@
 //! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
 
 pub mod choices;
-mod convert;
-mod fiber;
-mod nemesis;
-pub mod outcome;
-pub mod simulation;
+pub mod fault_draws;
 pub mod hash;
 pub mod scheduler;
 pub mod sim_io;
 pub mod tape;
+pub mod yields;
 
 pub use choices::Choices;
-pub use outcome::{Failure, Outcome, RunStats};
-pub use simulation::{DB_PATH, SimOptions, Simulation};
 pub use hash::{StableHasher, stable_hash};
 pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 pub use sim_io::{
