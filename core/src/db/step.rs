@@ -208,8 +208,12 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
                 let output = output.take().unwrap_or(Output::Committed {
                     seq: seq.unwrap_or(0),
                 });
+                // Count only frames not yet copied: the WAL is not reset by a passive
+                // checkpoint, so its length alone would checkpoint after every commit.
                 let limit = db.options().autocheckpoint_frames;
-                if limit > 0 && u64::from(db.pager().wal_frames()) > limit {
+                let pager = db.pager();
+                let uncopied = pager.wal_frames().saturating_sub(pager.wal_backfilled());
+                if limit > 0 && u64::from(uncopied) > limit {
                     let checkpoint = db.pager().checkpoint(CheckpointMode::Passive);
                     running.stage = Stage::WaitAutoCheckpoint { checkpoint, output };
                 } else {

@@ -1,0 +1,700 @@
+//! The durability contract of DESIGN.md §4 through the connection API, on `CrashIO`
+//! (a crash keeps exactly what completed fsyncs made durable).
+//!
+//! - sync = full: every commit acknowledged before a crash survives it; a commit cut by
+//!   the crash is in doubt and survives wholly or not at all.
+//! - A failed WAL fsync poisons the database; reopening recovers the failed commit wholly
+//!   or not at all, with everything acknowledged before it.
+//! - sync = normal: the recovered state is the state after a prefix of the commit order.
+//! - Checkpoints (each mode) keep everything across a crash; commit sequences keep
+//!   growing across checkpoints, WAL resets and reopens; a torn WAL tail is ignored.
+//!
+//! Every test uses fixed seeds and small counts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use braid_core::storage::crash_io::CrashIO;
+use braid_core::storage::wal::format::{WAL_HEADER_SIZE, frame_size};
+use braid_core::{
+    CheckpointMode, Connection, Database, DbOptions, Error, IO, IOResult, Op, Output, Result,
+    SyncMode, TxMode, block_on,
+};
+
+const PATH: &str = "durable.db";
+const WAL_PATH: &str = "durable.db-wal";
+const PAGE_SIZE: usize = 512;
+
+type Keyspace = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// A small deterministic generator (SplitMix64), so the tests need no RNG crate API.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    fn per_mille(&mut self, p: u64) -> bool {
+        self.below(1000) < p
+    }
+}
+
+fn options(sync: SyncMode, autocheckpoint_frames: u64) -> DbOptions {
+    DbOptions {
+        page_size: PAGE_SIZE,
+        cache_pages: 16,
+        sync,
+        autocheckpoint_frames,
+        ..DbOptions::default()
+    }
+}
+
+fn key(k: u64) -> Vec<u8> {
+    format!("key{k:03}").into_bytes()
+}
+
+/// A value of `len` bytes that names the transaction and key it was written by.
+fn value(txn: u64, k: u64, len: usize) -> Vec<u8> {
+    let tag = format!("t{txn}k{k};");
+    tag.bytes().cycle().take(len.max(1)).collect()
+}
+
+/// A database on a crash-capable disk, with one connection.
+struct Disk {
+    crash: CrashIO,
+    io: Arc<dyn IO>,
+    options: DbOptions,
+    /// None only while reopening.
+    open: Option<(Arc<Database>, Connection)>,
+}
+
+impl Disk {
+    fn new(options: DbOptions) -> Disk {
+        let crash = CrashIO::new();
+        let io: Arc<dyn IO> = Arc::new(crash.clone());
+        let mut disk = Disk {
+            crash,
+            io,
+            options,
+            open: None,
+        };
+        disk.reopen();
+        disk
+    }
+
+    /// Drops the database and its connections, then opens it again (recovery runs).
+    fn reopen(&mut self) {
+        self.open = None;
+        let db = Database::open_blocking(self.io.clone(), PATH, self.options.clone())
+            .expect("open runs recovery");
+        let conn = db.connect();
+        self.open = Some((db, conn));
+    }
+
+    /// Loses every write no completed fsync covered, then reopens.
+    fn crash_and_reopen(&mut self) {
+        self.crash.crash();
+        self.reopen();
+    }
+
+    fn db(&self) -> &Arc<Database> {
+        &self.open.as_ref().expect("the database is open").0
+    }
+
+    fn conn(&self) -> &Connection {
+        &self.open.as_ref().expect("the database is open").1
+    }
+
+    fn run_on(&self, conn: &Connection, op: &Op) -> Result<Output> {
+        block_on(self.io.as_ref(), || conn.execute(op))
+    }
+
+    fn run(&self, op: &Op) -> Result<Output> {
+        self.run_on(self.conn(), op)
+    }
+
+    /// Runs `op`, but at each wait for I/O crashes with probability `crash_per_mille`
+    /// (before the awaited I/O completes). None when it crashed; reopen afterwards.
+    fn run_or_crash(&self, op: &Op, rng: &mut Rng, crash_per_mille: u64) -> Option<Result<Output>> {
+        loop {
+            match self.conn().execute(op) {
+                Err(e) => return Some(Err(e)),
+                Ok(IOResult::Done(output)) => return Some(Ok(output)),
+                Ok(IOResult::IO(waiting)) => {
+                    if rng.per_mille(crash_per_mille) {
+                        self.crash.crash();
+                        return None;
+                    }
+                    while !waiting.finished() {
+                        assert!(self.io.pending() > 0, "waiting on I/O that never completes");
+                        self.io.step().expect("step");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The whole keyspace, read in one implicit transaction.
+    fn contents(&self) -> Keyspace {
+        let scan = Op::Scan {
+            start: vec![0],
+            end: None,
+            limit: usize::MAX,
+        };
+        match self.run(&scan).expect("scan") {
+            Output::Rows(rows) => rows.into_iter().collect(),
+            other => panic!("a scan returns rows, got {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn assert_integrity(&self) {
+        assert_eq!(
+            self.run(&Op::IntegrityCheck).expect("integrity check"),
+            Output::Integrity(vec![]),
+            "integrity check after reopen"
+        );
+    }
+
+    /// Commits `writes` (None = delete) in one explicit transaction; returns its sequence.
+    fn commit_writes(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> u64 {
+        self.run(&Op::Begin(TxMode::Deferred)).expect("begin");
+        for (k, v) in writes {
+            let op = match v {
+                Some(v) => Op::Put(k.clone(), v.clone()),
+                None => Op::Delete(k.clone()),
+            };
+            self.run(&op).expect("write");
+        }
+        match self.run(&Op::Commit).expect("commit") {
+            Output::Committed { seq } => seq,
+            other => panic!("commit answers Committed, got {other:?}"),
+        }
+    }
+}
+
+fn apply(model: &mut Keyspace, writes: &[(Vec<u8>, Option<Vec<u8>>)]) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+/// A random transaction: 1..=6 puts and deletes over 60 keys, values of 1..=120 bytes.
+fn random_writes(rng: &mut Rng, txn: u64) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let count = 1 + rng.below(6);
+    (0..count)
+        .map(|_| {
+            let k = rng.below(60);
+            let v = if rng.per_mille(250) {
+                None
+            } else {
+                Some(value(txn, k, 1 + rng.below(120) as usize))
+            };
+            (key(k), v)
+        })
+        .collect()
+}
+
+/// What one random transaction did to the disk.
+enum TxnOutcome {
+    /// Acknowledged; None when it changed nothing, so it published no commit.
+    Committed(Option<u64>),
+    /// The crash hit before the commit op started: nothing of it may survive.
+    CrashedBeforeCommit,
+    /// The crash hit inside the commit op: in doubt.
+    CrashedInCommit,
+}
+
+/// Runs `writes` as one transaction (explicit, or implicit when it is a single write),
+/// with random crashes; reads back one written key inside the transaction.
+fn run_random_txn(
+    disk: &Disk,
+    rng: &mut Rng,
+    writes: &[(Vec<u8>, Option<Vec<u8>>)],
+    crash_per_mille: u64,
+) -> TxnOutcome {
+    let write_op = |(k, v): &(Vec<u8>, Option<Vec<u8>>)| match v {
+        Some(v) => Op::Put(k.clone(), v.clone()),
+        None => Op::Delete(k.clone()),
+    };
+    if writes.len() == 1 {
+        // An implicit transaction: the write op is also the commit.
+        return match disk.run_or_crash(&write_op(&writes[0]), rng, crash_per_mille) {
+            None => TxnOutcome::CrashedInCommit,
+            Some(result) => {
+                assert_eq!(result, Ok(Output::Done), "implicit write");
+                TxnOutcome::Committed(disk.conn().last_claims().commit_seq)
+            }
+        };
+    }
+    let mut ops = vec![Op::Begin(TxMode::Deferred)];
+    ops.extend(writes.iter().map(write_op));
+    let (last_key, last_value) = writes.last().expect("at least one write").clone();
+    ops.push(Op::Get(last_key));
+    for op in &ops {
+        match disk.run_or_crash(op, rng, crash_per_mille) {
+            None => return TxnOutcome::CrashedBeforeCommit,
+            Some(Ok(Output::Value(v))) => assert_eq!(v, last_value, "reads its own write"),
+            Some(Ok(Output::Done)) => {}
+            Some(other) => panic!("{op:?} answered {other:?}"),
+        }
+    }
+    match disk.run_or_crash(&Op::Commit, rng, crash_per_mille) {
+        None => TxnOutcome::CrashedInCommit,
+        Some(Ok(Output::Committed { seq })) => TxnOutcome::Committed((seq != 0).then_some(seq)),
+        Some(other) => panic!("commit answered {other:?}"),
+    }
+}
+
+/// Runs a checkpoint in a random mode, perhaps crashing; true if it crashed.
+fn random_checkpoint(disk: &Disk, rng: &mut Rng, crash_per_mille: u64) -> bool {
+    let modes = [
+        CheckpointMode::Passive,
+        CheckpointMode::Full,
+        CheckpointMode::Restart,
+        CheckpointMode::Truncate,
+    ];
+    let mode = modes[rng.below(4) as usize];
+    match disk.run_or_crash(&Op::Checkpoint(mode), rng, crash_per_mille) {
+        None => true,
+        Some(Ok(Output::Checkpointed(_))) => false,
+        Some(other) => panic!("checkpoint {mode:?} answered {other:?}"),
+    }
+}
+
+#[test]
+fn full_sync_acknowledged_commits_survive_random_crashes() {
+    let mut rng = Rng(0x5eed_0001);
+    let mut disk = Disk::new(options(SyncMode::Full, 40));
+    let mut acked = Keyspace::new();
+    let mut acked_seq = 0u64;
+    let mut crashes = 0;
+    for txn in 1..=300u64 {
+        if rng.per_mille(60) && random_checkpoint(&disk, &mut rng, 20) {
+            disk.reopen();
+            crashes += 1;
+            assert_eq!(
+                disk.db().commit_seq(),
+                acked_seq,
+                "a checkpoint crash loses nothing"
+            );
+            assert_eq!(disk.contents(), acked, "a checkpoint crash loses nothing");
+            continue;
+        }
+        let writes = random_writes(&mut rng, txn);
+        let mut next = acked.clone();
+        apply(&mut next, &writes);
+        match run_random_txn(&disk, &mut rng, &writes, 20) {
+            TxnOutcome::Committed(None) => {
+                assert_eq!(
+                    next, acked,
+                    "only a transaction that changed nothing publishes nothing"
+                );
+                continue;
+            }
+            TxnOutcome::Committed(Some(seq)) => {
+                assert_eq!(seq, acked_seq + 1, "commit sequences grow by one");
+                acked = next;
+                acked_seq = seq;
+                continue;
+            }
+            TxnOutcome::CrashedBeforeCommit => {
+                disk.reopen();
+                assert_eq!(disk.db().commit_seq(), acked_seq, "no commit was attempted");
+            }
+            TxnOutcome::CrashedInCommit => {
+                disk.reopen();
+                let seq = disk.db().commit_seq();
+                assert!(
+                    seq == acked_seq || seq == acked_seq + 1,
+                    "recovered seq {seq}: the acknowledged {acked_seq} or the one in doubt"
+                );
+                if seq == acked_seq + 1 {
+                    acked = next;
+                    acked_seq = seq;
+                }
+            }
+        }
+        crashes += 1;
+        assert_eq!(
+            disk.contents(),
+            acked,
+            "after crash {crashes}: every acknowledged commit, the one in doubt wholly or not"
+        );
+        disk.assert_integrity();
+    }
+    assert!(crashes >= 10, "the seed crashes often enough ({crashes})");
+    assert!(
+        acked_seq >= 150,
+        "most transactions committed ({acked_seq})"
+    );
+    disk.crash_and_reopen();
+    assert_eq!(
+        disk.contents(),
+        acked,
+        "a final crash at rest loses nothing"
+    );
+}
+
+#[test]
+fn normal_sync_recovers_a_prefix_of_the_commit_order() {
+    let mut rng = Rng(0x5eed_0002);
+    let mut disk = Disk::new(options(SyncMode::Normal, 25));
+    // states[s] is the keyspace after commit s.
+    let mut states: Vec<Keyspace> = vec![Keyspace::new()];
+    let mut crashes = 0;
+    let mut lost_commits = 0;
+    for txn in 1..=300u64 {
+        let writes = random_writes(&mut rng, txn);
+        let mut next = states.last().expect("state 0 exists").clone();
+        apply(&mut next, &writes);
+        let in_doubt = match run_random_txn(&disk, &mut rng, &writes, 15) {
+            TxnOutcome::Committed(None) => {
+                assert_eq!(
+                    &next,
+                    states.last().expect("state 0 exists"),
+                    "changed nothing"
+                );
+                continue;
+            }
+            TxnOutcome::Committed(Some(seq)) => {
+                assert_eq!(seq, states.len() as u64, "commit sequences grow by one");
+                states.push(next);
+                continue;
+            }
+            TxnOutcome::CrashedBeforeCommit => None,
+            TxnOutcome::CrashedInCommit => Some(next),
+        };
+        disk.reopen();
+        crashes += 1;
+        let seq = disk.db().commit_seq() as usize;
+        let last = states.len() - 1;
+        let expected = match in_doubt {
+            Some(state) if seq == last + 1 => state,
+            _ => {
+                assert!(
+                    seq <= last,
+                    "recovered seq {seq} beyond the last commit {last}"
+                );
+                states[seq].clone()
+            }
+        };
+        assert_eq!(
+            disk.contents(),
+            expected,
+            "after crash {crashes}: the state after commit {seq}, no hole, no partial commit"
+        );
+        disk.assert_integrity();
+        lost_commits += last.saturating_sub(seq);
+        states.truncate(seq + 1);
+        if states.len() == seq {
+            states.push(expected);
+        }
+    }
+    assert!(crashes >= 5, "the seed crashes often enough ({crashes})");
+    assert!(lost_commits > 0, "sync = normal lost some unsynced commits");
+}
+
+#[test]
+fn failed_wal_fsync_poisons_and_reopen_recovers_an_allowed_state() {
+    for crash_before_reopen in [false, true] {
+        let mut disk = Disk::new(options(SyncMode::Full, 0));
+        let mut acked = Keyspace::new();
+        for round in 0..5u64 {
+            let writes: Vec<_> = (0..20)
+                .map(|k| (key(k), Some(value(round, k, 60))))
+                .collect();
+            assert_eq!(disk.commit_writes(&writes), round + 1);
+            apply(&mut acked, &writes);
+        }
+        let reader = disk.db().connect();
+        disk.run_on(&reader, &Op::Begin(TxMode::Deferred))
+            .expect("begin");
+        disk.run_on(&reader, &Op::Get(key(1))).expect("read");
+
+        // Commit 6 rewrites many pages; its WAL fsync fails.
+        let failed: Vec<_> = (0..40).map(|k| (key(k), Some(value(99, k, 100)))).collect();
+        let mut with_failed = acked.clone();
+        apply(&mut with_failed, &failed);
+        disk.run(&Op::Begin(TxMode::Immediate)).expect("begin");
+        for (k, v) in &failed {
+            let v = v.clone().expect("puts only");
+            disk.run(&Op::Put(k.clone(), v)).expect("put");
+        }
+        disk.crash.set_fail_syncs(true);
+        let commit = disk.run(&Op::Commit);
+        assert!(
+            matches!(commit, Err(Error::Completion(_))),
+            "the commit reports its fsync failure, got {commit:?}"
+        );
+        assert!(
+            !disk.conn().in_transaction(),
+            "a failed commit ends the transaction"
+        );
+        disk.crash.set_fail_syncs(false);
+
+        // Poisoned: every op on every connection, old or new, in a transaction or not.
+        let fresh = disk.db().connect();
+        let ops = [
+            Op::Get(key(1)),
+            Op::Put(key(1), b"x".to_vec()),
+            Op::Begin(TxMode::Deferred),
+            Op::Scan {
+                start: key(0),
+                end: None,
+                limit: 10,
+            },
+            Op::Checkpoint(CheckpointMode::Passive),
+            Op::IntegrityCheck,
+        ];
+        for op in &ops {
+            assert_eq!(disk.run(op), Err(Error::Poisoned), "writer conn: {op:?}");
+            assert_eq!(
+                disk.run_on(&fresh, op),
+                Err(Error::Poisoned),
+                "new conn: {op:?}"
+            );
+        }
+        assert_eq!(
+            disk.run_on(&reader, &Op::Get(key(2))),
+            Err(Error::Poisoned),
+            "an open reader is poisoned too"
+        );
+        assert_eq!(
+            disk.run_on(&reader, &Op::Commit),
+            Err(Error::Poisoned),
+            "still poisoned after its transaction ended"
+        );
+        drop((reader, fresh));
+
+        if crash_before_reopen {
+            disk.crash_and_reopen();
+        } else {
+            disk.reopen();
+        }
+        let seq = disk.db().commit_seq();
+        let got = disk.contents();
+        match seq {
+            5 => assert_eq!(got, acked, "the failed commit is wholly absent"),
+            6 => assert_eq!(got, with_failed, "the failed commit is wholly present"),
+            other => panic!("recovered seq {other}: expected 5 or 6"),
+        }
+        if crash_before_reopen {
+            assert_eq!(
+                seq, 5,
+                "its frames were never made durable, so a crash drops them"
+            );
+        }
+        disk.assert_integrity();
+        let next = disk.commit_writes(&[(key(500), Some(b"after".to_vec()))]);
+        assert_eq!(next, seq + 1, "the reopened database commits again");
+    }
+}
+
+fn checkpoint(disk: &Disk, mode: CheckpointMode) -> braid_core::CheckpointOutcome {
+    match disk.run(&Op::Checkpoint(mode)).expect("checkpoint") {
+        Output::Checkpointed(outcome) => outcome,
+        other => panic!("checkpoint answered {other:?}"),
+    }
+}
+
+#[test]
+fn checkpoint_then_crash_keeps_everything() {
+    let modes = [
+        CheckpointMode::Passive,
+        CheckpointMode::Full,
+        CheckpointMode::Restart,
+        CheckpointMode::Truncate,
+    ];
+    for sync in [SyncMode::Full, SyncMode::Normal] {
+        for mode in modes {
+            let what = format!("{sync:?} {mode:?}");
+            let mut disk = Disk::new(options(sync, 0));
+            let mut model = Keyspace::new();
+            for round in 0..25u64 {
+                let writes: Vec<_> = (0..8)
+                    .map(|i| {
+                        let k = (round * 5 + i * 7) % 70;
+                        (key(k), Some(value(round, k, 90)))
+                    })
+                    .collect();
+                assert_eq!(disk.commit_writes(&writes), round + 1);
+                apply(&mut model, &writes);
+            }
+            let outcome = checkpoint(&disk, mode);
+            assert_eq!(outcome.checkpoint_seq, 25, "{what}");
+            assert_eq!(
+                outcome.backfilled_frames, outcome.wal_frames,
+                "{what}: no reader"
+            );
+            let resets = matches!(mode, CheckpointMode::Restart | CheckpointMode::Truncate);
+            assert_eq!(outcome.wal_reset, resets, "{what}");
+            if mode == CheckpointMode::Truncate {
+                assert!(
+                    disk.crash.durable_bytes(WAL_PATH).is_empty(),
+                    "{what}: WAL truncated"
+                );
+            }
+            disk.crash_and_reopen();
+            assert_eq!(disk.db().commit_seq(), 25, "{what}");
+            assert_eq!(
+                disk.contents(),
+                model,
+                "{what}: the checkpoint kept everything"
+            );
+            disk.assert_integrity();
+
+            // The WAL keeps working after the checkpoint (and the reset).
+            let seq = disk.commit_writes(&[(key(3), Some(b"later".to_vec()))]);
+            assert_eq!(seq, 26, "{what}");
+            model.insert(key(3), b"later".to_vec());
+            if sync == SyncMode::Full {
+                disk.crash_and_reopen();
+                assert_eq!(disk.db().commit_seq(), 26, "{what}");
+                assert_eq!(disk.contents(), model, "{what}: the later commit survives");
+            }
+        }
+    }
+}
+
+#[test]
+fn commit_sequences_keep_growing_across_checkpoints_resets_and_reopen() {
+    let mut disk = Disk::new(options(SyncMode::Full, 0));
+    let mut expected = 0u64;
+    let mut commit = |disk: &Disk, tag: &str| {
+        expected += 1;
+        let seq = disk.commit_writes(&[(key(expected), Some(tag.as_bytes().to_vec()))]);
+        assert_eq!(seq, expected, "commit after {tag}");
+        assert_eq!(disk.conn().last_claims().commit_seq, Some(seq));
+        assert_eq!(disk.db().commit_seq(), seq);
+        seq
+    };
+    commit(&disk, "start");
+    commit(&disk, "start");
+    checkpoint(&disk, CheckpointMode::Passive);
+    commit(&disk, "passive");
+    assert!(checkpoint(&disk, CheckpointMode::Restart).wal_reset);
+    commit(&disk, "restart");
+    assert!(checkpoint(&disk, CheckpointMode::Truncate).wal_reset);
+    let seq = commit(&disk, "truncate");
+    // Empty WAL: the sequence must come back from the database header alone.
+    assert!(checkpoint(&disk, CheckpointMode::Truncate).wal_reset);
+    assert!(disk.crash.file_bytes(WAL_PATH).is_empty());
+    disk.reopen();
+    assert_eq!(disk.db().commit_seq(), seq, "reopen with an empty WAL");
+    commit(&disk, "reopen");
+    disk.crash_and_reopen();
+    let seq = commit(&disk, "crash");
+    disk.reopen();
+    assert_eq!(disk.db().commit_seq(), seq, "plain reopen");
+    commit(&disk, "end");
+    assert_eq!(disk.contents().len() as u64, expected, "one key per commit");
+}
+
+/// Commits 1..=3 (commit 3 spans several frames), closes the database and returns the
+/// model after commit 2 and after commit 3.
+fn three_commits(disk: &Disk) -> (Keyspace, Keyspace) {
+    let mut model = Keyspace::new();
+    for round in 0..2u64 {
+        let writes: Vec<_> = (0..10)
+            .map(|k| (key(k), Some(value(round, k, 50))))
+            .collect();
+        disk.commit_writes(&writes);
+        apply(&mut model, &writes);
+    }
+    let after_two = model.clone();
+    let writes: Vec<_> = (0..30).map(|k| (key(k), Some(value(3, k, 110)))).collect();
+    assert_eq!(disk.commit_writes(&writes), 3);
+    apply(&mut model, &writes);
+    (after_two, model)
+}
+
+#[test]
+fn torn_last_wal_frame_is_ignored() {
+    let frame = frame_size(PAGE_SIZE);
+    // (what, damage to the WAL bytes)
+    let damages: [(&str, fn(&mut Vec<u8>, usize)); 3] = [
+        ("last frame cut in half", |wal, frame| {
+            wal.truncate(wal.len() - frame / 2)
+        }),
+        ("last frame's image damaged", |wal, _| {
+            let at = wal.len() - 10;
+            wal[at] ^= 0x40;
+        }),
+        ("middle of the last commit damaged", |wal, frame| {
+            let at = wal.len() - 2 * frame - 10;
+            wal[at] ^= 0x01;
+        }),
+    ];
+    for (what, damage) in damages {
+        let mut disk = Disk::new(options(SyncMode::Full, 0));
+        let (after_two, after_three) = three_commits(&disk);
+        disk.open = None;
+        let mut wal = disk.crash.durable_bytes(WAL_PATH);
+        assert_eq!(
+            (wal.len() - WAL_HEADER_SIZE) % frame,
+            0,
+            "whole frames only"
+        );
+        assert!(
+            (wal.len() - WAL_HEADER_SIZE) / frame >= 4,
+            "commit 3 spans frames"
+        );
+        damage(&mut wal, frame);
+        disk.crash.set_file(WAL_PATH, wal);
+        disk.reopen();
+        assert_eq!(disk.db().commit_seq(), 2, "{what}: commit 3 is dropped");
+        assert_eq!(
+            disk.contents(),
+            after_two,
+            "{what}: commits 1 and 2, nothing of 3"
+        );
+        disk.assert_integrity();
+        // The damaged tail is overwritten by the next commit, which then survives.
+        let writes = [(key(7), Some(b"new".to_vec()))];
+        assert_eq!(disk.commit_writes(&writes), 3, "{what}");
+        let mut model = after_two.clone();
+        apply(&mut model, &writes);
+        disk.crash_and_reopen();
+        assert_eq!(disk.contents(), model, "{what}: the new commit 3");
+        assert_ne!(model, after_three);
+    }
+}
+
+#[test]
+fn auto_checkpoint_runs_once_per_threshold_of_uncopied_frames() {
+    let disk = Disk::new(options(SyncMode::Full, 10));
+    let pager = disk.db().pager().clone();
+    let mut checkpoints = 0;
+    let mut backfilled = pager.wal_backfilled();
+    for i in 0..60u64 {
+        disk.commit_writes(&[(key(i % 7), Some(value(i, i % 7, 40)))]);
+        let uncopied = pager.wal_frames() - pager.wal_backfilled();
+        assert!(
+            uncopied <= 10,
+            "commit {i}: {uncopied} frames left uncopied"
+        );
+        if pager.wal_backfilled() != backfilled {
+            checkpoints += 1;
+            backfilled = pager.wal_backfilled();
+        }
+    }
+    let frames = pager.wal_frames();
+    assert!(frames >= 60, "every commit wrote a frame ({frames})");
+    assert!(
+        checkpoints >= 3 && checkpoints <= frames / 10,
+        "{checkpoints} auto-checkpoints for {frames} frames: about one per 10 new frames"
+    );
+}
