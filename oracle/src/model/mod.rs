@@ -5,12 +5,16 @@
 //! - `versions`: the versioned store (per key, values by commit sequence), compacted.
 //! - `view`: the store as one reader sees it (snapshot, bound in-flight commits, own writes).
 //! - `reads`: judging one read and naming what went wrong.
-//! - `oracle`: `SeqOracle`, the connection and transaction bookkeeping and commit rules.
+//! - `oracle`: `SeqOracle`, connection and transaction bookkeeping, crash entry.
+//! - `snapshots`: snapshot claims and judging reads (now or once their commits are known).
+//! - `commits`: acknowledged and failed commits, sequences, compaction floor.
 //! - `recovery`: crash rules — which recovered states are allowed.
 
+mod commits;
 mod oracle;
 mod reads;
 mod recovery;
+mod snapshots;
 mod versions;
 mod view;
 

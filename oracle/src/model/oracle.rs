@@ -21,9 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::reads::{Observed, ReadRecord, check_read};
+use crate::model::reads::{Observed, ReadRecord};
 use crate::model::versions::{VersionStore, WriteSet};
-use crate::model::view::View;
 use crate::model::{Claims, Durability};
 use crate::op::{Op, OpError, OpOutput, OpResult};
 use crate::violation::{Violation, ViolationKind, show_op};
@@ -34,7 +33,7 @@ use crate::violation::{Violation, ViolationKind, show_op};
 pub(super) const HISTORY_WINDOW_COMMITS: u64 = 64;
 
 /// Candidate snapshots tried when the engine reports none for a read.
-const INFERRED_SNAPSHOT_CANDIDATES: u64 = 16;
+pub(super) const INFERRED_SNAPSHOT_CANDIDATES: u64 = 16;
 
 /// A writing commit the oracle knows the writes of: in flight, failed, or in doubt.
 #[derive(Debug, Clone)]
@@ -48,29 +47,29 @@ pub(super) struct PendingCommit {
 
 /// An open transaction (explicit, or the implicit one of a single operation).
 #[derive(Debug, Clone)]
-struct Txn {
-    id: u64,
-    explicit: bool,
+pub(super) struct Txn {
+    pub(super) id: u64,
+    pub(super) explicit: bool,
     /// The last commit acknowledged before the transaction began: its snapshot's floor.
-    floor: u64,
-    snapshot: Option<u64>,
-    writes: WriteSet,
+    pub(super) floor: u64,
+    pub(super) snapshot: Option<u64>,
+    pub(super) writes: WriteSet,
 }
 
 /// An invoked operation awaiting completion.
 #[derive(Debug, Clone)]
-struct PendingOp {
-    op: Op,
+pub(super) struct PendingOp {
+    pub(super) op: Op,
     /// The last commit acknowledged when it was invoked.
-    floor: u64,
+    pub(super) floor: u64,
 }
 
 #[derive(Debug, Default)]
-struct Conn {
-    txn: Option<Txn>,
-    pending: Option<PendingOp>,
+pub(super) struct Conn {
+    pub(super) txn: Option<Txn>,
+    pub(super) pending: Option<PendingOp>,
     /// The newest snapshot this connection has held (snapshots never go backwards).
-    last_snapshot: u64,
+    pub(super) last_snapshot: u64,
 }
 
 /// Set between `on_crash` and `on_recovered`.
@@ -90,11 +89,11 @@ pub struct SeqOracle {
     pub(super) acked_max: u64,
     /// Sequences below `acked_max` not acknowledged yet (their commits are in flight).
     pub(super) gaps: BTreeSet<u64>,
-    conns: BTreeMap<u64, Conn>,
+    pub(super) conns: BTreeMap<u64, Conn>,
     /// Connection ids that belonged to a crashed incarnation and must never come back.
     retired: BTreeSet<u64>,
     /// Writing commits in flight, by connection.
-    inflight: BTreeMap<u64, PendingCommit>,
+    pub(super) inflight: BTreeMap<u64, PendingCommit>,
     /// Writing commits that returned an error since the last acknowledged commit.
     pub(super) failed: Vec<PendingCommit>,
     /// After a crash: commits that may or may not have survived, in invocation order.
@@ -364,320 +363,6 @@ impl SeqOracle {
                 txn_id,
             )),
         }
-    }
-
-    /// Verifies a snapshot claim and records it on the connection's transaction.
-    fn claim_snapshot(
-        &mut self,
-        step: u64,
-        conn: u64,
-        state: &mut Conn,
-        op: &Op,
-        claimed: u64,
-    ) -> Result<(), Violation> {
-        let Some(txn) = state.txn.as_mut() else {
-            return Ok(());
-        };
-        let violation = |kind, expected: String| {
-            Violation::new(kind, step, expected, format!("snapshot {claimed}"))
-                .conn(conn)
-                .txn(txn.id)
-                .op(show_op(op))
-        };
-        if let Some(held) = txn.snapshot {
-            if held == claimed {
-                return Ok(());
-            }
-            return Err(
-                violation(ViolationKind::SnapshotMoved, format!("snapshot {held}"))
-                    .detail("a transaction keeps the snapshot it took first"),
-            );
-        }
-        if claimed < txn.floor {
-            return Err(violation(
-                ViolationKind::SnapshotTooOld,
-                format!("a snapshot >= {}", txn.floor),
-            )
-            .detail(format!(
-                "commit {} was acknowledged before the transaction began",
-                txn.floor
-            )));
-        }
-        if claimed < state.last_snapshot {
-            return Err(violation(
-                ViolationKind::SnapshotBackwards,
-                format!("a snapshot >= {}", state.last_snapshot),
-            )
-            .detail(format!(
-                "the connection already held snapshot {}",
-                state.last_snapshot
-            )));
-        }
-        let unresolved = self.unresolved_through(claimed).len();
-        if unresolved > self.inflight.len() {
-            let possible = self.acked_max + self.inflight.len() as u64 - self.gaps.len() as u64;
-            let kind = if self.failed.is_empty() {
-                ViolationKind::FutureRead
-            } else {
-                ViolationKind::FailedCommitVisible
-            };
-            return Err(
-                violation(kind, format!("a snapshot <= {possible}")).detail(format!(
-                    "commit {} is acknowledged, {} commit(s) in flight, {} failed since",
-                    self.acked_max,
-                    self.inflight.len(),
-                    self.failed.len()
-                )),
-            );
-        }
-        txn.snapshot = Some(claimed);
-        state.last_snapshot = claimed;
-        self.max_seen_snapshot = self.max_seen_snapshot.max(claimed);
-        Ok(())
-    }
-
-    /// Sequences at or below `snapshot` that no acknowledged commit holds.
-    pub(super) fn unresolved_through(&self, snapshot: u64) -> Vec<u64> {
-        let mut slots: Vec<u64> = self.gaps.range(..=snapshot).copied().collect();
-        slots.extend(self.acked_max + 1..=snapshot);
-        slots
-    }
-
-    fn failed_writes(&self) -> Vec<&WriteSet> {
-        self.failed.iter().map(|commit| &commit.writes).collect()
-    }
-
-    /// Judges a read (now, or once the sequences it saw are acknowledged).
-    fn read(
-        &mut self,
-        step: u64,
-        conn: u64,
-        state: &mut Conn,
-        op: &Op,
-        observed: Observed,
-    ) -> Result<(), Violation> {
-        let txn = state.txn.as_mut().expect("a read runs in a transaction");
-        let mut read = ReadRecord {
-            step,
-            conn,
-            txn: txn.id,
-            op: op.clone(),
-            snapshot: txn.snapshot.unwrap_or(self.acked_max),
-            own: txn.writes.clone(),
-            observed,
-        };
-        if txn.snapshot.is_none() {
-            // The engine reported no snapshot: adopt the newest one that explains the read.
-            let snapshot = self.infer_snapshot(&read, txn.floor);
-            read.snapshot = snapshot;
-            txn.snapshot = Some(snapshot);
-            state.last_snapshot = state.last_snapshot.max(snapshot);
-        }
-        self.judge_or_keep(read)
-    }
-
-    fn infer_snapshot(&self, read: &ReadRecord, floor: u64) -> u64 {
-        if !self.gaps.is_empty() {
-            return self.acked_max;
-        }
-        let lowest = floor.max(self.acked_max.saturating_sub(INFERRED_SNAPSHOT_CANDIDATES));
-        let failed = self.failed_writes();
-        (lowest..=self.acked_max)
-            .rev()
-            .find(|snapshot| {
-                let view = View::at(&self.store, *snapshot).with_own(&read.own);
-                let candidate = ReadRecord {
-                    snapshot: *snapshot,
-                    ..read.clone()
-                };
-                check_read(&view, &self.store, &candidate, &failed).is_ok()
-            })
-            .unwrap_or(self.acked_max)
-    }
-
-    fn judge_or_keep(&mut self, read: ReadRecord) -> Result<(), Violation> {
-        let unresolved = self.unresolved_through(read.snapshot);
-        let failed = self.failed_writes();
-        if unresolved.is_empty() {
-            let view = View::at(&self.store, read.snapshot).with_own(&read.own);
-            return check_read(&view, &self.store, &read, &failed);
-        }
-        if let ([slot], [(_, commit)]) = (
-            unresolved.as_slice(),
-            Vec::from_iter(&self.inflight).as_slice(),
-        ) {
-            let view = View::at(&self.store, read.snapshot)
-                .with_extra(*slot, &commit.writes)
-                .with_own(&read.own);
-            check_read(&view, &self.store, &read, &failed).map_err(|v| {
-                let detail = format!(
-                    "{}; the only commit in flight (connection {}, transaction {}) was bound to \
-                     sequence {slot}",
-                    v.detail, commit.conn, commit.txn
-                );
-                v.detail(detail)
-            })?;
-        }
-        self.unconfirmed.push(read);
-        Ok(())
-    }
-
-    /// Judges every kept read whose sequences are now all acknowledged.
-    fn judge_resolved_reads(&mut self) -> Result<(), Violation> {
-        let reads = std::mem::take(&mut self.unconfirmed);
-        let mut outcome = Ok(());
-        for read in reads {
-            if outcome.is_ok() && self.unresolved_through(read.snapshot).is_empty() {
-                let view = View::at(&self.store, read.snapshot).with_own(&read.own);
-                outcome = check_read(&view, &self.store, &read, &self.failed_writes());
-            } else {
-                self.unconfirmed.push(read);
-            }
-        }
-        outcome
-    }
-
-    /// A writing commit (explicit `Commit`, or an implicit write) was acknowledged.
-    fn commit_acked(
-        &mut self,
-        step: u64,
-        op: &Op,
-        commit: PendingCommit,
-        snapshot: Option<u64>,
-        seq: u64,
-    ) -> Result<(), Violation> {
-        let violation = |kind, expected: String, actual: String| {
-            Violation::new(kind, step, expected, actual)
-                .conn(commit.conn)
-                .txn(commit.txn)
-                .op(show_op(op))
-        };
-        if seq == 0 {
-            let base = snapshot.unwrap_or(self.acked_max);
-            let view = View::at(&self.store, base);
-            let changes = commit
-                .writes
-                .iter()
-                .any(|(key, value)| view.get(key) != value.as_ref());
-            if changes && self.unresolved_through(base).is_empty() {
-                return Err(violation(
-                    ViolationKind::WrongCommitSeq,
-                    format!("sequence {}", self.acked_max + 1),
-                    "sequence 0 (read-only)".into(),
-                )
-                .detail(format!(
-                    "the transaction wrote {} key(s)",
-                    commit.writes.len()
-                )));
-            }
-            return Ok(());
-        }
-        if commit.writes.is_empty() {
-            return Err(violation(
-                ViolationKind::WrongCommitSeq,
-                "sequence 0 (read-only)".into(),
-                format!("sequence {seq}"),
-            )
-            .detail("the transaction wrote nothing"));
-        }
-        if seq <= self.acked_max && !self.gaps.contains(&seq) {
-            return Err(violation(
-                ViolationKind::SeqReused,
-                format!("sequence {}", self.acked_max + 1),
-                format!("sequence {seq}"),
-            )
-            .detail(format!("sequence {seq} was already acknowledged")));
-        }
-        let new_gaps = (self.acked_max + 1)..seq;
-        let open_slots =
-            self.gaps.len() + new_gaps.clone().count() - usize::from(self.gaps.contains(&seq));
-        if open_slots > self.inflight.len() {
-            return Err(violation(
-                ViolationKind::SeqGap,
-                format!("sequence {}", self.acked_max + 1),
-                format!("sequence {seq}"),
-            )
-            .detail(format!(
-                "{open_slots} earlier sequence(s) would stay unfilled with {} commit(s) in flight",
-                self.inflight.len()
-            )));
-        }
-        if let Some(snapshot) = snapshot
-            && snapshot + 1 != seq
-        {
-            return Err(violation(
-                ViolationKind::WriterSnapshot,
-                format!("snapshot {}", seq - 1),
-                format!("snapshot {snapshot}"),
-            )
-            .detail(format!(
-                "a writer committed as {seq} must have read the commit just before it"
-            )));
-        }
-        self.gaps.remove(&seq);
-        self.gaps.extend(new_gaps);
-        self.acked_max = self.acked_max.max(seq);
-        self.failed.clear();
-        let floor = self.compaction_floor();
-        self.store.apply(seq, &commit.writes, floor);
-        self.judge_resolved_reads()
-    }
-
-    /// A writing commit returned an error (no crash so far): it must never become visible.
-    fn commit_failed(
-        &mut self,
-        step: u64,
-        commit: PendingCommit,
-        error: &OpError,
-    ) -> Result<(), Violation> {
-        self.failed.push(commit);
-        let commit = self.failed.last().expect("just pushed");
-        if self.gaps.len() > self.inflight.len() {
-            return Err(Violation::new(
-                ViolationKind::SeqGap,
-                step,
-                format!("sequences {:?} filled by commits in flight", self.gaps),
-                format!("{} commit(s) in flight", self.inflight.len()),
-            )
-            .conn(commit.conn)
-            .txn(commit.txn)
-            .detail(format!("the commit failed with {error:?}")));
-        }
-        let inflight = self.inflight.len();
-        for read in &self.unconfirmed {
-            if self.unresolved_through(read.snapshot).len() > inflight {
-                return Err(read
-                    .violation(
-                        ViolationKind::AbortedRead,
-                        format!("a snapshot <= {}", self.acked_max),
-                        format!("snapshot {}", read.snapshot),
-                    )
-                    .detail(format!(
-                        "the read saw a sequence only the commit of connection {} (transaction \
-                         {}) could fill, and that commit failed at step {step} with {error:?}",
-                        commit.conn, commit.txn
-                    )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The oldest sequence any open snapshot, pending read or allowed recovery may need.
-    pub(super) fn compaction_floor(&self) -> u64 {
-        let mut floor = match self.durability {
-            Durability::Full => self.acked_max,
-            Durability::Normal => self.durable_floor.min(self.acked_max),
-        };
-        if let Some(first_gap) = self.gaps.first() {
-            floor = floor.min(first_gap - 1);
-        }
-        for txn in self.conns.values().filter_map(|state| state.txn.as_ref()) {
-            floor = floor.min(txn.snapshot.unwrap_or(txn.floor));
-        }
-        for read in &self.unconfirmed {
-            floor = floor.min(read.snapshot);
-        }
-        floor.saturating_sub(HISTORY_WINDOW_COMMITS)
     }
 
     /// Every connection is gone (a crash, or a reopen after poisoning when `lost_volatile`
