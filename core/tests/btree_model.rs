@@ -64,6 +64,14 @@ impl Tree {
     }
 }
 
+/// Key number `id`: 255 bytes, all sharing a 247-byte prefix, so separators cannot be
+/// shortened and a 512-byte interior page holds a single key.
+fn long_key_for(id: u64) -> Vec<u8> {
+    let mut key = vec![b'p'; 247];
+    key.extend(format!("{id:08}").bytes());
+    key
+}
+
 /// Key number `id`: mostly short, one in ten near the 255-byte maximum, all distinct.
 fn key_for(id: u64) -> Vec<u8> {
     let len = if id.is_multiple_of(10) {
@@ -90,7 +98,18 @@ fn value_for(rng: &mut Xoshiro256PlusPlus, page_size: usize) -> Vec<u8> {
 
 /// Runs `ops` random operations against the tree and a model; checks integrity every
 /// `batch` operations and compares a full scan at the end.
-fn run_model(mut tree: Tree, seed: u64, ops: usize, key_pool: u64, batch: usize) -> Tree {
+fn run_model(tree: Tree, seed: u64, ops: usize, key_pool: u64, batch: usize) -> Tree {
+    run_model_with_keys(tree, seed, ops, key_pool, batch, key_for)
+}
+
+fn run_model_with_keys(
+    mut tree: Tree,
+    seed: u64,
+    ops: usize,
+    key_pool: u64,
+    batch: usize,
+    key_for: fn(u64) -> Vec<u8>,
+) -> Tree {
     let page_size = tree.pages.page_size();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -144,6 +163,33 @@ fn run_model(mut tree: Tree, seed: u64, ops: usize, key_pool: u64, batch: usize)
 fn random_ops_match_the_model_at_512_bytes() {
     for seed in 1..=3 {
         run_model(Tree::new(TestPages::new(512)), seed, 4000, 600, 250);
+    }
+}
+
+#[test]
+fn long_keys_with_a_shared_prefix_match_the_model_at_512_bytes() {
+    for seed in 61..=62 {
+        let pages = TestPages::with_yields(512, seed, 200_000, 500_000);
+        run_model_with_keys(Tree::new(pages), seed, 3000, 300, 250, long_key_for);
+    }
+}
+
+#[test]
+fn yielding_at_every_point_builds_the_same_pages_as_never_yielding() {
+    let quiet = run_model(Tree::new(TestPages::new(512)), 71, 2500, 500, 500);
+    let yielding = TestPages::with_yields(512, 71, 0, 1_000_000);
+    let yielding = run_model(Tree::new(yielding), 71, 2500, 500, 500);
+    assert!(yielding.pages.yields_taken(YieldPoint::BtreeSplit) > 0);
+    assert!(yielding.pages.yields_taken(YieldPoint::BtreeMerge) > 0);
+    assert_eq!(quiet.pages.root(), yielding.pages.root());
+    assert_eq!(quiet.pages.freelist(), yielding.pages.freelist());
+    assert_eq!(quiet.pages.page_count(), yielding.pages.page_count());
+    for pgno in 2..=quiet.pages.page_count() {
+        assert_eq!(
+            quiet.pages.raw_page(pgno),
+            yielding.pages.raw_page(pgno),
+            "page {pgno}"
+        );
     }
 }
 
