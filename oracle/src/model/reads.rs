@@ -5,7 +5,7 @@
 use crate::model::versions::{VersionStore, WriteSet};
 use crate::model::view::View;
 use crate::op::{Key, Op, Value};
-use crate::violation::{Violation, ViolationKind, show_op, show_rows, show_value};
+use crate::violation::{Violation, ViolationKind, show_bytes, show_op, show_rows, show_value};
 
 /// What a read returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,11 +126,14 @@ fn check_scan(
         }
         (Some((ek, ev)), Some((ak, _))) if ak > ek => Err(missing(read, ek, ev, detail_of)),
         (_, Some((ak, av))) => Err(read
-            .violation(ViolationKind::PhantomRow, "no row", show_value(Some(av)))
-            .detail(detail_of(format!(
-                "row {} is not in the model at the snapshot",
-                show_value(Some(ak))
-            )))),
+            .violation(
+                ViolationKind::PhantomRow,
+                format!("no row {}", show_bytes(ak)),
+                format!("row {}={}", show_bytes(ak), show_bytes(av)),
+            )
+            .detail(detail_of(
+                "the model holds no such row at the snapshot".to_string(),
+            ))),
         (Some((ek, ev)), None) => Err(missing(read, ek, ev, detail_of)),
         (None, None) => unreachable!("a difference exists at this index"),
     }
@@ -142,11 +145,14 @@ fn missing(
     value: &[u8],
     detail_of: impl Fn(String) -> String,
 ) -> Violation {
-    read.violation(ViolationKind::MissingRow, show_value(Some(value)), "no row")
-        .detail(detail_of(format!(
-            "row {} is missing",
-            show_value(Some(key))
-        )))
+    read.violation(
+        ViolationKind::MissingRow,
+        format!("row {}={}", show_bytes(key), show_bytes(value)),
+        format!("no row {}", show_bytes(key)),
+    )
+    .detail(detail_of(
+        "the model holds this row at the snapshot".to_string(),
+    ))
 }
 
 /// Names a wrong value of `key`: stale, from the future, from a failed commit, or wrong.

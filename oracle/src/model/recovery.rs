@@ -49,6 +49,7 @@ impl SeqOracle {
                 "a clean integrity check after recovery",
                 integrity.join("; "),
             )
+            .op("recovery")
             .detail(format!("crash at step {}", crash.step)));
         }
         let actual = row_map(rows).ok_or_else(|| {
@@ -136,6 +137,7 @@ impl SeqOracle {
         );
         let violation = |kind, detail: String| {
             Violation::new(kind, step, expected.clone(), got.clone())
+                .op("recovery")
                 .detail(format!("crash at step {}; {detail}", crash.step))
         };
         let matching = self.matching_states(actual);
