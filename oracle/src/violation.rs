@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::checkers::elle::AnomalyKind;
 use crate::op::{Key, Op, Value};
 
 /// The rule a history broke. `name()` is the stable short name used in reports and in
@@ -61,6 +62,8 @@ pub enum ViolationKind {
     BankAccounts,
     /// Counter: a read lies outside what committed and in-doubt increments allow.
     CounterRange,
+    /// The list-append checker found an anomaly (named as Elle names it: "G1c", ...).
+    ListAppend(AnomalyKind),
 }
 
 impl ViolationKind {
@@ -91,6 +94,7 @@ impl ViolationKind {
             ViolationKind::BankTotal => "bank-total",
             ViolationKind::BankAccounts => "bank-accounts",
             ViolationKind::CounterRange => "counter-range",
+            ViolationKind::ListAppend(anomaly) => anomaly.name(),
         }
     }
 }

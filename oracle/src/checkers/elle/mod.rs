@@ -20,6 +20,7 @@ mod orders;
 use std::fmt;
 
 use crate::logical::ElleTxn;
+use crate::violation::{Violation, ViolationKind};
 
 /// The kinds of anomaly the checker reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,6 +112,26 @@ impl ElleReport {
     pub fn has(&self, kind: AnomalyKind) -> bool {
         self.anomalies.iter().any(|a| a.kind == kind)
     }
+
+    /// The first anomaly as a `Violation` observed at `step` (the end of the run, when the
+    /// checker runs over the whole history), or `None` when the history is valid.
+    pub fn first_violation(&self, step: u64) -> Option<Violation> {
+        let first = self.anomalies.first()?;
+        let others = self.anomalies.len() - 1;
+        Some(
+            Violation::new(
+                ViolationKind::ListAppend(first.kind),
+                step,
+                "a serializable list-append history",
+                first.explanation.clone(),
+            )
+            .op("list-append check")
+            .detail(format!(
+                "transactions {:?} (indices in the checked history); {others} more anomalies",
+                first.cycle
+            )),
+        )
+    }
 }
 
 /// Checks a list-append history. Transactions are named by their index in `txns`.
@@ -125,6 +146,25 @@ pub fn check_list_append(txns: &[ElleTxn]) -> ElleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_anomaly_becomes_a_violation() {
+        let report = ElleReport {
+            anomalies: vec![Anomaly {
+                kind: AnomalyKind::G1c,
+                explanation: "dependency cycle T0 -wr on key 1-> T1 -wr on key 2-> T0".into(),
+                cycle: vec![0, 1],
+            }],
+        };
+        let violation = report.first_violation(99).expect("one anomaly");
+        assert_eq!(violation.kind.name(), "G1c");
+        assert!(
+            violation
+                .to_string()
+                .starts_with("G1c at step 99 during list-append check")
+        );
+        assert!(ElleReport::default().first_violation(1).is_none());
+    }
 
     #[test]
     fn names_are_elle_names() {
