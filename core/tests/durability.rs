@@ -621,11 +621,13 @@ fn three_commits(disk: &Disk) -> (Keyspace, Keyspace) {
     (after_two, model)
 }
 
+/// Damages the WAL bytes, given the frame size.
+type WalDamage = fn(&mut Vec<u8>, usize);
+
 #[test]
 fn torn_last_wal_frame_is_ignored() {
     let frame = frame_size(PAGE_SIZE);
-    // (what, damage to the WAL bytes)
-    let damages: [(&str, fn(&mut Vec<u8>, usize)); 3] = [
+    let damages: [(&str, WalDamage); 3] = [
         ("last frame cut in half", |wal, frame| {
             wal.truncate(wal.len() - frame / 2)
         }),
