@@ -3,4 +3,5 @@
 //! `cli` parses the command line; the simulator itself lives in `sim`, configs in `config`.
 
 pub mod cli;
+pub mod config;
 pub mod sim;

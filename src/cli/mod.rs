@@ -2,9 +2,13 @@
 //! Exit codes (DESIGN.md §8): 0 all passed, 1 a failure was found, 2 usage or config
 //! error, 3 internal error of braid itself.
 
+mod run;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+pub use run::{RunArgs, parse_canary, repro_command, resolve_config};
 
 /// Exit code: every simulation passed.
 pub const EXIT_PASS: i32 = 0;
@@ -16,7 +20,11 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INTERNAL: i32 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "braid", version, about = "A deterministic simulator for concurrent database connections")]
+#[command(
+    name = "braid",
+    version,
+    about = "A deterministic simulator for concurrent database connections"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -41,6 +49,13 @@ pub enum Command {
         /// Write the run's summary as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Switch on a known-bad engine behaviour (builds with `--features canaries`);
+        /// `--canary list` prints their names.
+        #[arg(long)]
+        canary: Option<String>,
+        /// Run twice and fail (exit 3) unless both runs give the same trace hash.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Check config files without running anything.
     Check {
@@ -54,18 +69,45 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { EXIT_USAGE } else { EXIT_PASS };
+            let code = if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            };
             let _ = err.print();
             return code;
         }
     };
     match cli.command {
-        Command::Run { .. } => not_built("run"),
-        Command::Check { .. } => not_built("check"),
+        Command::Run {
+            config,
+            seed,
+            steps,
+            connections,
+            strategy,
+            json,
+            canary,
+            check_determinism,
+        } => run::run(&RunArgs {
+            config,
+            seed,
+            steps,
+            connections,
+            strategy,
+            json,
+            canary,
+            check_determinism,
+        }),
+        Command::Check { configs } => {
+            let (code, messages) = crate::config::check_files(&configs);
+            for message in messages {
+                if code == EXIT_PASS {
+                    println!("{message}")
+                } else {
+                    eprintln!("{message}")
+                }
+            }
+            code
+        }
     }
-}
-
-fn not_built(command: &str) -> i32 {
-    eprintln!("braid {command}: not built yet; this version cannot simulate anything so far");
-    EXIT_INTERNAL
 }

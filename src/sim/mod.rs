@@ -19,6 +19,11 @@
 
 pub mod choices;
 pub mod fault_draws;
+mod convert;
+mod fiber;
+mod nemesis;
+pub mod outcome;
+pub mod simulation;
 pub mod hash;
 pub mod scheduler;
 pub mod sim_io;
@@ -26,6 +31,8 @@ pub mod tape;
 pub mod yields;
 
 pub use choices::Choices;
+pub use outcome::{Failure, Outcome, RunStats};
+pub use simulation::{DB_PATH, SimOptions, Simulation};
 pub use hash::{StableHasher, stable_hash};
 pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 pub use sim_io::{

@@ -1,0 +1,435 @@
+//! Fibers: one per connection. A fiber runs transaction programs from the workload mix, one
+//! op per step: it invokes the op, re-enters `Connection::execute` each time it is scheduled
+//! until the op finishes, reports the result to the oracle, and hands it to the program.
+//!
+//! Busy is retried (the fiber backs off until some other event happens), a bounded number of
+//! times, then the fiber rolls back by itself. Any other error ends the transaction without
+//! asking the program: `Aborted`, or `InDoubt` when the failed op was a commit (an explicit
+//! `Commit`, or a write outside a transaction, which commits by itself).
+
+use braid_core::{Completion, Connection, Error, IOResult};
+use braid_oracle::{Op, OpError, OpResult, TxnOutcome};
+use braid_workloads::{Next, TxnProgram, Workload};
+
+use super::convert;
+use super::nemesis::lock_choices;
+use super::outcome::Failure;
+use super::simulation::{Simulation, claims_of};
+
+/// One simulated connection and the transaction it is running.
+pub(crate) struct Fiber {
+    /// History process id: a connection incarnation (new ones after every crash).
+    pub(crate) process: u64,
+    conn: Connection,
+    txn: Option<TxnRun>,
+    /// Told `Busy`: not runnable until some other event happens.
+    pub(crate) backing_off: bool,
+}
+
+/// A transaction program in progress.
+struct TxnRun {
+    program: Box<dyn TxnProgram>,
+    started_step: u64,
+    ops: u64,
+    /// The result of the op finished last, handed to the program at its next call.
+    last: Option<OpResult>,
+    inflight: Option<Inflight>,
+    busy_retries: u32,
+    /// Busy retries ran out: the fiber rolls back by itself.
+    giving_up: bool,
+    /// An explicit commit was acknowledged.
+    committed: bool,
+}
+
+/// What a fiber does when it has no op in flight.
+enum Action {
+    Run(Inflight),
+    /// The program holds its snapshot and gives up this turn.
+    Pause,
+    /// The program is finished, with this outcome.
+    Done(TxnOutcome),
+}
+
+/// The op a fiber is running.
+struct Inflight {
+    op: Op,
+    core: braid_core::Op,
+    /// The completion the engine is waiting for (None before the first execute).
+    waiting: Option<Completion>,
+    /// Issued by the fiber itself (a rollback after Busy), not by the program.
+    by_fiber: bool,
+}
+
+impl Fiber {
+    pub(crate) fn new(process: u64, conn: Connection) -> Fiber {
+        Fiber {
+            process,
+            conn,
+            txn: None,
+            backing_off: false,
+        }
+    }
+
+    /// Whether the fiber can take a step now.
+    pub(crate) fn runnable(&self, draining: bool) -> bool {
+        if self.backing_off {
+            return false;
+        }
+        match &self.txn {
+            None => !draining,
+            Some(run) => match &run.inflight {
+                Some(Inflight {
+                    waiting: Some(c), ..
+                }) => c.finished(),
+                _ => true,
+            },
+        }
+    }
+
+    /// Whether the fiber is inside a transaction program.
+    pub(crate) fn busy(&self) -> bool {
+        self.txn.is_some()
+    }
+}
+
+impl Simulation {
+    /// One step of fiber `index`: start a transaction, or start or continue one op.
+    pub(crate) fn step_connection(&mut self, index: usize) {
+        let Some(mut run) = self.fibers[index].txn.take() else {
+            if !self.draining {
+                self.start_txn(index);
+            }
+            return;
+        };
+        if run.inflight.is_none() {
+            match self.next_action(index, &mut run) {
+                Action::Run(inflight) => run.inflight = Some(inflight),
+                Action::Pause => {
+                    self.fibers[index].txn = Some(run);
+                    return;
+                }
+                Action::Done(outcome) => {
+                    self.end_txn(index, run, outcome, None);
+                    return;
+                }
+            }
+        }
+        let inflight = run.inflight.as_mut().expect("an op is in flight");
+        let result = self.fibers[index].conn.execute(&inflight.core);
+        match result {
+            Ok(IOResult::IO(waiting)) => {
+                inflight.waiting = Some(waiting.completion().clone());
+                self.fibers[index].txn = Some(run);
+            }
+            Ok(IOResult::Done(output)) => self.op_finished(index, run, Ok(output)),
+            Err(err) => self.op_finished(index, run, Err(err)),
+        }
+    }
+
+    fn start_txn(&mut self, index: usize) {
+        let process = self.fibers[index].process;
+        let program = {
+            let mut choices = lock_choices(&self.choices);
+            choices.begin_span("txn-start");
+            let program = self.workloads.next_txn(process, &mut *choices);
+            choices.end_span();
+            program
+        };
+        self.fibers[index].txn = Some(TxnRun {
+            program,
+            started_step: self.step,
+            ops: 0,
+            last: None,
+            inflight: None,
+            busy_retries: 0,
+            giving_up: false,
+            committed: false,
+        });
+        self.note(format!("conn {process} begins a transaction"));
+    }
+
+    /// Asks the program (or the fiber's own retry logic) what to do next; invokes an op.
+    fn next_action(&mut self, index: usize, run: &mut TxnRun) -> Action {
+        let process = self.fibers[index].process;
+        let (op, by_fiber) = loop {
+            if run.giving_up || (self.draining && self.should_wrap_up(index, run)) {
+                break (Op::Rollback, true);
+            }
+            let next = {
+                let mut choices = lock_choices(&self.choices);
+                choices.begin_span("program");
+                let next = run.program.next(run.last.take().as_ref(), &mut *choices);
+                choices.end_span();
+                next
+            };
+            match next {
+                Next::Op(op) => break (op, false),
+                // A draining run does not wait: the program is asked again at once.
+                Next::Pause if self.draining => continue,
+                Next::Pause => return Action::Pause,
+                Next::Done => {
+                    let ok = run.committed || (run.ops > 0 && !run.giving_up);
+                    return Action::Done(if ok {
+                        TxnOutcome::Committed
+                    } else {
+                        TxnOutcome::Aborted
+                    });
+                }
+            }
+        };
+        self.oracle.on_invoke(self.step, process, &op);
+        self.note(format!("conn {process} invoke {op:?}"));
+        Action::Run(Inflight {
+            core: convert::to_core(&op),
+            op,
+            waiting: None,
+            by_fiber,
+        })
+    }
+
+    /// While draining, a fiber inside an explicit transaction rolls back instead of going on.
+    fn should_wrap_up(&self, index: usize, run: &TxnRun) -> bool {
+        !run.committed && self.fibers[index].conn.in_transaction()
+    }
+
+    /// Judges a finished op and moves the transaction on.
+    fn op_finished(
+        &mut self,
+        index: usize,
+        mut run: TxnRun,
+        result: Result<braid_core::Output, Error>,
+    ) {
+        let process = self.fibers[index].process;
+        let inflight = run.inflight.take().expect("an op was in flight");
+        let oracle_result: OpResult = match &result {
+            Ok(output) => Ok(convert::output(output.clone())),
+            Err(err) => Err(convert::error(err)),
+        };
+        self.stats.operations += 1;
+        self.hash_result(process, &inflight.op, &oracle_result);
+        self.note(format!(
+            "conn {process} {} -> {oracle_result:?}",
+            inflight.op_name()
+        ));
+        let claims = claims_of(&self.fibers[index].conn);
+        if let Err(v) =
+            self.oracle
+                .on_complete(self.step, process, &inflight.op, &oracle_result, claims)
+        {
+            self.fail(v.kind.name(), &v.to_string());
+            return;
+        }
+        let err = match result {
+            Ok(_) => {
+                self.last_progress_step = self.step;
+                run.ops += 1;
+                run.busy_retries = 0;
+                let writes = matches!(inflight.op, Op::Commit)
+                    || (inflight.op.is_write_op() && !self.fibers[index].conn.in_transaction());
+                if writes {
+                    self.last_commit_step = self.step;
+                    self.busy_since_commit = false;
+                }
+                if matches!(inflight.op, Op::Commit) {
+                    run.committed = true;
+                }
+                if inflight.by_fiber {
+                    self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
+                    return;
+                }
+                run.last = Some(oracle_result);
+                self.fibers[index].txn = Some(run);
+                return;
+            }
+            Err(err) => err,
+        };
+        match err {
+            Error::Busy => {
+                self.stats.busy_retries += 1;
+                self.busy_since_commit = true;
+                run.busy_retries += 1;
+                if run.busy_retries > self.settings.liveness.busy_retries {
+                    if self.fibers[index].conn.in_transaction() {
+                        run.giving_up = true;
+                        self.fibers[index].txn = Some(run);
+                    } else {
+                        self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
+                    }
+                    return;
+                }
+                // Retry the same op after backing off (a fresh invoke).
+                self.fibers[index].backing_off = true;
+                self.oracle.on_invoke(self.step, process, &inflight.op);
+                run.inflight = Some(Inflight {
+                    waiting: None,
+                    ..inflight
+                });
+                self.fibers[index].txn = Some(run);
+            }
+            Error::BusySnapshot => {
+                self.end_txn(index, run, TxnOutcome::Aborted, Some("busy-snapshot"))
+            }
+            Error::Poisoned => {
+                let outcome = in_doubt_or_aborted(&inflight);
+                self.end_txn(index, run, outcome, Some("poisoned"));
+                self.restart_requested = true;
+            }
+            Error::Corrupt(msg) => {
+                if self.bit_flips > 0 {
+                    self.corruption_detected = true;
+                    self.note(format!(
+                        "corruption detected as expected after a bit flip: {msg}"
+                    ));
+                } else {
+                    self.fail("corrupt", &format!("conn {process}: {} failed with Corrupt ({msg}) although no bit was flipped", inflight.op_name()));
+                }
+            }
+            Error::Io { .. } | Error::Completion(_) => {
+                let outcome = in_doubt_or_aborted(&inflight);
+                if self.fibers[index].conn.database().pager().is_poisoned() {
+                    self.restart_requested = true;
+                }
+                self.end_txn(index, run, outcome, Some("io"));
+            }
+            other => {
+                debug_assert!(convert::is_engine_bug(&other));
+                self.fail(
+                    "engine-error",
+                    &format!(
+                        "conn {process}: {} was refused: {other}",
+                        inflight.op_name()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Ends a transaction: hands the program's observations to its workload for checking.
+    fn end_txn(
+        &mut self,
+        index: usize,
+        run: TxnRun,
+        outcome: TxnOutcome,
+        abort_reason: Option<&str>,
+    ) {
+        let process = self.fibers[index].process;
+        self.stats.transactions += 1;
+        self.stats
+            .txn_latency_decisions
+            .push(self.step - run.started_step);
+        self.stats.txn_ops.push(run.ops);
+        match outcome {
+            TxnOutcome::Committed => self.stats.commits += 1,
+            TxnOutcome::Aborted => self.stats.abort(abort_reason.unwrap_or("rollback")),
+            TxnOutcome::InDoubt => self.stats.abort("in-doubt"),
+        }
+        self.note(format!("conn {process} transaction ends {outcome:?}"));
+        let record = run.program.finish(outcome);
+        if let Err(v) = self.workloads.txn_finished(self.step, record) {
+            self.fail(&v.kind, &v.to_string());
+        }
+    }
+
+    /// At a crash: the fiber's transaction ends with whatever outcome is known.
+    pub(crate) fn abandon_fiber(&mut self, fiber: Fiber) -> Result<(), Failure> {
+        let Some(mut run) = fiber.txn else {
+            return Ok(());
+        };
+        let outcome = match run.inflight.take() {
+            _ if run.committed => TxnOutcome::Committed,
+            Some(inflight) => in_doubt_or_aborted_at_crash(&inflight, &fiber.conn),
+            None => TxnOutcome::Aborted,
+        };
+        self.stats.transactions += 1;
+        self.stats.abort("crash");
+        let record = run.program.finish(outcome);
+        self.workloads
+            .txn_finished(self.step, record)
+            .map_err(|v| self.failure_now(&v.kind, &v.to_string()))
+    }
+
+    fn hash_result(&mut self, process: u64, op: &Op, result: &OpResult) {
+        use std::hash::Hasher;
+        self.hasher.write_u64(process);
+        self.hasher.write_str(op_name(op));
+        match result {
+            Ok(out) => {
+                self.hasher.write_u8(0);
+                match out {
+                    braid_oracle::OpOutput::Value(Some(v)) => self.hasher.write(v),
+                    braid_oracle::OpOutput::Rows(rows) => {
+                        self.hasher.write_u64(rows.len() as u64);
+                        for (k, v) in rows {
+                            self.hasher.write(k);
+                            self.hasher.write(v);
+                        }
+                    }
+                    braid_oracle::OpOutput::Committed { seq } => self.hasher.write_u64(*seq),
+                    _ => {}
+                }
+            }
+            Err(e) => {
+                self.hasher.write_u8(1);
+                self.hasher.write_str(error_name(e));
+            }
+        }
+    }
+}
+
+/// A failed commit (explicit, or a write outside a transaction) may have applied.
+fn in_doubt_or_aborted(inflight: &Inflight) -> TxnOutcome {
+    match inflight.op {
+        Op::Commit => TxnOutcome::InDoubt,
+        Op::Put(..) | Op::Delete(_) => TxnOutcome::InDoubt,
+        _ => TxnOutcome::Aborted,
+    }
+}
+
+fn in_doubt_or_aborted_at_crash(inflight: &Inflight, conn: &Connection) -> TxnOutcome {
+    match inflight.op {
+        Op::Commit => TxnOutcome::InDoubt,
+        Op::Put(..) | Op::Delete(_) if !conn.in_transaction() => TxnOutcome::InDoubt,
+        _ => TxnOutcome::Aborted,
+    }
+}
+
+impl Inflight {
+    fn op_name(&self) -> &'static str {
+        op_name(&self.op)
+    }
+}
+
+trait OpKindExt {
+    fn is_write_op(&self) -> bool;
+}
+
+impl OpKindExt for Op {
+    fn is_write_op(&self) -> bool {
+        matches!(self, Op::Put(..) | Op::Delete(_))
+    }
+}
+
+pub(crate) fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Begin(_) => "begin",
+        Op::Get(_) => "get",
+        Op::Put(..) => "put",
+        Op::Delete(_) => "delete",
+        Op::Scan { .. } => "scan",
+        Op::Commit => "commit",
+        Op::Rollback => "rollback",
+        Op::Checkpoint(_) => "checkpoint",
+        Op::IntegrityCheck => "integrity-check",
+    }
+}
+
+fn error_name(err: &OpError) -> &'static str {
+    match err {
+        OpError::Busy => "busy",
+        OpError::BusySnapshot => "busy-snapshot",
+        OpError::Io(_) => "io",
+        OpError::Corrupt(_) => "corrupt",
+        OpError::Poisoned => "poisoned",
+        OpError::Refused(_) => "refused",
+    }
+}

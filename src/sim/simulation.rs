@@ -1,0 +1,731 @@
+//! `Simulation`: one deterministic run. Each loop iteration is one scheduler decision: maybe
+//! a nemesis event (crash, bit flip), then either one fiber step or one I/O completion
+//! (with a fault drawn for it). Every result goes to the oracle at once, so the first wrong
+//! answer stops the run at its exact step.
+//!
+//! Phases: `Recovering` (the opener, run as fiber 0 under the same scheduler and faults,
+//! then a full scan and integrity check judged by the oracle) and `Running` (one fiber per
+//! connection). The run starts by recovering (opening an empty database) and goes back to
+//! it after every crash. At the end, fibers drain (no new transactions, no faults), the
+//! workloads' final programs run, and their end checks judge the whole run.
+
+use std::sync::{Arc, Mutex};
+
+use braid_core::{Canary, Completion, Database, IO, IOResult, Opener};
+use braid_oracle::{Claims, Durability, Op, OpResult, SeqOracle};
+use braid_workloads::{Workload, WorkloadMix};
+
+use super::choices::Choices;
+use super::convert;
+use super::fault_draws::draw_write_fate;
+use super::fiber::Fiber;
+use super::hash::StableHasher;
+use super::nemesis::{self, lock_choices};
+use super::outcome::{Failure, Outcome, RunStats};
+use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
+use super::sim_io::SimIO;
+use super::yields::SimYields;
+use crate::config::{Settings, Strategy as ConfigStrategy};
+
+/// Path of the simulated database file (its WAL is beside it).
+pub const DB_PATH: &str = "braid.db";
+
+/// Attempts at reopening after a crash before the run fails as `recovery`.
+const MAX_OPEN_ATTEMPTS: u32 = 64;
+
+/// Knobs that are not part of a config.
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    /// Known-bad engine behaviour to switch on (acts only with the `canaries` feature).
+    pub canary: Option<Canary>,
+    /// Keep a readable timeline (one line per event) for artifacts and `replay --trace`.
+    pub record_timeline: bool,
+}
+
+pub(crate) enum Phase {
+    /// No database: between a crash and the start of recovery.
+    Down,
+    /// Opening (or reopening after a crash): `opener` runs as fiber 0.
+    Recovering {
+        opener: Opener,
+        waiting: Option<Completion>,
+        attempts: u32,
+        initial: bool,
+    },
+    Running {
+        db: Arc<Database>,
+    },
+}
+
+/// One simulation, from a seed (or a tape) and settings.
+pub struct Simulation {
+    pub(crate) settings: Settings,
+    seed: u64,
+    pub(crate) options: SimOptions,
+    pub(crate) choices: Arc<Mutex<Choices>>,
+    pub(crate) io: SimIO,
+    scheduler: Box<dyn Scheduler + Send>,
+    strategy_name: &'static str,
+    pub(crate) oracle: SeqOracle,
+    pub(crate) workloads: WorkloadMix,
+    pub(crate) phase: Phase,
+    pub(crate) fibers: Vec<Fiber>,
+    pub(crate) next_process: u64,
+    pub(crate) stats: RunStats,
+    pub(crate) hasher: StableHasher,
+    pub(crate) step: u64,
+    last_fiber: Option<usize>,
+    /// Last decision at which an op completed successfully.
+    pub(crate) last_progress_step: u64,
+    /// Last decision at which a writing commit was acknowledged.
+    pub(crate) last_commit_step: u64,
+    /// Whether some connection was told `Busy` since the last writing commit.
+    pub(crate) busy_since_commit: bool,
+    pub(crate) draining: bool,
+    /// A fiber saw `Poisoned`: the database must be reopened (handled as a crash).
+    pub(crate) restart_requested: bool,
+    /// Bit flips injected so far (after one, `Corrupt` is an acceptable answer).
+    pub(crate) bit_flips: u64,
+    /// Set when corruption from an injected bit flip was detected: the run ends, passing.
+    pub(crate) corruption_detected: bool,
+    injector: Arc<SimYields>,
+    pub(crate) timeline: Vec<String>,
+    pub(crate) failure: Option<Failure>,
+}
+
+impl Simulation {
+    /// A simulation drawing every decision from `seed`.
+    pub fn new(settings: Settings, seed: u64, options: SimOptions) -> Simulation {
+        Self::with_choices(settings, seed, Choices::recording(seed), options)
+    }
+
+    /// A simulation replaying `choices` (a tape); `seed` is only reported.
+    pub fn with_choices(
+        settings: Settings,
+        seed: u64,
+        choices: Choices,
+        options: SimOptions,
+    ) -> Simulation {
+        let choices = Arc::new(Mutex::new(choices));
+        let strategy = match settings.strategy {
+            ConfigStrategy::Random => Strategy::Random,
+            ConfigStrategy::RoundRobin => Strategy::RoundRobin,
+            ConfigStrategy::Pct => {
+                Strategy::from_name("pct", settings.pct_depth, settings.run.steps)
+                    .expect("pct is a strategy name")
+            }
+        };
+        let scheduler = strategy.build();
+        let strategy_name = scheduler.name();
+        let durability = match settings.sync {
+            braid_core::SyncMode::Full => Durability::Full,
+            braid_core::SyncMode::Normal => Durability::Normal,
+        };
+        let injector = Arc::new(SimYields::new(choices.clone(), settings.yield_ppm));
+        let io = SimIO::new();
+        let workloads = settings.workload_mix();
+        let mut sim = Simulation {
+            oracle: SeqOracle::new(durability),
+            workloads,
+            phase: Phase::Down,
+            settings,
+            seed,
+            options,
+            choices,
+            io,
+            scheduler,
+            strategy_name,
+            fibers: Vec::new(),
+            next_process: 0,
+            stats: RunStats::default(),
+            hasher: StableHasher::new(),
+            step: 0,
+            last_fiber: None,
+            last_progress_step: 0,
+            last_commit_step: 0,
+            busy_since_commit: false,
+            draining: false,
+            restart_requested: false,
+            bit_flips: 0,
+            corruption_detected: false,
+            injector,
+            timeline: Vec::new(),
+            failure: None,
+        };
+        sim.phase = sim.recovering(true);
+        sim
+    }
+
+    fn db_options(&self) -> braid_core::DbOptions {
+        let mut options = self.settings.db_options();
+        options.canary = self.options.canary;
+        options.yield_injector = Some(self.injector.clone());
+        options
+    }
+
+    fn recovering(&self, initial: bool) -> Phase {
+        let io: Arc<dyn IO> = Arc::new(self.io.clone());
+        let opener = Database::opener(io, DB_PATH, self.db_options());
+        Phase::Recovering {
+            opener,
+            waiting: None,
+            attempts: 0,
+            initial,
+        }
+    }
+
+    /// Runs to the end (or the first failure) and reports. Engine panics become failures.
+    pub fn run(mut self) -> Outcome {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
+        if let Err(panic) = caught {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            self.failure = Some(Failure {
+                kind: "panic".into(),
+                step: self.step,
+                message: format!(
+                    "step {}: the engine or simulator panicked: {message}",
+                    self.step
+                ),
+            });
+        }
+        self.stats.injected_yields = self.injector.yields_by_point().values().sum();
+        let io_faults = self.io.fault_counts();
+        for (kind, count) in &io_faults.by_kind {
+            *self.stats.faults.entry(kind.clone()).or_default() += count;
+        }
+        for (label, kinds) in &io_faults.by_group {
+            *self.stats.group_faults.entry(label.clone()).or_default() +=
+                kinds.values().sum::<u64>();
+        }
+        Outcome {
+            seed: self.seed,
+            strategy: self.strategy_name.to_string(),
+            trace_hash: self.hasher.hex(),
+            failure: self.failure.take(),
+            stats: std::mem::take(&mut self.stats),
+        }
+    }
+
+    /// The readable timeline (empty unless `SimOptions::record_timeline`).
+    pub fn timeline(&self) -> &[String] {
+        &self.timeline
+    }
+
+    fn run_inner(&mut self) {
+        while self.step < self.settings.run.steps && self.failure.is_none() {
+            self.decide();
+            if self.corruption_detected {
+                return;
+            }
+        }
+        if self.failure.is_none() {
+            self.drain();
+        }
+        if self.failure.is_none() && !self.corruption_detected {
+            self.finish_checks();
+        }
+    }
+
+    /// One scheduler decision.
+    fn decide(&mut self) {
+        self.io.set_now(self.step);
+        self.stats.decisions += 1;
+        if self.restart_requested {
+            self.restart_requested = false;
+            self.crash("poisoned");
+            self.step += 1;
+            return;
+        }
+        if !self.draining && self.nemesis_strikes() {
+            self.step += 1;
+            return;
+        }
+        let pending = self.io.pending_ops();
+        let ios: Vec<IoCandidate> = pending
+            .iter()
+            .map(|op| IoCandidate::from_pending(op, self.step))
+            .collect();
+        let mut runnable = self.runnable();
+        if runnable.is_empty() && !ios.iter().any(|io| io.ready) {
+            // Everyone backing off: let them try again.
+            for fiber in &mut self.fibers {
+                fiber.backing_off = false;
+            }
+            runnable = self.runnable();
+        }
+        let view = SchedView {
+            step: self.step,
+            fiber_count: self.fiber_count(),
+            runnable: &runnable,
+            last_fiber: self.last_fiber,
+            ios: &ios,
+        };
+        if !view.has_enabled() {
+            if let Some(next) = pending.iter().map(|op| op.ready_at).min() {
+                // Only held I/O remains: time passes until the first becomes ready.
+                self.step = self.step.max(next);
+                return;
+            }
+            if self.has_work() {
+                self.fail(
+                    "stuck",
+                    "no fiber can run and no I/O is pending while work remains",
+                );
+            }
+            self.step += 1;
+            return;
+        }
+        let decision = {
+            let mut choices = lock_choices(&self.choices);
+            choices.begin_span("decision");
+            let decision = self.scheduler.choose(&view, &mut choices);
+            choices.end_span();
+            decision
+        };
+        self.hash_decision(decision);
+        match decision {
+            Decision::StepFiber(index) => {
+                self.last_fiber = Some(index);
+                for (i, fiber) in self.fibers.iter_mut().enumerate() {
+                    if i != index {
+                        fiber.backing_off = false;
+                    }
+                }
+                self.step_fiber(index);
+            }
+            Decision::CompleteIo(id) => {
+                for fiber in &mut self.fibers {
+                    fiber.backing_off = false;
+                }
+                let op = pending
+                    .iter()
+                    .find(|op| op.id == id)
+                    .expect("chosen among pending");
+                if self.options.record_timeline {
+                    self.timeline.push(format!(
+                        "step {} io complete #{} {} {} @{}+{} {:?}",
+                        self.step,
+                        op.id,
+                        op.kind.name(),
+                        op.file,
+                        op.offset,
+                        op.len,
+                        op.group_labels
+                    ));
+                }
+                if self.draining {
+                    self.io
+                        .complete(id, super::sim_io::IoOutcome::Ok)
+                        .expect("pending");
+                } else {
+                    let mut choices = lock_choices(&self.choices);
+                    nemesis::complete_io(&self.io, op, &self.settings.faults, &mut choices);
+                }
+            }
+        }
+        self.check_liveness();
+        self.step += 1;
+    }
+
+    /// Draws the per-decision nemesis events; returns whether one happened.
+    fn nemesis_strikes(&mut self) -> bool {
+        let faults = &self.settings.faults;
+        let (crash_ppm, flip_ppm) = (faults.crash_ppm, faults.bit_flip_ppm);
+        let crash = lock_choices(&self.choices).chance(crash_ppm);
+        if crash {
+            self.crash("crash");
+            return true;
+        }
+        let flip = lock_choices(&self.choices).chance(flip_ppm);
+        if flip && matches!(self.phase, Phase::Running { .. }) {
+            return self.flip_bit();
+        }
+        false
+    }
+
+    /// Flips one bit of the durable database file past its header page.
+    fn flip_bit(&mut self) -> bool {
+        let Some(image) = self.io.durable_image(DB_PATH) else {
+            return false;
+        };
+        let page = self.settings.page_size as u64;
+        if (image.len() as u64) <= page {
+            return false;
+        }
+        let (offset, bit) = {
+            let mut choices = lock_choices(&self.choices);
+            let offset = page + choices.draw(image.len() as u64 - page);
+            (offset, choices.draw(8) as u8)
+        };
+        if self.io.flip_bit(DB_PATH, offset, bit).is_ok() {
+            self.bit_flips += 1;
+            self.stats.fault("bit-flip");
+            self.note(format!("nemesis bit flip {DB_PATH}@{offset} bit {bit}"));
+        }
+        true
+    }
+
+    fn fiber_count(&self) -> usize {
+        match self.phase {
+            Phase::Recovering { .. } => 1,
+            Phase::Running { .. } | Phase::Down => self.fibers.len(),
+        }
+    }
+
+    fn runnable(&self) -> Vec<usize> {
+        match &self.phase {
+            Phase::Recovering { waiting, .. } => {
+                if waiting.as_ref().is_none_or(Completion::finished) {
+                    vec![0]
+                } else {
+                    vec![]
+                }
+            }
+            Phase::Down => vec![],
+            Phase::Running { .. } => self
+                .fibers
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.runnable(self.draining))
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// Whether anything still has to happen (a fiber mid-transaction, or recovery).
+    fn has_work(&self) -> bool {
+        match self.phase {
+            Phase::Recovering { .. } | Phase::Down => true,
+            Phase::Running { .. } => self.fibers.iter().any(|f| f.busy() || !self.draining),
+        }
+    }
+
+    fn step_fiber(&mut self, index: usize) {
+        if matches!(self.phase, Phase::Recovering { .. }) {
+            self.step_recovery();
+        } else {
+            self.step_connection(index);
+        }
+    }
+
+    /// Advances the opener; once open, verifies the recovered state and starts the fibers.
+    fn step_recovery(&mut self) {
+        let Phase::Recovering {
+            opener,
+            waiting,
+            attempts,
+            initial,
+        } = &mut self.phase
+        else {
+            unreachable!("only called while recovering");
+        };
+        match opener.step() {
+            Ok(IOResult::IO(io)) => *waiting = Some(io.completion().clone()),
+            Ok(IOResult::Done(db)) => {
+                let initial = *initial;
+                self.note(format!("recovered at commit {}", db.commit_seq()));
+                if let Err(failure) = self.verify_recovery(&db, initial) {
+                    self.failure = Some(failure);
+                    return;
+                }
+                self.start_fibers(db);
+            }
+            Err(err) => {
+                *attempts += 1;
+                let attempts = *attempts;
+                if matches!(err, braid_core::Error::Corrupt(_)) && self.bit_flips > 0 {
+                    self.corruption_detected = true;
+                    return;
+                }
+                let retryable = matches!(
+                    err,
+                    braid_core::Error::Completion(_) | braid_core::Error::Io { .. }
+                );
+                if !retryable || attempts >= MAX_OPEN_ATTEMPTS {
+                    self.fail(
+                        "recovery",
+                        &format!("reopening failed after {attempts} attempts: {err}"),
+                    );
+                    return;
+                }
+                let io: Arc<dyn IO> = Arc::new(self.io.clone());
+                let fresh = Database::opener(io, DB_PATH, self.db_options());
+                let Phase::Recovering {
+                    opener, waiting, ..
+                } = &mut self.phase
+                else {
+                    unreachable!("still recovering");
+                };
+                *opener = fresh;
+                *waiting = None;
+            }
+        }
+    }
+
+    /// Full scan and integrity check of a freshly opened database, judged by the oracle.
+    /// Runs outside the scheduler, without faults (it is the judge's probe).
+    fn verify_recovery(&mut self, db: &Arc<Database>, initial: bool) -> Result<(), Failure> {
+        let conn = db.connect();
+        let io: &dyn IO = &self.io;
+        let scan = braid_core::Op::Scan {
+            start: vec![],
+            end: None,
+            limit: usize::MAX,
+        };
+        let rows = match braid_core::block_on(io, || conn.execute(&scan)) {
+            Ok(braid_core::Output::Rows(rows)) => rows,
+            Ok(other) => return Err(self.failure_now("recovery", &format!("scan gave {other:?}"))),
+            Err(braid_core::Error::Corrupt(_)) if self.bit_flips > 0 => {
+                self.corruption_detected = true;
+                return Ok(());
+            }
+            Err(err) => {
+                return Err(self.failure_now("recovery", &format!("full scan failed: {err}")));
+            }
+        };
+        let integrity = match braid_core::block_on(io, || {
+            conn.execute(&braid_core::Op::IntegrityCheck)
+        }) {
+            Ok(braid_core::Output::Integrity(problems)) => problems,
+            Ok(other) => return Err(self.failure_now("recovery", &format!("check gave {other:?}"))),
+            Err(err) => vec![format!("integrity check failed: {err}")],
+        };
+        if !integrity.is_empty() && self.bit_flips > 0 {
+            self.corruption_detected = true;
+            return Ok(());
+        }
+        if initial {
+            // A new database: nothing to recover, so nothing may be there.
+            if !rows.is_empty() || !integrity.is_empty() || db.commit_seq() != 0 {
+                let message = format!(
+                    "a new database is not empty: {} rows, commit {}, integrity {integrity:?}",
+                    rows.len(),
+                    db.commit_seq()
+                );
+                return Err(self.failure_now("recovery", &message));
+            }
+            return Ok(());
+        }
+        self.stats.recoveries += 1;
+        self.oracle
+            .on_recovered(self.step, &rows, &integrity, db.commit_seq())
+            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
+    }
+
+    fn start_fibers(&mut self, db: Arc<Database>) {
+        self.fibers = (0..self.settings.run.connections)
+            .map(|_| {
+                self.next_process += 1;
+                Fiber::new(self.next_process, db.connect())
+            })
+            .collect();
+        self.last_fiber = None;
+        self.last_progress_step = self.step;
+        self.last_commit_step = self.step;
+        self.busy_since_commit = false;
+        self.phase = Phase::Running { db };
+    }
+
+    /// Crash (or restart after poisoning): every connection dies mid-flight, volatile data
+    /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
+    pub(crate) fn crash(&mut self, why: &str) {
+        self.stats.crashes += 1;
+        self.stats.fault(why);
+        self.note(format!(
+            "nemesis {why}: every connection dropped, volatile data discarded"
+        ));
+        self.hasher.write_str(why);
+        let fibers = std::mem::take(&mut self.fibers);
+        for fiber in fibers {
+            if let Err(failure) = self.abandon_fiber(fiber) {
+                self.failure = Some(failure);
+                return;
+            }
+        }
+        self.phase = Phase::Down;
+        let odds = nemesis::crash_odds(&self.settings.faults);
+        let report = {
+            let mut choices = lock_choices(&self.choices);
+            choices.begin_span("crash");
+            let report = self
+                .io
+                .crash(&mut |write| draw_write_fate(&mut choices, write, &odds));
+            choices.end_span();
+            report
+        };
+        self.note(format!("crash fates: {report:?}"));
+        self.oracle.on_crash(self.step, true);
+        self.workloads
+            .crashed(self.settings.sync == braid_core::SyncMode::Normal);
+        self.phase = self.recovering(false);
+    }
+
+    /// Ends the run: no new transactions, no faults; fibers finish what they started.
+    fn drain(&mut self) {
+        self.draining = true;
+        let limit = self.step + self.settings.liveness.stuck_decisions.max(1) * 4;
+        while self.failure.is_none() && !self.corruption_detected {
+            let idle = matches!(self.phase, Phase::Running { .. })
+                && self.fibers.iter().all(|f| !f.busy())
+                && self.io.pending_ops().is_empty();
+            if idle {
+                return;
+            }
+            if self.step >= limit {
+                self.fail(
+                    "stuck",
+                    "the run could not drain: transactions never finished",
+                );
+                return;
+            }
+            self.decide();
+        }
+    }
+
+    /// The workloads' final programs and end checks, and a last integrity check.
+    fn finish_checks(&mut self) {
+        let Phase::Running { db } = &self.phase else {
+            self.fail(
+                "stuck",
+                "the run ended while the database was still recovering",
+            );
+            return;
+        };
+        let db = db.clone();
+        self.next_process += 1;
+        let process = self.next_process;
+        let conn = db.connect();
+        let programs = self.workloads.final_programs();
+        for program in programs {
+            if let Err(failure) = self.run_final_program(process, &conn, program) {
+                self.failure = Some(failure);
+                return;
+            }
+        }
+        if let Err(v) = self.workloads.end_check(self.step) {
+            self.fail(&v.kind, &v.to_string());
+            return;
+        }
+        let io: &dyn IO = &self.io;
+        match braid_core::block_on(io, || conn.execute(&braid_core::Op::IntegrityCheck)) {
+            Ok(braid_core::Output::Integrity(problems)) if problems.is_empty() => {}
+            other => self.fail("integrity", &format!("final integrity check: {other:?}")),
+        }
+    }
+
+    fn run_final_program(
+        &mut self,
+        process: u64,
+        conn: &braid_core::Connection,
+        mut program: Box<dyn braid_workloads::TxnProgram>,
+    ) -> Result<(), Failure> {
+        let mut last: Option<OpResult> = None;
+        let mut outcome = braid_oracle::TxnOutcome::Committed;
+        loop {
+            let next = {
+                let mut choices = lock_choices(&self.choices);
+                program.next(last.as_ref(), &mut *choices)
+            };
+            let op = match next {
+                braid_workloads::Next::Op(op) => op,
+                braid_workloads::Next::Pause => continue,
+                braid_workloads::Next::Done => break,
+            };
+            self.oracle.on_invoke(self.step, process, &op);
+            let core = convert::to_core(&op);
+            let io: &dyn IO = &self.io;
+            let result = braid_core::block_on(io, || conn.execute(&core));
+            let claims = claims_of(conn);
+            let result: OpResult = match result {
+                Ok(out) => Ok(convert::output(out)),
+                Err(err) => Err(convert::error(&err)),
+            };
+            self.oracle
+                .on_complete(self.step, process, &op, &result, claims)
+                .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))?;
+            if result.is_err() {
+                outcome = braid_oracle::TxnOutcome::Aborted;
+                break;
+            }
+            if op == Op::Rollback {
+                outcome = braid_oracle::TxnOutcome::Aborted;
+            }
+            last = Some(result);
+        }
+        let record = program.finish(outcome);
+        self.workloads
+            .txn_finished(self.step, record)
+            .map_err(|v| self.failure_now(&v.kind, &v.to_string()))
+    }
+
+    fn check_liveness(&mut self) {
+        let limit = self.settings.liveness.stuck_decisions.max(1);
+        if !matches!(self.phase, Phase::Running { .. }) || self.failure.is_some() {
+            return;
+        }
+        if self.step.saturating_sub(self.last_progress_step) > limit && self.has_work() {
+            self.fail(
+                "stuck",
+                &format!("no operation completed for {limit} decisions while work remained"),
+            );
+        } else if self.busy_since_commit && self.step.saturating_sub(self.last_commit_step) > limit
+        {
+            self.fail(
+                "stuck",
+                &format!(
+                    "writers kept getting Busy and no write committed for {limit} decisions \
+                     (is the write lock leaked?)"
+                ),
+            );
+        }
+    }
+
+    fn hash_decision(&mut self, decision: Decision) {
+        use std::hash::Hasher;
+        match decision {
+            Decision::StepFiber(i) => {
+                self.hasher.write_u8(1);
+                self.hasher.write_u64(i as u64);
+            }
+            Decision::CompleteIo(id) => {
+                self.hasher.write_u8(2);
+                self.hasher.write_u64(id);
+            }
+        }
+    }
+
+    pub(crate) fn note(&mut self, line: String) {
+        if self.options.record_timeline {
+            self.timeline.push(format!("step {} {line}", self.step));
+        }
+    }
+
+    pub(crate) fn failure_now(&self, kind: &str, message: &str) -> Failure {
+        Failure {
+            kind: kind.to_string(),
+            step: self.step,
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn fail(&mut self, kind: &str, message: &str) {
+        if self.failure.is_none() {
+            let failure = self.failure_now(kind, &format!("step {}: {message}", self.step));
+            self.note(format!("FAILURE {}: {}", failure.kind, failure.message));
+            self.failure = Some(failure);
+        }
+    }
+}
+
+/// The claims a connection makes about its last op, in the oracle's terms.
+pub(crate) fn claims_of(conn: &braid_core::Connection) -> Claims {
+    let claims = conn.last_claims();
+    Claims {
+        snapshot_seq: claims.snapshot_seq,
+        commit_seq: claims.commit_seq,
+    }
+}
