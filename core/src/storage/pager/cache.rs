@@ -37,8 +37,10 @@ struct Entry {
 pub(crate) struct PageCache {
     capacity: usize,
     entries: BTreeMap<CacheKey, Entry>,
-    /// last_used tick -> key, oldest first.
-    lru: BTreeMap<u64, CacheKey>,
+    /// last_used tick -> key of clean entries, oldest first.
+    clean_lru: BTreeMap<u64, CacheKey>,
+    /// last_used tick -> key of dirty entries (evictable only by the canary).
+    dirty_lru: BTreeMap<u64, CacheKey>,
     tick: u64,
 }
 
@@ -48,7 +50,8 @@ impl PageCache {
         PageCache {
             capacity,
             entries: BTreeMap::new(),
-            lru: BTreeMap::new(),
+            clean_lru: BTreeMap::new(),
+            dirty_lru: BTreeMap::new(),
             tick: 0,
         }
     }
@@ -67,9 +70,10 @@ impl PageCache {
         self.tick += 1;
         let tick = self.tick;
         let entry = self.entries.get_mut(key)?;
-        self.lru.remove(&entry.last_used);
+        let lru = Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, key);
+        lru.remove(&entry.last_used);
         entry.last_used = tick;
-        self.lru.insert(tick, *key);
+        lru.insert(tick, *key);
         Some(entry.image.clone())
     }
 
@@ -93,7 +97,7 @@ impl PageCache {
             }
         }
         self.tick += 1;
-        self.lru.insert(self.tick, key);
+        Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, &key).insert(self.tick, key);
         self.entries.insert(
             key,
             Entry {
@@ -105,17 +109,38 @@ impl PageCache {
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<PageRef> {
         let entry = self.entries.remove(key)?;
-        self.lru.remove(&entry.last_used);
+        Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, key).remove(&entry.last_used);
         Some(entry.image)
     }
 
-    /// Drops the oldest evictable entry; false if there is none.
+    /// The recency map `key` belongs in.
+    fn lru_of<'a>(
+        clean: &'a mut BTreeMap<u64, CacheKey>,
+        dirty: &'a mut BTreeMap<u64, CacheKey>,
+        key: &CacheKey,
+    ) -> &'a mut BTreeMap<u64, CacheKey> {
+        match key.version {
+            Version::Dirty { .. } => dirty,
+            _ => clean,
+        }
+    }
+
+    /// Drops the oldest evictable entry; false if there is none. Clean entries only,
+    /// unless `evict_dirty` (the canary), which takes the oldest of either kind.
     fn evict_one(&mut self, evict_dirty: bool) -> bool {
-        let victim = self
-            .lru
-            .iter()
-            .find(|(_, key)| evict_dirty || !matches!(key.version, Version::Dirty { .. }))
+        let clean = self
+            .clean_lru
+            .first_key_value()
             .map(|(&tick, &key)| (tick, key));
+        let dirty = self
+            .dirty_lru
+            .first_key_value()
+            .map(|(&tick, &key)| (tick, key));
+        let victim = match (clean, dirty) {
+            (Some(c), Some(d)) if evict_dirty => Some(if d.0 < c.0 { d } else { c }),
+            (None, Some(d)) if evict_dirty => Some(d),
+            (c, _) => c,
+        };
         match victim {
             Some((_, key)) => {
                 self.remove(&key);
