@@ -278,3 +278,28 @@ fn a_crash_during_checkpoint_keeps_every_commit() {
         assert_eq!(read_fills(&pager, &pages).expect("read"), vec![2, 2, 1, 1]);
     }
 }
+
+#[test]
+fn a_header_page_torn_by_a_checkpoint_crash_still_opens() {
+    let (crash, io) = crash_io();
+    let opts = options(4096);
+    let pager = open(&io, &opts).expect("create");
+    let (pages, _) = allocate_pages(&pager, 3, 1).expect("commit 1");
+    checkpoint(&pager, CheckpointMode::Passive).expect("checkpoint 1");
+    let seq = rewrite_pages(&pager, &pages, 2).expect("commit 2");
+    drop(pager);
+    // A second checkpoint's header write tore: only its last sectors landed.
+    let mut db = crash.durable_bytes(DB);
+    db[..512].fill(0x5a);
+    db[3000] ^= 0xff;
+    crash.set_file(DB, db);
+    let pager = open(&io, &opts).expect("the header's second record is whole");
+    assert_eq!(pager.commit_seq(), seq);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![2, 2, 2]);
+    // The next checkpoint rewrites page 1 whole.
+    checkpoint(&pager, CheckpointMode::Truncate).expect("checkpoint 2");
+    drop(pager);
+    let pager = open(&io, &opts).expect("reopen");
+    assert_eq!(pager.commit_seq(), seq);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![2, 2, 2]);
+}

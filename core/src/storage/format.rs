@@ -24,8 +24,16 @@
 //! [24..28]  freelist length in pages
 //! [28..32]  B-tree root page (0 = no tree yet)
 //! [32..40]  commit sequence of the last checkpoint
-//! [40..page_size - 8]  zero
+//! [40..44]  crc32 of bytes [0..40]: the record's own checksum
+//! [512..556]  a copy of bytes [0..44] when the page is 1024 bytes or larger
+//! everything else up to the reserved tail: zero
 //! ```
+//! Why two records: checkpoints rewrite page 1 in the database file, and a crash before
+//! the database fsync may leave it torn at 512-byte sector granularity. Sectors are
+//! atomic, so at least one record is whole and is either the old or the new header; both
+//! are safe, because the WAL is reset only after that fsync, so every frame the new header
+//! describes is still in the WAL. A header page whose page checksum fails is read from its
+//! first valid record; with no valid record it is `Error::Corrupt`.
 //! A free page holds the next free page number in bytes [0..4] (0 ends the list); the rest
 //! of its usable bytes are zero.
 
@@ -38,6 +46,20 @@ pub const HEADER_PAGE: PageNo = 1;
 pub const DB_MAGIC: [u8; 8] = *b"braid-db";
 /// Version of the formats written down in this file.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Bytes of one header record (fields and their crc32).
+const HEADER_RECORD_BYTES: usize = 44;
+/// Sector size whose writes are assumed atomic; the record copy starts one sector in.
+const SECTOR_BYTES: usize = 512;
+
+/// Where the header page keeps its records: one per sector of the first two sectors.
+fn record_offsets(page_size: usize) -> Vec<usize> {
+    if page_size >= 2 * SECTOR_BYTES {
+        vec![0, SECTOR_BYTES]
+    } else {
+        vec![0]
+    }
+}
 
 /// The fields of the header page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,37 +102,75 @@ impl DbHeader {
     /// The full, sealed image of page 1.
     pub fn encode(&self) -> Vec<u8> {
         let mut image = vec![0u8; self.page_size as usize];
-        image[0..8].copy_from_slice(&DB_MAGIC);
-        put_u32(&mut image, 8, FORMAT_VERSION);
-        put_u32(&mut image, 12, self.page_size);
-        put_u32(&mut image, 16, self.page_count);
-        put_u32(&mut image, 20, self.freelist_head);
-        put_u32(&mut image, 24, self.freelist_count);
-        put_u32(&mut image, 28, self.root);
-        image[32..40].copy_from_slice(&self.checkpoint_seq.to_le_bytes());
+        let mut record = [0u8; HEADER_RECORD_BYTES];
+        record[0..8].copy_from_slice(&DB_MAGIC);
+        put_u32(&mut record, 8, FORMAT_VERSION);
+        put_u32(&mut record, 12, self.page_size);
+        put_u32(&mut record, 16, self.page_count);
+        put_u32(&mut record, 20, self.freelist_head);
+        put_u32(&mut record, 24, self.freelist_count);
+        put_u32(&mut record, 28, self.root);
+        record[32..40].copy_from_slice(&self.checkpoint_seq.to_le_bytes());
+        let crc = crc32fast::hash(&record[0..40]);
+        put_u32(&mut record, 40, crc);
+        for at in record_offsets(image.len()) {
+            image[at..at + HEADER_RECORD_BYTES].copy_from_slice(&record);
+        }
         seal_page(HEADER_PAGE, &mut image);
         image
     }
 
-    /// Reads a header page image, checking its checksum, magic, version and consistency.
+    /// Reads a header page image: its first record if the page checksum holds, else the
+    /// first record copy that still verifies (a torn page); then checks magic, version,
+    /// page size and consistency.
     pub fn decode(image: &[u8]) -> Result<DbHeader> {
-        verify_page(HEADER_PAGE, image)?;
-        if image[0..8] != DB_MAGIC {
+        let page = verify_page(HEADER_PAGE, image);
+        let offsets = if page.is_ok() {
+            vec![0]
+        } else {
+            record_offsets(image.len())
+        };
+        let mut first_error = page.err();
+        for at in offsets {
+            match Self::decode_record(image, at) {
+                Ok(header) => return Ok(header),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| Error::Corrupt("header page: no record".into())))
+    }
+
+    fn decode_record(image: &[u8], at: usize) -> Result<DbHeader> {
+        if image.len() < at + HEADER_RECORD_BYTES {
+            return Err(Error::Corrupt(format!(
+                "header page of {} bytes",
+                image.len()
+            )));
+        }
+        let record = &image[at..at + HEADER_RECORD_BYTES];
+        if crc32fast::hash(&record[0..40]) != get_u32(record, 40) {
+            return Err(Error::Corrupt(format!(
+                "header page: record at {at} fails its checksum"
+            )));
+        }
+        if record[0..8] != DB_MAGIC {
             return Err(Error::Corrupt("header page: bad magic".into()));
         }
-        let version = get_u32(image, 8);
+        let version = get_u32(record, 8);
         if version != FORMAT_VERSION {
             return Err(Error::Corrupt(format!(
                 "header page: unknown format version {version}"
             )));
         }
         let header = DbHeader {
-            page_size: get_u32(image, 12),
-            page_count: get_u32(image, 16),
-            freelist_head: get_u32(image, 20),
-            freelist_count: get_u32(image, 24),
-            root: get_u32(image, 28),
-            checkpoint_seq: u64::from_le_bytes(image[32..40].try_into().expect("8 bytes")),
+            page_size: get_u32(record, 12),
+            page_count: get_u32(record, 16),
+            freelist_head: get_u32(record, 20),
+            freelist_count: get_u32(record, 24),
+            root: get_u32(record, 28),
+            checkpoint_seq: get_u64(record, 32),
         };
         if header.page_size as usize != image.len() {
             return Err(Error::Corrupt(format!(
@@ -243,14 +303,49 @@ mod tests {
     #[test]
     fn flipped_bit_fails_the_checksum() {
         let image = DbHeader::new(512).encode();
-        for bit in [0usize, 100, 8 * 503] {
+        for bit in [0usize, 100, 8 * 41] {
             let mut bad = image.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
+            assert!(verify_page(HEADER_PAGE, &bad).is_err(), "bit {bit}");
+            let decoded = DbHeader::decode(&bad);
             assert!(
-                matches!(DbHeader::decode(&bad), Err(Error::Corrupt(_))),
-                "bit {bit}"
+                matches!(decoded, Err(Error::Corrupt(_))),
+                "bit {bit}: {decoded:?}"
             );
         }
+        // Outside the record only the page checksum fails; the record still holds.
+        for byte in [300, 505] {
+            let mut bad = image.clone();
+            bad[byte] ^= 1;
+            assert!(verify_page(HEADER_PAGE, &bad).is_err());
+            assert_eq!(DbHeader::decode(&bad), DbHeader::decode(&image));
+        }
+    }
+
+    #[test]
+    fn a_torn_header_page_reads_from_its_whole_record() {
+        let mut old = DbHeader::new(4096);
+        old.page_count = 3;
+        old.root = 2;
+        let mut new = old;
+        new.checkpoint_seq = 9;
+        new.page_count = 5;
+        let (old_image, new_image) = (old.encode(), new.encode());
+        // New first sector, old rest: the first record is whole and new.
+        let mut torn = old_image.clone();
+        torn[..512].copy_from_slice(&new_image[..512]);
+        assert_eq!(DbHeader::decode(&torn), Ok(new));
+        // Garbage first sector: the copy in the second sector is whole and old.
+        let mut torn = old_image.clone();
+        torn[..512].fill(0xa5);
+        assert_eq!(DbHeader::decode(&torn), Ok(old));
+        // Both records damaged: corrupt.
+        torn[520] ^= 1;
+        assert!(matches!(DbHeader::decode(&torn), Err(Error::Corrupt(_))));
+        // A 512-byte page has one record, so one flipped bit there is corrupt.
+        let mut small = DbHeader::new(512).encode();
+        small[20] ^= 1;
+        assert!(matches!(DbHeader::decode(&small), Err(Error::Corrupt(_))));
     }
 
     #[test]
