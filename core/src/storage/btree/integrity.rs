@@ -150,14 +150,6 @@ impl Findings {
     fn check_page(&mut self, visit: &Visit, node: Node) -> Vec<Visit> {
         let pgno = visit.pgno;
         let keys: Vec<Vec<u8>> = node.keys().into_iter().map(<[u8]>::to_vec).collect();
-        for (index, pair) in keys.windows(2).enumerate() {
-            if pair[0] >= pair[1] {
-                self.problems.push(format!(
-                    "page {pgno}: keys out of order at cells {index} and {}",
-                    index + 1
-                ));
-            }
-        }
         for (index, key) in keys.iter().enumerate() {
             let below = visit.lower.as_ref().is_some_and(|lower| key < lower);
             let above = visit.upper.as_ref().is_some_and(|upper| key >= upper);

@@ -151,9 +151,9 @@ impl Node {
         }
     }
 
-    /// Decodes the first `usable_size` bytes of `image`. Checks the structure only (kinds,
-    /// lengths, bounds); key order is `integrity_check`'s business. The error says what is
-    /// wrong, without the page number.
+    /// Decodes the first `usable_size` bytes of `image`, checking what one page can show:
+    /// kind, lengths, bounds, key order inside the page. How pages relate to each other is
+    /// `IntegrityCheck`'s business. The error says what is wrong, without the page number.
     pub fn decode(image: &[u8], usable_size: usize) -> Result<Node, String> {
         if image.len() < usable_size || usable_size < HEADER_BYTES {
             return Err(format!(
@@ -183,7 +183,9 @@ impl Node {
                     let value = reader.take(value_len, index)?.to_vec();
                     cells.push((key, value));
                 }
-                Ok(Node::Leaf { cells })
+                let node = Node::Leaf { cells };
+                check_order(&node.keys())?;
+                Ok(node)
             }
             KIND_INTERIOR => {
                 let mut keys = Vec::with_capacity(count);
@@ -200,7 +202,9 @@ impl Node {
                 if let Some(index) = children.iter().position(|&child| child < 2) {
                     return Err(format!("child {index} points to page {}", children[index]));
                 }
-                Ok(Node::Interior { keys, children })
+                let node = Node::Interior { keys, children };
+                check_order(&node.keys())?;
+                Ok(node)
             }
             kind => Err(format!("unknown node kind {kind}")),
         }
@@ -220,6 +224,18 @@ pub fn interior_cell_bytes(key: &[u8]) -> usize {
 /// Index of the child of an interior node whose range holds `key`.
 pub fn child_index(keys: &[Vec<u8>], key: &[u8]) -> usize {
     keys.partition_point(|separator| separator.as_slice() <= key)
+}
+
+/// Keys inside one page strictly increase; anything else is damage, and splitting such a
+/// page would compute nonsense separators.
+fn check_order(keys: &[&[u8]]) -> Result<(), String> {
+    match keys.windows(2).position(|pair| pair[0] >= pair[1]) {
+        Some(index) => Err(format!(
+            "keys out of order at cells {index} and {}",
+            index + 1
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_key_len(key_len: usize, index: usize) -> Result<(), String> {
@@ -254,7 +270,7 @@ mod tests {
     #[test]
     fn leaf_and_interior_round_trip_without_touching_the_tail() {
         let leaf = Node::Leaf {
-            cells: vec![(b"a".to_vec(), vec![]), (vec![7; 255], vec![1; 128])],
+            cells: vec![(b"a".to_vec(), vec![]), (vec![b'z'; 255], vec![1; 128])],
         };
         let interior = Node::Interior {
             keys: vec![b"m".to_vec()],
@@ -296,6 +312,16 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown node kind")
         );
+    }
+
+    #[test]
+    fn decode_rejects_keys_out_of_order() {
+        let mut image = vec![0; 512];
+        let cells = vec![(b"a".to_vec(), vec![]), (b"b".to_vec(), vec![])];
+        Node::Leaf { cells }.encode_into(&mut image, 504);
+        image[HEADER_BYTES + 3] = b'c'; // the first key becomes "c", above "b"
+        let why = Node::decode(&image, 504).expect_err("unsorted keys are damage");
+        assert!(why.contains("out of order at cells 0 and 1"), "{why}");
     }
 
     #[test]
