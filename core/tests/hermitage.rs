@@ -16,7 +16,8 @@
 use std::sync::Arc;
 
 use braid_core::{
-    Connection, Database, DbOptions, Error, IO, MemoryIO, Op, Output, Result, TxMode, block_on,
+    Connection, Database, DbOptions, Error, IO, IOResult, MemoryIO, Op, Output, Result, TxMode,
+    block_on,
 };
 
 const T0: usize = 0;
@@ -438,4 +439,358 @@ fn g2_two_edges() {
     t.step(T3, commit(), committed_read_only());
     t.step(T1, put(1, 0), busy_snapshot());
     t.final_state(&[(1, 10), (2, 25)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Beyond the tables: random interleavings of random transactions on a hostile I/O
+// (`ShuffleIO` completes pending I/O in random order and injects yields at every yield
+// point), checked step by step against a versioned model in commit order.
+
+type Keyspace = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// A small deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+/// One client: a connection running a program of ops, one `execute` call per step.
+struct Client {
+    conn: Connection,
+    program: Vec<Op>,
+    next: usize,
+    waiting: Option<braid_core::IOCompletions>,
+    /// The transaction's own writes (None = deleted), for read-your-writes.
+    writes: Keyspace,
+    deleted: std::collections::BTreeSet<Vec<u8>>,
+    /// The snapshot the open transaction reads, once it took one.
+    snapshot: Option<u64>,
+    /// The last commit acknowledged when the transaction began.
+    floor: u64,
+    /// Whether the commit this op publishes is already in the model: a commit is visible
+    /// to others from its publish on, even while its op still runs (an auto-checkpoint).
+    published: bool,
+}
+
+impl Client {
+    fn new(conn: Connection, program: Vec<Op>) -> Client {
+        Client {
+            conn,
+            program,
+            next: 0,
+            waiting: None,
+            writes: Keyspace::new(),
+            deleted: Default::default(),
+            snapshot: None,
+            floor: 0,
+            published: false,
+        }
+    }
+}
+
+fn random_program(rng: &mut Rng, id: usize, serial: &mut u32) -> Vec<Op> {
+    let mut op = |rng: &mut Rng| -> Op {
+        *serial += 1;
+        let k = rng.below(8) as u32;
+        match rng.below(10) {
+            0..=3 => get(k),
+            4..=6 => put(k, id as u32 * 100_000 + *serial),
+            7 => delete(k),
+            _ => Op::Scan {
+                start: key(k),
+                end: (rng.below(2) == 0).then(|| key(k + 1 + rng.below(4) as u32)),
+                limit: 1 + rng.below(6) as usize,
+            },
+        }
+    };
+    match rng.below(12) {
+        0 => {
+            let modes = [
+                braid_core::CheckpointMode::Passive,
+                braid_core::CheckpointMode::Full,
+                braid_core::CheckpointMode::Restart,
+                braid_core::CheckpointMode::Truncate,
+            ];
+            vec![Op::Checkpoint(modes[rng.below(4) as usize])]
+        }
+        1..=3 => vec![op(rng)],
+        _ => {
+            let mode = if rng.below(4) == 0 {
+                TxMode::Immediate
+            } else {
+                TxMode::Deferred
+            };
+            let mut program = vec![Op::Begin(mode)];
+            for _ in 0..1 + rng.below(5) {
+                program.push(op(rng));
+            }
+            program.push(if rng.below(8) == 0 {
+                Op::Rollback
+            } else {
+                Op::Commit
+            });
+            program
+        }
+    }
+}
+
+/// The model at `snapshot` with `client`'s own writes on top.
+fn view(states: &[Keyspace], client: &Client, snapshot: u64) -> Keyspace {
+    assert!(
+        (snapshot as usize) < states.len(),
+        "snapshot {snapshot} sees a commit the model never saw published"
+    );
+    let mut view = states[snapshot as usize].clone();
+    for k in &client.deleted {
+        view.remove(k);
+    }
+    view.extend(client.writes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    view
+}
+
+/// Adds the commit `client`'s running op published to the model, once.
+fn record_publish(states: &mut Vec<Keyspace>, client: &mut Client) {
+    let claims = client.conn.last_claims();
+    let Some(seq) = claims.commit_seq.filter(|&s| s != 0) else {
+        return;
+    };
+    if client.published {
+        return; // other writers may have committed since: the lock went with the publish
+    }
+    let latest = states.len() as u64 - 1;
+    let snap = claims.snapshot_seq.expect("a writer has a snapshot");
+    assert_eq!(seq, latest + 1, "commit sequences grow by one");
+    assert_eq!(
+        snap, latest,
+        "a writer's snapshot is the commit before its own"
+    );
+    let after = view(states, client, snap);
+    states.push(after);
+    client.published = true;
+}
+
+/// Checks one finished op against the model; returns true when the program is over.
+fn check_done(states: &mut Vec<Keyspace>, client: &mut Client, op: &Op, output: Output) -> bool {
+    let claims = client.conn.last_claims();
+    let explicit = client.conn.in_transaction();
+    if let Some(seq) = claims.snapshot_seq {
+        assert!(
+            seq >= client.floor,
+            "snapshot {seq} older than acknowledged {}",
+            client.floor
+        );
+        match client.snapshot {
+            Some(held) if explicit => assert_eq!(seq, held, "{op:?}: a snapshot never moves"),
+            _ if explicit => client.snapshot = Some(seq),
+            _ => {}
+        }
+    }
+    match (op, output) {
+        (Op::Begin(_), Output::Done) => {}
+        (Op::Get(k), Output::Value(v)) => {
+            let snap = claims.snapshot_seq.expect("a read takes a snapshot");
+            assert_eq!(
+                v.as_ref(),
+                view(states, client, snap).get(k),
+                "{op:?} at {snap}"
+            );
+        }
+        (Op::Scan { start, end, limit }, Output::Rows(rows)) => {
+            let snap = claims.snapshot_seq.expect("a scan takes a snapshot");
+            let expected: Vec<_> = view(states, client, snap)
+                .into_iter()
+                .filter(|(k, _)| k >= start && end.as_ref().is_none_or(|e| k < e))
+                .take(*limit)
+                .collect();
+            assert_eq!(rows, expected, "{op:?} at {snap}");
+        }
+        (Op::Put(k, v), Output::Done) => {
+            client.deleted.remove(k);
+            client.writes.insert(k.clone(), v.clone());
+        }
+        (Op::Delete(k), Output::Done) => {
+            client.writes.remove(k);
+            client.deleted.insert(k.clone());
+        }
+        (Op::Commit, Output::Committed { .. }) | (Op::Rollback, Output::Done) => {}
+        (Op::Checkpoint(_), Output::Checkpointed(_)) => return true,
+        (op, output) => panic!("{op:?} answered {output:?}"),
+    }
+    let write = op.is_write() || *op == Op::Commit;
+    if write && !explicit {
+        // The op ended a write transaction (an explicit commit or an implicit write).
+        if claims.commit_seq.is_some_and(|s| s != 0) {
+            record_publish(states, client);
+        } else {
+            let snap = claims.snapshot_seq.expect("a writer has a snapshot");
+            let after = view(states, client, snap);
+            assert_eq!(after, states[snap as usize], "no commit, so no change");
+        }
+    }
+    if !explicit {
+        client.writes.clear();
+        client.deleted.clear();
+        client.snapshot = None;
+        client.published = false;
+    }
+    client.next += 1;
+    client.next == client.program.len()
+}
+
+/// Runs one seeded interleaving; returns (commits, Busy answers, BusySnapshot answers).
+fn run_interleaving(seed: u64, clients: usize, steps: usize) -> (usize, usize, usize) {
+    let io = Arc::new(braid_core::ShuffleIO::with_yields(seed, 150_000));
+    let options = DbOptions {
+        page_size: 512,
+        cache_pages: 12,
+        autocheckpoint_frames: 30,
+        yield_injector: Some(io.injector()),
+        ..DbOptions::default()
+    };
+    let db = Database::open_blocking(io.clone(), "mix.db", options).expect("open");
+    let mut rng = Rng(seed);
+    let mut serial = 0;
+    let mut states: Vec<Keyspace> = vec![Keyspace::new()];
+    let mut all: Vec<Client> = (0..clients)
+        .map(|id| Client::new(db.connect(), random_program(&mut rng, id, &mut serial)))
+        .collect();
+    let (mut busy, mut stale) = (0, 0);
+    for _ in 0..steps {
+        if io.pending() > 0 && rng.below(3) == 0 {
+            io.step().expect("step");
+            continue;
+        }
+        let id = rng.below(clients as u64) as usize;
+        let client = &mut all[id];
+        if client.waiting.as_ref().is_some_and(|w| !w.finished()) {
+            continue;
+        }
+        client.waiting = None;
+        let op = client.program[client.next].clone();
+        if client.next == 0 {
+            client.floor = states.len() as u64 - 1;
+        }
+        let over = match client.conn.execute(&op) {
+            Ok(IOResult::IO(waiting)) => {
+                client.waiting = Some(waiting);
+                record_publish(&mut states, client);
+                false
+            }
+            Ok(IOResult::Done(output)) => check_done(&mut states, client, &op, output),
+            Err(Error::Busy) => {
+                busy += 1;
+                assert_eq!(
+                    client.conn.in_transaction(),
+                    client.next > 0,
+                    "Busy keeps an open transaction and opens none"
+                );
+                false
+            }
+            Err(Error::BusySnapshot) => {
+                stale += 1;
+                assert!(
+                    !client.conn.in_transaction(),
+                    "BusySnapshot ends the transaction"
+                );
+                true
+            }
+            Err(e) => panic!("client {id}: {op:?} failed: {e}"),
+        };
+        if over {
+            client.program = random_program(&mut rng, id, &mut serial);
+            client.next = 0;
+            client.writes.clear();
+            client.deleted.clear();
+            client.snapshot = None;
+            client.published = false;
+        }
+    }
+    let observer = db.connect();
+    let io_ref: &dyn IO = io.as_ref();
+    let scan = Op::Scan {
+        start: vec![0],
+        end: None,
+        limit: usize::MAX,
+    };
+    let Ok(Output::Rows(rows)) = block_on(io_ref, || observer.execute(&scan)) else {
+        panic!("final scan")
+    };
+    let last = states.last().expect("state 0");
+    assert_eq!(
+        &rows.into_iter().collect::<Keyspace>(),
+        last,
+        "the final state"
+    );
+    let check = block_on(io_ref, || observer.execute(&Op::IntegrityCheck));
+    assert_eq!(check, Ok(Output::Integrity(vec![])));
+    (states.len() - 1, busy, stale)
+}
+
+#[test]
+fn random_interleavings_are_serializable_in_commit_order() {
+    let (mut commits, mut busy, mut stale) = (0, 0, 0);
+    for seed in 1..=6 {
+        let (c, b, s) = run_interleaving(seed, 3, 6_000);
+        commits += c;
+        busy += b;
+        stale += s;
+    }
+    assert!(commits >= 300, "the runs commit ({commits})");
+    assert!(busy >= 10, "writers meet the lock ({busy})");
+    assert!(stale >= 10, "stale snapshots meet a commit ({stale})");
+}
+
+/// The seeded table (commit 1) and a client whose connection just read k2 = 20.
+fn checked_read() -> (Vec<Keyspace>, Client) {
+    let t = Table::new();
+    let mut client = Client::new(t.conns[T2].database().connect(), vec![get(2)]);
+    let io: &dyn IO = t.io.as_ref();
+    let read = block_on(io, || client.conn.execute(&get(2)));
+    assert_eq!(read, val(20));
+    let states = vec![
+        Keyspace::new(),
+        Keyspace::from([(key(1), value(10)), (key(2), value(20))]),
+    ];
+    (states, client)
+}
+
+#[test]
+#[should_panic(expected = "at 1")]
+fn interleaving_checker_rejects_a_wrong_read() {
+    let (mut states, mut client) = checked_read();
+    let forged = Output::Value(Some(value(21)));
+    check_done(&mut states, &mut client, &get(2), forged);
+}
+
+#[test]
+#[should_panic(expected = "never saw published")]
+fn interleaving_checker_rejects_a_read_of_an_unknown_commit() {
+    let (mut states, mut client) = checked_read();
+    states.pop();
+    check_done(
+        &mut states,
+        &mut client,
+        &get(2),
+        Output::Value(Some(value(20))),
+    );
+}
+
+#[test]
+#[should_panic(expected = "commit sequences grow by one")]
+fn interleaving_checker_rejects_a_skipped_commit_sequence() {
+    let t = Table::new();
+    let io: &dyn IO = t.io.as_ref();
+    let mut client = Client::new(t.conns[T1].database().connect(), vec![put(1, 11)]);
+    let write = block_on(io, || client.conn.execute(&put(1, 11)));
+    assert_eq!(write, done());
+    // The model lost commit 1, so the engine's commit 2 looks like a skip.
+    let mut states = vec![Keyspace::new()];
+    check_done(&mut states, &mut client, &put(1, 11), Output::Done);
 }
