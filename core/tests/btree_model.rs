@@ -175,21 +175,24 @@ fn long_keys_with_a_shared_prefix_match_the_model_at_512_bytes() {
 }
 
 #[test]
-fn yielding_at_every_point_builds_the_same_pages_as_never_yielding() {
+fn yielding_builds_the_same_pages_as_never_yielding() {
     let quiet = run_model(Tree::new(TestPages::new(512)), 71, 2500, 500, 500);
-    let yielding = TestPages::with_yields(512, 71, 0, 1_000_000);
-    let yielding = run_model(Tree::new(yielding), 71, 2500, 500, 500);
-    assert!(yielding.pages.yields_taken(YieldPoint::BtreeSplit) > 0);
-    assert!(yielding.pages.yields_taken(YieldPoint::BtreeMerge) > 0);
-    assert_eq!(quiet.pages.root(), yielding.pages.root());
-    assert_eq!(quiet.pages.freelist(), yielding.pages.freelist());
-    assert_eq!(quiet.pages.page_count(), yielding.pages.page_count());
-    for pgno in 2..=quiet.pages.page_count() {
-        assert_eq!(
-            quiet.pages.raw_page(pgno),
-            yielding.pages.raw_page(pgno),
-            "page {pgno}"
-        );
+    // Every yield point taken; then also reads and reservations yielding at random.
+    for read_yield_ppm in [0, 300_000] {
+        let pages = TestPages::with_yields(512, 72, read_yield_ppm, 1_000_000);
+        let yielding = run_model(Tree::new(pages), 71, 2500, 500, 500);
+        assert!(yielding.pages.yields_taken(YieldPoint::BtreeSplit) > 0);
+        assert!(yielding.pages.yields_taken(YieldPoint::BtreeMerge) > 0);
+        assert_eq!(quiet.pages.root(), yielding.pages.root());
+        assert_eq!(quiet.pages.freelist(), yielding.pages.freelist());
+        assert_eq!(quiet.pages.page_count(), yielding.pages.page_count());
+        for pgno in 2..=quiet.pages.page_count() {
+            assert_eq!(
+                quiet.pages.raw_page(pgno),
+                yielding.pages.raw_page(pgno),
+                "page {pgno}"
+            );
+        }
     }
 }
 
