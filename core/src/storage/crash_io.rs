@@ -3,11 +3,15 @@
 //!
 //! Fault model:
 //! - Each file has a durable image and a volatile one. Writes and truncates land in the
-//!   volatile image when they complete; a completed `sync` copies the file's volatile
-//!   image to its durable one.
-//! - Operations complete in submission order inside `step()` (like `MemoryIO`).
+//!   volatile image when they complete, and are remembered as unsynced; a completed
+//!   `sync` copies the file's volatile image to its durable one and forgets them.
+//! - `step()` completes every pending operation in submission order, or, in a
+//!   `shuffled(seed)` instance, one pending operation chosen by a seeded generator.
 //! - `crash()` aborts every pending operation and replaces each volatile image with its
 //!   durable one: every write not covered by a completed sync is lost, whole.
+//! - `crash_torn(seed)` is harsher: each unsynced write, including writes still pending,
+//!   independently survives whole, not at all, or torn (a random subset of its 512-byte
+//!   sectors lands); each unsynced truncate survives or not.
 //! - Switches: failing syncs, failing writes, short writes (half the bytes land and the
 //!   completion reports it), each for every later operation until switched off.
 //! - `flip_bit` damages both images of a file, as a bit rot of stored data.
@@ -15,13 +19,27 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
 use crate::Result;
 use crate::io::{Completion, CompletionError, File, IO};
+
+/// Sector size: the unit a torn write keeps or loses.
+const SECTOR_BYTES: u64 = 512;
+
+/// A change to a file not yet covered by a sync.
+#[derive(Clone)]
+enum Unsynced {
+    Write { pos: u64, bytes: Vec<u8> },
+    Truncate { len: u64 },
+}
 
 #[derive(Default)]
 struct CrashFile {
     durable: Vec<u8>,
     volatile: Vec<u8>,
+    unsynced: Vec<Unsynced>,
 }
 
 type Shared = Arc<Mutex<CrashFile>>;
@@ -58,9 +76,11 @@ struct Inner {
     files: BTreeMap<String, Shared>,
     queue: VecDeque<(Op, Completion)>,
     faults: Faults,
+    /// Present in a shuffled instance: picks the one operation each step completes.
+    shuffle: Option<Xoshiro256PlusPlus>,
 }
 
-/// Crash-capable in-memory I/O. Cheap to share through `Arc`.
+/// Crash-capable in-memory I/O. Clones share the same files.
 #[derive(Default, Clone)]
 pub struct CrashIO {
     inner: Arc<Mutex<Inner>>,
@@ -70,9 +90,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn write_at(image: &mut Vec<u8>, pos: u64, bytes: &[u8]) {
+    let end = pos as usize + bytes.len();
+    if image.len() < end {
+        image.resize(end, 0);
+    }
+    image[pos as usize..end].copy_from_slice(bytes);
+}
+
 impl CrashIO {
+    /// Completes everything pending, in order, at each step.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Completes one pending operation, chosen from `seed`, at each step.
+    pub fn shuffled(seed: u64) -> Self {
+        let io = Self::default();
+        lock(&io.inner).shuffle = Some(Xoshiro256PlusPlus::seed_from_u64(seed));
+        io
     }
 
     /// Loses every write not made durable by a completed sync; pending operations abort.
@@ -82,8 +118,51 @@ impl CrashIO {
             for file in inner.files.values() {
                 let mut file = lock(file);
                 file.volatile = file.durable.clone();
+                file.unsynced.clear();
             }
             inner.queue.drain(..).map(|(_, c)| c).collect()
+        };
+        for c in pending {
+            c.abort();
+        }
+    }
+
+    /// Crashes letting each unsynced write (pending ones too) survive whole, torn at
+    /// sector granularity, or not at all, as drawn from `seed`.
+    pub fn crash_torn(&self, seed: u64) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let pending: Vec<Completion> = {
+            let mut inner = lock(&self.inner);
+            let queue: Vec<(Op, Completion)> = inner.queue.drain(..).collect();
+            for file in inner.files.values() {
+                let mut changes = std::mem::take(&mut lock(file).unsynced);
+                for (op, _) in &queue {
+                    match op {
+                        Op::Write {
+                            file: f,
+                            pos,
+                            bytes,
+                        } if Arc::ptr_eq(f, file) => {
+                            changes.push(Unsynced::Write {
+                                pos: *pos,
+                                bytes: bytes.clone(),
+                            });
+                        }
+                        Op::Truncate { file: f, len } if Arc::ptr_eq(f, file) => {
+                            changes.push(Unsynced::Truncate { len: *len });
+                        }
+                        _ => {}
+                    }
+                }
+                let mut file = lock(file);
+                let mut image = file.durable.clone();
+                for change in changes {
+                    apply_torn(&mut image, change, &mut rng);
+                }
+                file.durable = image.clone();
+                file.volatile = image;
+            }
+            queue.into_iter().map(|(_, c)| c).collect()
         };
         for c in pending {
             c.abort();
@@ -145,6 +224,30 @@ impl CrashIO {
         let mut file = lock(file);
         file.durable = bytes.clone();
         file.volatile = bytes;
+        file.unsynced.clear();
+    }
+}
+
+/// Applies one unsynced change to `image`: whole, not at all, or (writes) torn.
+fn apply_torn(image: &mut Vec<u8>, change: Unsynced, rng: &mut Xoshiro256PlusPlus) {
+    match (change, rng.next_u64() % 3) {
+        (_, 0) => {}
+        (Unsynced::Truncate { len }, _) => image.resize(len as usize, 0),
+        (Unsynced::Write { pos, bytes }, 1) => write_at(image, pos, &bytes),
+        (Unsynced::Write { pos, bytes }, _) => {
+            let end = pos + bytes.len() as u64;
+            let mut start = pos;
+            while start < end {
+                let sector_end = ((start / SECTOR_BYTES) + 1) * SECTOR_BYTES;
+                let piece_end = sector_end.min(end);
+                if rng.next_u64() % 2 == 0 {
+                    let from = (start - pos) as usize;
+                    let to = (piece_end - pos) as usize;
+                    write_at(image, start, &bytes[from..to]);
+                }
+                start = piece_end;
+            }
+        }
     }
 }
 
@@ -171,11 +274,11 @@ fn apply(op: Op, c: &Completion, faults: Faults) {
                 bytes.len()
             };
             let mut file = lock(&file);
-            let end = pos as usize + n;
-            if file.volatile.len() < end {
-                file.volatile.resize(end, 0);
-            }
-            file.volatile[pos as usize..end].copy_from_slice(&bytes[..n]);
+            write_at(&mut file.volatile, pos, &bytes[..n]);
+            file.unsynced.push(Unsynced::Write {
+                pos,
+                bytes: bytes[..n].to_vec(),
+            });
             drop(file);
             c.complete(n as i32);
         }
@@ -186,11 +289,15 @@ fn apply(op: Op, c: &Completion, faults: Faults) {
             }
             let mut file = lock(&file);
             file.durable = file.volatile.clone();
+            file.unsynced.clear();
             drop(file);
             c.complete(0);
         }
         Op::Truncate { file, len } => {
-            lock(&file).volatile.resize(len as usize, 0);
+            let mut file = lock(&file);
+            file.volatile.resize(len as usize, 0);
+            file.unsynced.push(Unsynced::Truncate { len });
+            drop(file);
             c.complete(0);
         }
     }
@@ -280,7 +387,17 @@ impl IO for CrashIO {
     fn step(&self) -> Result<()> {
         let (batch, faults): (Vec<(Op, Completion)>, Faults) = {
             let mut inner = lock(&self.inner);
-            (inner.queue.drain(..).collect(), inner.faults)
+            let faults = inner.faults;
+            let len = inner.queue.len() as u64;
+            let batch = match inner.shuffle.as_mut() {
+                Some(_) if len == 0 => Vec::new(),
+                Some(rng) => {
+                    let index = (rng.next_u64() % len) as usize;
+                    inner.queue.remove(index).into_iter().collect()
+                }
+                None => inner.queue.drain(..).collect(),
+            };
+            (batch, faults)
         };
         for (op, c) in batch {
             if !c.finished() {
@@ -292,5 +409,65 @@ impl IO for CrashIO {
 
     fn pending(&self) -> usize {
         lock(&self.inner).queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(io: &CrashIO, file: &Arc<dyn File>, pos: u64, bytes: &[u8]) {
+        file.pwrite(pos, bytes, Completion::new_noop())
+            .expect("submit");
+        io.step().expect("step");
+    }
+
+    fn sync(io: &CrashIO, file: &Arc<dyn File>) {
+        file.sync(Completion::new_noop()).expect("submit");
+        io.step().expect("step");
+    }
+
+    #[test]
+    fn crash_keeps_exactly_what_was_synced() {
+        let io = CrashIO::new();
+        let file = io.open_file("f").expect("open");
+        write(&io, &file, 0, &[1; 10]);
+        sync(&io, &file);
+        write(&io, &file, 5, &[2; 10]);
+        assert_eq!(file.size().expect("size"), 15);
+        io.crash();
+        assert_eq!(io.file_bytes("f"), vec![1; 10]);
+    }
+
+    #[test]
+    fn torn_crash_keeps_whole_sectors_of_unsynced_writes() {
+        for seed in 0..20 {
+            let io = CrashIO::new();
+            let file = io.open_file("f").expect("open");
+            write(&io, &file, 0, &[1; 2048]);
+            sync(&io, &file);
+            write(&io, &file, 0, &[2; 2048]);
+            io.crash_torn(seed);
+            let bytes = io.file_bytes("f");
+            assert_eq!(bytes.len(), 2048);
+            for sector in bytes.chunks(512) {
+                assert!(
+                    sector.iter().all(|&b| b == sector[0]),
+                    "seed {seed}: a sector is atomic"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shuffled_steps_complete_one_operation() {
+        let io = CrashIO::shuffled(3);
+        let file = io.open_file("f").expect("open");
+        for i in 0..4 {
+            file.pwrite(i * 10, &[1; 10], Completion::new_noop())
+                .expect("submit");
+        }
+        io.step().expect("step");
+        assert_eq!(io.pending(), 3);
     }
 }

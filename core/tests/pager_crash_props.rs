@@ -1,0 +1,214 @@
+//! Random commits and checkpoints cut short by crashes at random points, on `CrashIO`
+//! with shuffled completion order and torn unsynced writes. After every recovery the
+//! database must hold exactly the state of one commit: under full sync, at least the
+//! last acknowledged one and at most the one in flight; under normal sync, any commit
+//! not beyond the one in flight (a lost suffix, never a hole).
+
+#[path = "pager_util.rs"]
+mod util;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use braid_core::storage::crash_io::CrashIO;
+use braid_core::storage::{CheckpointMode, PageAccess, PageNo, Pager};
+use braid_core::{DbOptions, IO, IOResult, Result, SyncMode, YieldInjector, YieldPoint};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use util::*;
+
+/// Yields at a seeded 30% of yield points.
+struct SeededYields(Mutex<Xoshiro256PlusPlus>);
+
+impl YieldInjector for SeededYields {
+    fn should_yield(&self, _point: YieldPoint) -> bool {
+        self.0.lock().expect("not poisoned").next_u64() % 10 < 3
+    }
+}
+
+/// Drives `f` like `block_on`, but crashes (returns None) once `budget` I/O steps ran.
+fn drive<T>(
+    io: &CrashIO,
+    mut budget: Option<u64>,
+    mut f: impl FnMut() -> Result<IOResult<T>>,
+) -> Option<Result<T>> {
+    loop {
+        match f() {
+            Err(e) => return Some(Err(e)),
+            Ok(IOResult::Done(value)) => return Some(Ok(value)),
+            Ok(IOResult::IO(waiting)) => {
+                while !waiting.finished() {
+                    match budget.as_mut() {
+                        Some(0) => return None,
+                        Some(left) => *left -= 1,
+                        None => {}
+                    }
+                    assert!(io.pending() > 0, "waiting on I/O that was never submitted");
+                    io.step().expect("step");
+                }
+            }
+        }
+    }
+}
+
+struct World {
+    crash: CrashIO,
+    io: Arc<dyn IO>,
+    opts: DbOptions,
+    pager: Arc<Pager>,
+    pages: Vec<PageNo>,
+    /// Page fills after each commit sequence.
+    states: BTreeMap<u64, Vec<u8>>,
+    acked: u64,
+    /// Highest sequence a commit may have reached (acked, or one in flight).
+    attempted: u64,
+    /// Crashes during a commit after which it survived / was lost.
+    in_flight_survived: u32,
+    in_flight_lost: u32,
+}
+
+impl World {
+    fn new(seed: u64, sync: SyncMode, page_size: usize) -> World {
+        let crash = CrashIO::shuffled(seed);
+        let io: Arc<dyn IO> = Arc::new(crash.clone());
+        let mut opts = options(page_size);
+        opts.sync = sync;
+        opts.yield_injector = Some(Arc::new(SeededYields(Mutex::new(
+            Xoshiro256PlusPlus::seed_from_u64(seed),
+        ))));
+        let pager = open(&io, &opts).expect("create");
+        let (pages, seq) = allocate_pages(&pager, 6, 1).expect("first commit");
+        // Make the starting state durable whatever the sync mode.
+        checkpoint(&pager, CheckpointMode::Full).expect("checkpoint");
+        let states = BTreeMap::from([(0, Vec::new()), (seq, vec![1; 6])]);
+        World {
+            crash,
+            io,
+            opts,
+            pager,
+            pages,
+            states,
+            acked: seq,
+            attempted: seq,
+            in_flight_survived: 0,
+            in_flight_lost: 0,
+        }
+    }
+
+    /// One commit rewriting a random subset; None if a crash cut it short.
+    fn commit(&mut self, rng: &mut Xoshiro256PlusPlus, budget: Option<u64>) -> Option<()> {
+        let seq = self.acked + 1;
+        let mut fills = self.states[&self.acked].clone();
+        let mut txn = self.pager.try_begin_write(None).expect("write lock");
+        for (i, &pgno) in self.pages.iter().enumerate() {
+            if i == 0 || rng.next_u64() % 2 == 0 {
+                fills[i] = seq as u8;
+                txn.write_page(pgno, image(self.pager.page_size(), pgno, seq as u8))
+                    .expect("write");
+            }
+        }
+        self.states.insert(seq, fills);
+        self.attempted = seq;
+        let result = drive(&self.crash, budget, || txn.commit())?;
+        let committed = result.expect("no faults but crashes").expect("a write");
+        assert_eq!(committed, seq, "sequences are contiguous");
+        self.acked = seq;
+        Some(())
+    }
+
+    fn checkpoint(&mut self, rng: &mut Xoshiro256PlusPlus, budget: Option<u64>) -> Option<()> {
+        let modes = [
+            CheckpointMode::Passive,
+            CheckpointMode::Full,
+            CheckpointMode::Restart,
+            CheckpointMode::Truncate,
+        ];
+        let mut checkpoint = self.pager.checkpoint(modes[(rng.next_u64() % 4) as usize]);
+        drive(&self.crash, budget, || checkpoint.step())?.expect("checkpoint");
+        Some(())
+    }
+
+    /// Crash, recover and check the recovered state.
+    fn crash_and_check(&mut self, rng: &mut Xoshiro256PlusPlus, context: &str) {
+        if rng.next_u64() % 2 == 0 {
+            self.crash.crash_torn(rng.next_u64());
+        } else {
+            self.crash.crash();
+        }
+        self.pager = open(&self.io, &self.opts).expect("recovery");
+        let recovered = self.pager.commit_seq();
+        assert!(
+            recovered <= self.attempted,
+            "{context}: recovered {recovered} beyond {}",
+            self.attempted
+        );
+        if self.opts.sync == SyncMode::Full {
+            assert!(
+                recovered >= self.acked,
+                "{context}: lost acked commit {}",
+                self.acked
+            );
+        }
+        let fills = read_fills(&self.pager, &self.pages).expect("read after recovery");
+        assert_eq!(
+            fills, self.states[&recovered],
+            "{context}: state of commit {recovered}"
+        );
+        if self.attempted > self.acked {
+            if recovered == self.attempted {
+                self.in_flight_survived += 1;
+            } else {
+                self.in_flight_lost += 1;
+            }
+        }
+        self.states.retain(|&seq, _| seq <= recovered);
+        self.acked = recovered;
+        self.attempted = recovered;
+    }
+}
+
+/// Runs one seed; returns how often a commit in flight survived and was lost.
+fn run(seed: u64, sync: SyncMode, page_size: usize) -> (u32, u32) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed);
+    let mut world = World::new(seed, sync, page_size);
+    for round in 0..40 {
+        let budget = (rng.next_u64() % 3 == 0).then(|| rng.next_u64() % 12);
+        let finished = match rng.next_u64() % 5 {
+            0..=2 => world.commit(&mut rng, budget),
+            3 => world.checkpoint(&mut rng, budget),
+            _ => None,
+        };
+        if finished.is_none() {
+            let context = format!("seed {seed} round {round} ({sync:?}, page size {page_size})");
+            world.crash_and_check(&mut rng, &context);
+        }
+    }
+    let context = format!("seed {seed} at the end");
+    world.crash_and_check(&mut rng, &context);
+    (world.in_flight_survived, world.in_flight_lost)
+}
+
+#[test]
+fn crashes_under_full_sync_keep_every_acknowledged_commit() {
+    let (mut survived, mut lost) = (0, 0);
+    for seed in 0..24 {
+        let (s, l) = run(seed, SyncMode::Full, if seed % 2 == 0 { 512 } else { 4096 });
+        survived += s;
+        lost += l;
+    }
+    assert!(
+        survived > 0 && lost > 0,
+        "crashes hit commits in flight both ways: {survived}/{lost}"
+    );
+}
+
+#[test]
+fn crashes_under_normal_sync_lose_only_a_suffix() {
+    for seed in 100..124 {
+        run(
+            seed,
+            SyncMode::Normal,
+            if seed % 2 == 0 { 512 } else { 4096 },
+        );
+    }
+}
