@@ -5,7 +5,7 @@
 use crate::model::Durability;
 use crate::model::oracle::{HISTORY_WINDOW_COMMITS, PendingCommit, SeqOracle};
 use crate::model::view::View;
-use crate::op::{Op, OpError};
+use crate::op::Op;
 use crate::violation::{Violation, ViolationKind, show_op};
 
 impl SeqOracle {
@@ -89,47 +89,82 @@ impl SeqOracle {
         self.gaps.remove(&seq);
         self.gaps.extend(new_gaps);
         self.acked_max = self.acked_max.max(seq);
-        self.failed.clear();
+        // A failed commit is dead once a commit invoked after its failure is acknowledged
+        // (that commit overwrote whatever the failed one left in the log).
+        self.failed
+            .retain(|failed| failed.failed_step >= commit.step);
         let floor = self.compaction_floor();
         self.store.apply(seq, &commit.writes, floor);
         self.judge_resolved_reads()
     }
 
     /// A writing commit returned an error (no crash so far): it must never become visible.
-    pub(super) fn commit_failed(
-        &mut self,
-        step: u64,
-        commit: PendingCommit,
-        error: &OpError,
-    ) -> Result<(), Violation> {
+    pub(super) fn commit_failed(&mut self, step: u64, mut commit: PendingCommit) {
+        commit.failed_step = step;
         self.failed.push(commit);
-        let commit = self.failed.last().expect("just pushed");
-        if self.gaps.len() > self.inflight.len() {
-            return Err(Violation::new(
-                ViolationKind::SeqGap,
-                step,
-                format!("sequences {:?} filled by commits in flight", self.gaps),
-                format!("{} commit(s) in flight", self.inflight.len()),
-            )
-            .conn(commit.conn)
-            .txn(commit.txn)
-            .detail(format!("the commit failed with {error:?}")));
-        }
+    }
+
+    /// After every completion: each sequence a later commit skipped, and each sequence a
+    /// reader saw beyond the last acknowledged commit, must still be fillable by a
+    /// distinct commit in flight. When a commit leaves the flight without filling one
+    /// (it failed, was busy, or never published), the history is broken.
+    pub(super) fn check_fillable(&self, step: u64, conn: u64, op: &Op) -> Result<(), Violation> {
         let inflight = self.inflight.len();
+        let cause = match self.failed.last() {
+            Some(commit) => format!(
+                "the commit of connection {} (transaction {}), invoked at step {}, failed",
+                commit.conn, commit.txn, commit.step
+            ),
+            None => "no commit in flight can fill it".to_string(),
+        };
+        let read_kind = if self.failed.is_empty() {
+            ViolationKind::FutureRead
+        } else {
+            ViolationKind::AbortedRead
+        };
         for read in &self.unconfirmed {
-            if self.unresolved_through(read.snapshot).len() > inflight {
+            let unresolved = self.unresolved_through(read.snapshot);
+            if unresolved.len() > inflight {
                 return Err(read
                     .violation(
-                        ViolationKind::AbortedRead,
+                        read_kind,
                         format!("a snapshot <= {}", self.acked_max),
                         format!("snapshot {}", read.snapshot),
                     )
                     .detail(format!(
-                        "the read saw a sequence only the commit of connection {} (transaction \
-                         {}) could fill, and that commit failed at step {step} with {error:?}",
-                        commit.conn, commit.txn
+                        "the read saw sequence(s) {unresolved:?} and only {inflight} commit(s) \
+                         remain in flight; {cause}"
                     )));
             }
+        }
+        let violation = |kind, expected: String, actual: String, detail: String| {
+            Violation::new(kind, step, expected, actual)
+                .conn(conn)
+                .op(show_op(op))
+                .detail(detail)
+        };
+        if self.gaps.len() > inflight {
+            return Err(violation(
+                ViolationKind::SeqGap,
+                format!("sequences {:?} filled by commits in flight", self.gaps),
+                format!("{inflight} commit(s) in flight"),
+                format!(
+                    "commit {} was acknowledged past them; {cause}",
+                    self.acked_max
+                ),
+            ));
+        }
+        let seen = self.unresolved_through(self.max_seen_snapshot);
+        if seen.len() > inflight {
+            return Err(violation(
+                read_kind,
+                format!("snapshots <= {}", self.acked_max),
+                format!("a transaction holding snapshot {}", self.max_seen_snapshot),
+                format!(
+                    "sequence(s) {seen:?} were seen and only {inflight} commit(s) remain in \
+                     flight; {cause}"
+                ),
+            ));
         }
         Ok(())
     }

@@ -42,6 +42,8 @@ pub(super) struct PendingCommit {
     pub txn: u64,
     /// Step at which the commit was invoked.
     pub step: u64,
+    /// Step at which it returned an error (0 while in flight or acknowledged).
+    pub failed_step: u64,
     pub writes: WriteSet,
 }
 
@@ -94,7 +96,8 @@ pub struct SeqOracle {
     retired: BTreeSet<u64>,
     /// Writing commits in flight, by connection.
     pub(super) inflight: BTreeMap<u64, PendingCommit>,
-    /// Writing commits that returned an error since the last acknowledged commit.
+    /// Writing commits that returned an error and may still be the last one attempted
+    /// (no commit invoked after the failure has been acknowledged).
     pub(super) failed: Vec<PendingCommit>,
     /// After a crash: commits that may or may not have survived, in invocation order.
     pub(super) in_doubt: Vec<PendingCommit>,
@@ -194,6 +197,7 @@ impl SeqOracle {
                 conn,
                 txn: txn.id,
                 step,
+                failed_step: 0,
                 writes,
             };
             self.inflight.insert(conn, commit);
@@ -232,7 +236,9 @@ impl SeqOracle {
             state.txn = None;
         }
         self.conns.insert(conn, state);
-        outcome
+        outcome?;
+        self.check_fillable(step, conn, op)?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -284,10 +290,10 @@ impl SeqOracle {
         if matches!(result, Err(OpError::Busy)) {
             return Ok(());
         }
-        if let Err(error) = result {
+        if result.is_err() {
             state.txn = None;
             if let Some(commit) = inflight {
-                return self.commit_failed(step, commit, error);
+                self.commit_failed(step, commit);
             }
             return Ok(());
         }
@@ -329,6 +335,7 @@ impl SeqOracle {
                     conn,
                     txn: txn.id,
                     step,
+                    failed_step: 0,
                     writes: txn.writes.clone(),
                 });
                 self.commit_acked(step, op, commit, txn.snapshot, *seq)

@@ -125,6 +125,21 @@ fn check_scan(
             Err(v.detail(detail))
         }
         (Some((ek, ev)), Some((ak, _))) if ak > ek => Err(missing(read, ek, ev, detail_of)),
+        (_, Some((ak, av)))
+            if failed
+                .iter()
+                .any(|writes| writes.get(ak) == Some(&Some(av.clone()))) =>
+        {
+            Err(read
+                .violation(
+                    ViolationKind::FailedCommitVisible,
+                    format!("no row {}", show_bytes(ak)),
+                    format!("row {}={}", show_bytes(ak), show_bytes(av)),
+                )
+                .detail(detail_of(
+                    "only a commit that failed wrote this row".to_string(),
+                )))
+        }
         (_, Some((ak, av))) => Err(read
             .violation(
                 ViolationKind::PhantomRow,

@@ -67,21 +67,31 @@ impl SeqOracle {
         let slots = self.unresolved_through(recovered_seq);
         let candidates = self.in_doubt.len().min(MAX_PERMUTED_IN_DOUBT);
         let first = self.in_doubt.len() - candidates;
+        // The first order that explains the rows and every read kept for judgement wins;
+        // failing that, a read no matching order explains is the violation.
+        let mut read_violation = None;
         for order in selections(candidates, slots.len()) {
             let filled: Vec<(u64, usize)> = slots
                 .iter()
                 .copied()
                 .zip(order.iter().map(|i| first + i))
                 .collect();
-            let mut view = View::at(&self.store, recovered_seq);
-            for (slot, index) in &filled {
-                view = view.with_extra(*slot, &self.in_doubt[*index].writes);
+            let view = self.view_with(recovered_seq, &filled);
+            if !same_rows(&view.rows(), &actual) {
+                continue;
             }
-            if same_rows(&view.rows(), &actual) {
-                return self.accept(recovered_seq, &filled);
+            match self.judge_kept_reads(recovered_seq, &filled) {
+                Ok(()) => {
+                    self.accept(recovered_seq, &filled);
+                    return Ok(());
+                }
+                Err(violation) => {
+                    read_violation.get_or_insert(violation);
+                }
             }
         }
-        Err(self.diagnose(step, crash, &actual, recovered_seq, lowest))
+        Err(read_violation
+            .unwrap_or_else(|| self.diagnose(step, crash, &actual, recovered_seq, lowest)))
     }
 
     /// The oldest sequence recovery may land on.
@@ -93,9 +103,36 @@ impl SeqOracle {
         }
     }
 
-    /// Continues from the recovered state: lost commits are forgotten, surviving in-doubt
-    /// commits become ordinary ones, and reads kept for judgement are judged.
-    fn accept(&mut self, recovered_seq: u64, filled: &[(u64, usize)]) -> Result<(), Violation> {
+    /// The state at `snapshot` with in-doubt commits filling the given sequences.
+    fn view_with(&self, snapshot: u64, filled: &[(u64, usize)]) -> View<'_> {
+        let mut view = View::at(&self.store, snapshot);
+        for (slot, index) in filled {
+            view = view.with_extra(*slot, &self.in_doubt[*index].writes);
+        }
+        view
+    }
+
+    /// Judges the reads kept for judgement that the recovered state resolves (snapshots
+    /// at or below `recovered_seq`); reads of lost commits cannot be judged and are dropped.
+    fn judge_kept_reads(
+        &self,
+        recovered_seq: u64,
+        filled: &[(u64, usize)],
+    ) -> Result<(), Violation> {
+        for read in self
+            .unconfirmed
+            .iter()
+            .filter(|read| read.snapshot <= recovered_seq)
+        {
+            let view = self.view_with(read.snapshot, filled).with_own(&read.own);
+            check_read(&view, &self.store, read, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Continues from the recovered state: lost commits are forgotten and surviving
+    /// in-doubt commits become ordinary ones.
+    fn accept(&mut self, recovered_seq: u64, filled: &[(u64, usize)]) {
         self.store.truncate_after(recovered_seq);
         let in_doubt = std::mem::take(&mut self.in_doubt);
         for (slot, index) in filled {
@@ -104,16 +141,11 @@ impl SeqOracle {
         self.acked_max = recovered_seq;
         self.gaps.clear();
         self.failed.clear();
+        self.unconfirmed.clear();
         self.max_seen_snapshot = recovered_seq;
         self.durable_floor = self.durable_floor.min(recovered_seq);
-        let reads = std::mem::take(&mut self.unconfirmed);
-        for read in reads.iter().filter(|read| read.snapshot <= recovered_seq) {
-            let view = View::at(&self.store, read.snapshot).with_own(&read.own);
-            check_read(&view, &self.store, read, &[])?;
-        }
         let floor = self.compaction_floor();
         self.store.compact_all(floor);
-        Ok(())
     }
 
     /// Names a recovery that matches no allowed state.

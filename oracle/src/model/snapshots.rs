@@ -3,7 +3,7 @@
 //! commit in flight can be bound to the one unknown sequence), otherwise once the
 //! commits it saw are acknowledged.
 
-use crate::model::oracle::{Conn, INFERRED_SNAPSHOT_CANDIDATES, SeqOracle};
+use crate::model::oracle::{Conn, INFERRED_SNAPSHOT_CANDIDATES, PendingCommit, SeqOracle};
 use crate::model::reads::{Observed, ReadRecord, check_read};
 use crate::model::versions::WriteSet;
 use crate::model::view::View;
@@ -62,10 +62,13 @@ impl SeqOracle {
         if unresolved > self.inflight.len() {
             let possible = (self.acked_max + self.inflight.len() as u64)
                 .saturating_sub(self.gaps.len() as u64);
-            let kind = if self.failed.is_empty() {
-                ViolationKind::FutureRead
-            } else {
+            // A skipped sequence, a failed commit's publish, or a commit from nowhere.
+            let kind = if !self.gaps.is_empty() {
+                ViolationKind::SeqGap
+            } else if !self.failed.is_empty() {
                 ViolationKind::FailedCommitVisible
+            } else {
+                ViolationKind::FutureRead
             };
             return Err(
                 violation(kind, format!("a snapshot <= {possible}")).detail(format!(
@@ -155,14 +158,24 @@ impl SeqOracle {
             let view = View::at(&self.store, read.snapshot)
                 .with_extra(*slot, &commit.writes)
                 .with_own(&read.own);
-            check_read(&view, &self.store, &read, &failed).map_err(|v| {
+            if let Err(violation) = check_read(&view, &self.store, &read, &failed) {
+                // A failed commit that published anyway explains the read better.
+                let published_failure = self.failed.iter().find(|failure| {
+                    let view = View::at(&self.store, read.snapshot)
+                        .with_extra(*slot, &failure.writes)
+                        .with_own(&read.own);
+                    check_read(&view, &self.store, &read, &[]).is_ok()
+                });
+                if let Some(failure) = published_failure {
+                    return Err(violation_from_failure(&read, *slot, failure));
+                }
                 let detail = format!(
                     "{}; the only commit in flight (connection {}, transaction {}) was bound to \
                      sequence {slot}",
-                    v.detail, commit.conn, commit.txn
+                    violation.detail, commit.conn, commit.txn
                 );
-                v.detail(detail)
-            })?;
+                return Err(violation.detail(detail));
+            }
         }
         self.unconfirmed.push(read);
         Ok(())
@@ -182,4 +195,24 @@ impl SeqOracle {
         }
         outcome
     }
+}
+
+/// A read that matches the writes of a commit that returned an error.
+fn violation_from_failure(read: &ReadRecord, slot: u64, failure: &PendingCommit) -> Violation {
+    read.violation(
+        ViolationKind::FailedCommitVisible,
+        format!(
+            "the state at snapshot {} without failed commits",
+            read.snapshot
+        ),
+        format!(
+            "the writes of the failed commit of connection {}",
+            failure.conn
+        ),
+    )
+    .detail(format!(
+        "the read matches sequence {slot} holding the commit of connection {} (transaction \
+         {}), which failed at step {}",
+        failure.conn, failure.txn, failure.failed_step
+    ))
 }

@@ -52,8 +52,9 @@ impl VersionStore {
         start: &'a [u8],
         end: Option<&'a [u8]>,
     ) -> impl Iterator<Item = &'a Key> + 'a {
+        // An empty range (`end <= start`) must yield nothing, never panic.
         let upper = match end {
-            Some(end) => Bound::Excluded(end),
+            Some(end) => Bound::Excluded(end.max(start)),
             None => Bound::Unbounded,
         };
         self.keys
@@ -161,6 +162,11 @@ mod tests {
         );
         assert_eq!(store.version_at(b"a", 9, None), Some((3, None)));
         assert_eq!(store.writes_at(2), writes(&[("a", Some("2"))]));
+        assert_eq!(
+            store.keys_in(b"b", Some(b"a")).count(),
+            0,
+            "an inverted range is empty"
+        );
     }
 
     #[test]
