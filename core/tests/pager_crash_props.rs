@@ -101,7 +101,7 @@ impl World {
         let mut fills = self.states[&self.acked].clone();
         let mut txn = self.pager.try_begin_write(None).expect("write lock");
         for (i, &pgno) in self.pages.iter().enumerate() {
-            if i == 0 || rng.next_u64() % 2 == 0 {
+            if i == 0 || rng.next_u64().is_multiple_of(2) {
                 fills[i] = seq as u8;
                 txn.write_page(pgno, image(self.pager.page_size(), pgno, seq as u8))
                     .expect("write");
@@ -130,7 +130,7 @@ impl World {
 
     /// Crash, recover and check the recovered state.
     fn crash_and_check(&mut self, rng: &mut Xoshiro256PlusPlus, context: &str) {
-        if rng.next_u64() % 2 == 0 {
+        if rng.next_u64().is_multiple_of(2) {
             self.crash.crash_torn(rng.next_u64());
         } else {
             self.crash.crash();
@@ -192,7 +192,11 @@ fn run(seed: u64, sync: SyncMode, page_size: usize) -> (u32, u32) {
 fn crashes_under_full_sync_keep_every_acknowledged_commit() {
     let (mut survived, mut lost) = (0, 0);
     for seed in 0..24 {
-        let (s, l) = run(seed, SyncMode::Full, if seed % 2 == 0 { 512 } else { 4096 });
+        let (s, l) = run(
+            seed,
+            SyncMode::Full,
+            if seed.is_multiple_of(2) { 512 } else { 4096 },
+        );
         survived += s;
         lost += l;
     }
@@ -208,7 +212,7 @@ fn crashes_under_normal_sync_lose_only_a_suffix() {
         run(
             seed,
             SyncMode::Normal,
-            if seed % 2 == 0 { 512 } else { 4096 },
+            if seed.is_multiple_of(2) { 512 } else { 4096 },
         );
     }
 }

@@ -131,7 +131,7 @@ fn check_reads(
     }
     for _ in 0..2 {
         let start = key(rng.next_u64() % 400);
-        let end = (rng.next_u64() % 2 == 0).then(|| key(rng.next_u64() % 400));
+        let end = (rng.next_u64().is_multiple_of(2)).then(|| key(rng.next_u64() % 400));
         let limit = (rng.next_u64() % 50) as usize + 1;
         let mut scan = Scan::new(start.clone(), end.clone(), limit);
         let rows = block_on(io.as_ref(), || scan.step(&mut txn)).expect("scan");

@@ -240,7 +240,7 @@ fn apply_torn(image: &mut Vec<u8>, change: Unsynced, rng: &mut Xoshiro256PlusPlu
             while start < end {
                 let sector_end = ((start / SECTOR_BYTES) + 1) * SECTOR_BYTES;
                 let piece_end = sector_end.min(end);
-                if rng.next_u64() % 2 == 0 {
+                if rng.next_u64().is_multiple_of(2) {
                     let from = (start - pos) as usize;
                     let to = (piece_end - pos) as usize;
                     write_at(image, start, &bytes[from..to]);
