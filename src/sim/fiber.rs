@@ -326,7 +326,7 @@ impl Simulation {
         self.note(format!("conn {process} transaction ends {outcome:?}"));
         let record = run.program.finish(outcome);
         if let Err(v) = self.workloads.txn_finished(self.step, record) {
-            self.fail(&v.kind, &v.to_string());
+            self.fail(v.kind.name(), &v.to_string());
         }
     }
 
@@ -345,7 +345,7 @@ impl Simulation {
         let record = run.program.finish(outcome);
         self.workloads
             .txn_finished(self.step, record)
-            .map_err(|v| self.failure_now(&v.kind, &v.to_string()))
+            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
     }
 
     fn hash_result(&mut self, process: u64, op: &Op, result: &OpResult) {

@@ -607,7 +607,7 @@ impl Simulation {
             }
         }
         if let Err(v) = self.workloads.end_check(self.step) {
-            self.fail(&v.kind, &v.to_string());
+            self.fail(v.kind.name(), &v.to_string());
             return;
         }
         let io: &dyn IO = &self.io;
@@ -659,7 +659,7 @@ impl Simulation {
         let record = program.finish(outcome);
         self.workloads
             .txn_finished(self.step, record)
-            .map_err(|v| self.failure_now(&v.kind, &v.to_string()))
+            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
     }
 
     fn check_liveness(&mut self) {

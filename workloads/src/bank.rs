@@ -11,20 +11,22 @@ use braid_oracle::{Op, OpResult, TxMode, TxnOutcome};
 use crate::draw::Draw;
 use crate::params::{WorkloadParams, draw_begin, draw_between, draw_rollback, key};
 use crate::program::{Next, Observed, TxnProgram, TxnRecord, Workload, rows_of, value_of};
-use crate::violation::{Violation, violation};
+use braid_oracle::checkers::BankChecker;
+
+use crate::violation::{Violation, garbled};
 
 /// The bank workload over accounts `<prefix>00000000..`.
 #[derive(Debug)]
 pub struct Bank {
     prefix: String,
     params: WorkloadParams,
-    checker: BankCheck,
+    checker: BankChecker,
 }
 
 impl Bank {
     /// A bank of `params.key_count` accounts of `params.amount` each, under `prefix`.
     pub fn new(prefix: String, params: WorkloadParams) -> Bank {
-        let checker = BankCheck::new(params.key_count, params.amount);
+        let checker = BankChecker::new(params.key_count, params.amount);
         Bank {
             prefix,
             params,
@@ -94,7 +96,7 @@ impl Workload for Bank {
 
     fn txn_finished(&mut self, step: u64, record: TxnRecord) -> Result<(), Violation> {
         match record.observed {
-            Observed::Garbled { detail } => Err(violation(step, "bank", detail)),
+            Observed::Garbled { detail } => Err(garbled(step, record.conn, "bank", detail)),
             Observed::Audit { balances } if record.outcome == TxnOutcome::Committed => {
                 self.checker.observe_audit(step, &balances)
             }
@@ -316,32 +318,6 @@ impl TxnProgram for Audit {
     }
 }
 
-/// The bank invariant: every complete audit sums to `accounts * initial`.
-#[derive(Debug)]
-struct BankCheck {
-    accounts: u64,
-    total: i64,
-}
-
-impl BankCheck {
-    fn new(accounts: u64, initial: i64) -> BankCheck {
-        let total = initial * i64::try_from(accounts).expect("account count fits an i64");
-        BankCheck { accounts, total }
-    }
-
-    fn observe_audit(&mut self, step: u64, balances: &[(u64, i64)]) -> Result<(), Violation> {
-        let sum: i64 = balances.iter().map(|(_, balance)| balance).sum();
-        if balances.len() as u64 != self.accounts || sum != self.total {
-            let message = format!(
-                "audit read {balances:?}: total {sum}, expected {}",
-                self.total
-            );
-            return Err(violation(step, "bank", message));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +389,11 @@ mod tests {
         kv.committed
             .insert(b"b/00000001".to_vec(), encode_balance(102));
         let violation = audit(&mut bank, &mut kv, false).expect_err("total is 801");
+        assert_eq!(
+            violation.kind,
+            braid_oracle::ViolationKind::BankTotal,
+            "{violation}"
+        );
         assert!(violation.to_string().contains("801"), "{violation}");
         assert!(
             audit(&mut bank, &mut kv, true).is_err(),

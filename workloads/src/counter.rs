@@ -12,7 +12,9 @@ use crate::bank::{decode_balance, encode_balance};
 use crate::draw::Draw;
 use crate::params::{WorkloadParams, draw_begin, draw_between, draw_rollback, key};
 use crate::program::{Next, Observed, TxnProgram, TxnRecord, Workload, value_of};
-use crate::violation::{Violation, violation};
+use braid_oracle::checkers::CounterChecker;
+
+use crate::violation::{Violation, garbled};
 
 /// The counter workload over the keys `<prefix><epoch>`.
 #[derive(Debug)]
@@ -20,7 +22,7 @@ pub struct Counter {
     prefix: String,
     params: WorkloadParams,
     epoch: u64,
-    checker: CounterCheck,
+    checker: CounterChecker,
     /// True once the final read was handed out: its record is the one to check.
     final_read_pending: bool,
 }
@@ -28,7 +30,7 @@ pub struct Counter {
 impl Counter {
     /// A counter workload under `prefix`.
     pub fn new(prefix: String, params: WorkloadParams) -> Counter {
-        let checker = CounterCheck::new();
+        let checker = CounterChecker::new();
         Counter {
             prefix,
             params,
@@ -81,7 +83,7 @@ impl Workload for Counter {
 
     fn txn_finished(&mut self, step: u64, record: TxnRecord) -> Result<(), Violation> {
         match record.observed {
-            Observed::Garbled { detail } => Err(violation(step, "counter", detail)),
+            Observed::Garbled { detail } => Err(garbled(step, record.conn, "counter", detail)),
             Observed::Increment { epoch, amount } if epoch == self.epoch => {
                 self.checker.record(amount, record.outcome);
                 Ok(())
@@ -101,7 +103,7 @@ impl Workload for Counter {
     fn crashed(&mut self, commits_may_be_lost: bool) {
         if commits_may_be_lost {
             self.epoch += 1;
-            self.checker = CounterCheck::new();
+            self.checker = CounterChecker::new();
         }
     }
 
@@ -207,37 +209,6 @@ impl TxnProgram for CounterProgram {
     }
 }
 
-/// Stand-in for the oracle's counter checker: the final read must lie between the sum of
-/// committed increments and that sum plus every in-doubt increment.
-#[derive(Debug, Default)]
-struct CounterCheck {
-    committed: i64,
-    in_doubt: i64,
-}
-
-impl CounterCheck {
-    fn new() -> CounterCheck {
-        CounterCheck::default()
-    }
-
-    fn record(&mut self, amount: i64, outcome: TxnOutcome) {
-        match outcome {
-            TxnOutcome::Committed => self.committed += amount,
-            TxnOutcome::InDoubt => self.in_doubt += amount,
-            TxnOutcome::Aborted => {}
-        }
-    }
-
-    fn observe_read(&mut self, step: u64, value: i64) -> Result<(), Violation> {
-        let (low, high) = (self.committed, self.committed + self.in_doubt);
-        if value < low || value > high {
-            let message = format!("counter read {value}, expected {low}..={high}");
-            return Err(violation(step, "counter", message));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,7 +268,15 @@ mod tests {
             counter.txn_finished(1, record).expect("recorded");
         }
         let violation = final_read(&mut counter, &mut b).expect_err("read 1, committed 2");
-        assert!(violation.to_string().contains("2..=2"), "{violation}");
+        assert_eq!(
+            violation.kind,
+            braid_oracle::ViolationKind::CounterRange,
+            "{violation}"
+        );
+        assert!(
+            violation.to_string().contains("expected 2, but got 1"),
+            "{violation}"
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::list_codec::{decode_list, encode_list};
 use crate::params::{WorkloadParams, draw_begin, draw_rollback, draw_txn_ops, key};
 use crate::program::{Next, Observed, TxnProgram, TxnRecord, Workload, value_of};
 use crate::register::draw_is_write;
-use crate::violation::{Violation, violation};
+use braid_oracle::checkers::check_list_append;
+
+use crate::violation::{Violation, garbled};
 
 /// How many finished transactions pass between two checks of the whole history.
 const CHECK_EVERY_TXNS: usize = 256;
@@ -73,7 +75,10 @@ impl ListAppend {
 
     fn check(&mut self, step: u64) -> Result<(), Violation> {
         self.unchecked_txns = 0;
-        crate::elle::check(&self.history).map_err(|message| violation(step, "list-append", message))
+        match check_list_append(&self.history).first_violation(step) {
+            Some(violation) => Err(violation),
+            None => Ok(()),
+        }
     }
 }
 
@@ -117,7 +122,7 @@ impl Workload for ListAppend {
 
     fn txn_finished(&mut self, step: u64, record: TxnRecord) -> Result<(), Violation> {
         match record.observed {
-            Observed::Garbled { detail } => Err(violation(step, "list-append", detail)),
+            Observed::Garbled { detail } => Err(garbled(step, record.conn, "list-append", detail)),
             Observed::ListAppend { mops } => {
                 self.history.push(ElleTxn {
                     process: record.conn,
@@ -393,5 +398,87 @@ mod tests {
         kv.committed.insert(b"a/00000000".to_vec(), vec![0x80]);
         let record = kv.run(workload.next_txn(0, &mut ZeroDraw), &mut ZeroDraw);
         assert!(workload.txn_finished(0, record).is_err());
+    }
+
+    fn committed(conn: u64, mops: Vec<Mop>) -> TxnRecord {
+        TxnRecord {
+            conn,
+            workload: 0,
+            outcome: TxnOutcome::Committed,
+            observed: Observed::ListAppend { mops },
+        }
+    }
+
+    #[test]
+    fn a_g1c_cycle_in_the_recorded_history_is_caught() {
+        let mut workload = list_append();
+        // T0 appends 1 to key 0 and reads T1's append to key 1; T1 does the mirror image:
+        // each saw the other's write, a write-read cycle (circular information flow).
+        let t0 = vec![
+            Mop::Append { key: 0, element: 1 },
+            Mop::Read {
+                key: 1,
+                list: Some(vec![2]),
+            },
+        ];
+        let t1 = vec![
+            Mop::Append { key: 1, element: 2 },
+            Mop::Read {
+                key: 0,
+                list: Some(vec![1]),
+            },
+        ];
+        workload
+            .txn_finished(1, committed(0, t0))
+            .expect("checked at the end");
+        workload
+            .txn_finished(2, committed(1, t1))
+            .expect("checked at the end");
+        let violation = workload.end_check(3).expect_err("G1c");
+        let kind =
+            braid_oracle::ViolationKind::ListAppend(braid_oracle::checkers::AnomalyKind::G1c);
+        assert_eq!(violation.kind, kind, "{violation}");
+    }
+
+    #[test]
+    fn the_history_is_checked_periodically_not_only_at_the_end() {
+        let mut workload = list_append();
+        // An aborted append that a committed read saw (G1a), then enough clean records to
+        // reach the periodic check.
+        let aborted = TxnRecord {
+            outcome: TxnOutcome::Aborted,
+            ..committed(0, vec![Mop::Append { key: 0, element: 1 }])
+        };
+        workload.txn_finished(1, aborted).expect("not checked yet");
+        workload
+            .txn_finished(
+                2,
+                committed(
+                    1,
+                    vec![Mop::Read {
+                        key: 0,
+                        list: Some(vec![1]),
+                    }],
+                ),
+            )
+            .expect("not yet");
+        let mut result = Ok(());
+        for step in 0..CHECK_EVERY_TXNS as u64 {
+            result = workload.txn_finished(
+                3 + step,
+                committed(
+                    2,
+                    vec![Mop::Read {
+                        key: 5,
+                        list: Some(vec![]),
+                    }],
+                ),
+            );
+            if result.is_err() {
+                break;
+            }
+        }
+        let violation = result.expect_err("the periodic check finds G1a");
+        assert_eq!(violation.kind.name(), "G1a", "{violation}");
     }
 }

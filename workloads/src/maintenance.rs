@@ -8,7 +8,7 @@ use crate::draw::Draw;
 use crate::params::WorkloadParams;
 use crate::program::{Next, Observed, TxnProgram, TxnRecord, Workload};
 use crate::script::Script;
-use crate::violation::{Violation, violation};
+use crate::violation::{Violation, ViolationKind};
 
 /// Checkpoint modes in order of how much they do; draw 0 picks the first.
 const MODES: [CheckpointMode; 4] = [
@@ -75,8 +75,13 @@ impl Workload for Integrity {
     fn txn_finished(&mut self, step: u64, record: TxnRecord) -> Result<(), Violation> {
         match record.observed {
             Observed::Integrity { problems } if !problems.is_empty() => {
-                let message = format!("integrity check reported: {}", problems.join("; "));
-                Err(violation(step, "integrity", message))
+                let violation = Violation::new(
+                    ViolationKind::Integrity,
+                    step,
+                    "no integrity problem",
+                    problems.join("; "),
+                );
+                Err(violation.conn(record.conn).op("integrity check"))
             }
             _ => Ok(()),
         }

@@ -1,33 +1,17 @@
-//! The one place workloads build a `Violation`, so the shape of the oracle's violation type
-//! is known in a single function.
+//! The one place workloads build a `Violation` of their own (checkers in the oracle build
+//! theirs), so the shape of the oracle's violation type is known in a single function.
 
-/// A check that failed: which checker, at which step, and what it saw.
-/// (Stands in until the oracle's shared `Violation` lands.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// The scheduler decision at which the check failed.
-    pub step: u64,
-    /// Which check failed (`"bank"`, `"integrity"`, ...).
-    pub kind: String,
-    /// What was seen against what was expected.
-    pub message: String,
-}
+pub use braid_oracle::{Violation, ViolationKind};
 
-impl std::fmt::Display for Violation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} violation at step {}: {}",
-            self.kind, self.step, self.message
-        )
-    }
-}
-
-/// A violation found by the workload named `kind`.
-pub(crate) fn violation(step: u64, kind: &str, message: String) -> Violation {
-    Violation {
+/// A read in a workload transaction returned bytes the workload never writes in that form.
+/// Damaged data must end in an error, never in a wrong answer, so this is always a violation.
+pub(crate) fn garbled(step: u64, conn: u64, workload: &str, detail: String) -> Violation {
+    Violation::new(
+        ViolationKind::WrongValue,
         step,
-        kind: kind.to_string(),
-        message,
-    }
+        format!("a {workload} value"),
+        detail,
+    )
+    .conn(conn)
+    .detail(format!("the {workload} workload never writes such bytes"))
 }
