@@ -248,3 +248,39 @@ fn reads_through_a_tiny_cache_stay_correct() {
         );
     });
 }
+
+#[test]
+fn a_writer_restarts_a_fully_checkpointed_wal_nobody_needs() {
+    each_io(|io, opts| {
+        let pager = open(&io, &opts).expect("create");
+        let (pages, _) = allocate_pages(&pager, 3, 1).expect("commit 1");
+        rewrite_pages(&pager, &pages, 2).expect("commit 2");
+        let outcome = checkpoint(&pager, CheckpointMode::Passive).expect("passive");
+        assert_eq!(outcome.backfilled_frames, outcome.wal_frames);
+        let mut current = pager.begin_read().expect("reader on the latest commit");
+        rewrite_pages(&pager, &pages[..1], 3).expect("commit 3");
+        assert_eq!(
+            pager.wal_frames(),
+            1,
+            "commit 3 started a new WAL generation"
+        );
+        assert_eq!(
+            read_fills_in(&io, &mut current, &pages).expect("read"),
+            vec![2, 2, 2]
+        );
+        assert_eq!(read_fills(&pager, &pages).expect("read"), vec![3, 2, 2]);
+
+        // With a reader behind the latest commit the WAL keeps growing.
+        checkpoint(&pager, CheckpointMode::Passive).expect("passive");
+        let behind = pager.begin_read().expect("reader");
+        rewrite_pages(&pager, &pages[..1], 4).expect("commit 4");
+        checkpoint(&pager, CheckpointMode::Passive).expect("passive");
+        rewrite_pages(&pager, &pages[..1], 5).expect("commit 5");
+        assert_eq!(pager.wal_frames(), 3, "no restart while a reader is behind");
+        drop(behind);
+        drop(current);
+        drop(pager);
+        let pager = open(&io, &opts).expect("reopen");
+        assert_eq!(read_fills(&pager, &pages).expect("read"), vec![5, 2, 2]);
+    });
+}

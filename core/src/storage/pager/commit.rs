@@ -11,6 +11,9 @@
 //!    advance `max_frame` and the commit sequence, turn the dirty cache entries into clean
 //!    entries of their frames, release the write lock.
 //!
+//! Before step 1, if every WAL frame is already in the database file and no snapshot
+//! needs the WAL, the commit starts a new WAL generation (see `restart_wal_if_idle`).
+//!
 //! Any error before publishing rolls the transaction back (its frames stay beyond
 //! `max_frame` and the next commit overwrites them). A transaction that wrote nothing
 //! commits without I/O and returns `None`.
@@ -25,7 +28,9 @@ use crate::storage::wal::append::{FrameBatch, WAL_SYNC_LABEL, check_members};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
 
+use super::PagerState;
 use super::cache::{CacheKey, Version};
+use crate::storage::wal::format::WalHeader;
 
 /// Where a commit is.
 #[derive(Debug)]
@@ -57,6 +62,24 @@ pub(crate) struct CommitPlan {
     header: DbHeader,
     /// Set when published early (publish-before-fsync canary).
     published: bool,
+}
+
+/// Starts the WAL over when every frame is in the database file and every snapshot
+/// sees the latest commit (so all of them read the database file alone), like a Restart
+/// checkpoint without the copying; this keeps the WAL from growing without bound when
+/// only passive checkpoints run. Not while a checkpoint runs: it reads frames by number.
+/// Changes no content, so it is safe before the commit's first yield even if the commit
+/// then fails.
+fn restart_wal_if_idle(state: &mut PagerState, page_size: usize) {
+    let wal = &state.wal;
+    let idle = wal.max_frame > 0
+        && wal.backfilled == wal.max_frame
+        && !state.checkpointing
+        && state.readers.values().all(|s| s.seq() == state.commit_seq);
+    if idle {
+        let header = WalHeader::next_generation(page_size, state.commit_seq, wal.header.salts);
+        state.wal.reset(header);
+    }
 }
 
 impl WriteTxn {
@@ -181,7 +204,7 @@ impl WriteTxn {
 
     /// Collects the sealed images and encodes the frames. `None` if nothing changed.
     fn plan_commit(&mut self) -> Result<Option<CommitPlan>> {
-        let state = self.pager.live_state()?;
+        let mut state = self.pager.live_state()?;
         assert_eq!(
             state.writer,
             Some(self.id),
@@ -213,6 +236,7 @@ impl WriteTxn {
             return Ok(None);
         }
         let seq = state.commit_seq + 1;
+        restart_wal_if_idle(&mut state, self.pager.page_size);
         let wal = &state.wal;
         let new_header = (!wal.header_on_disk).then_some(wal.header);
         let batch = FrameBatch::encode(
