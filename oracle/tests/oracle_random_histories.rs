@@ -70,6 +70,8 @@ struct Engine {
     states: Vec<BTreeMap<Key, Value>>,
     /// The newest commit acknowledged to a client.
     acknowledged: u64,
+    /// The newest commit known durable (what the last recovery found).
+    durable: u64,
     lock: Option<u64>,
     conns: BTreeMap<u64, Conn>,
     bug: Bug,
@@ -265,6 +267,7 @@ fn run(seed: u64, durability: Durability, bug: Bug, steps: u64) -> Result<(), Vi
     let mut engine = Engine {
         states: vec![BTreeMap::new()],
         acknowledged: 0,
+        durable: 0,
         lock: None,
         conns: BTreeMap::new(),
         bug,
@@ -279,7 +282,10 @@ fn run(seed: u64, durability: Durability, bug: Bug, steps: u64) -> Result<(), Vi
             oracle.on_crash(step, true);
             let keep = match durability {
                 Durability::Full => engine.current(),
-                Durability::Normal => rng.below(engine.current() + 1),
+                // What the previous recovery found is durable; later commits may be lost.
+                Durability::Normal => {
+                    engine.durable + rng.below(engine.current() - engine.durable + 1)
+                }
             };
             let keep = if bug == Bug::LoseLastCommit {
                 keep.saturating_sub(1)
@@ -288,6 +294,7 @@ fn run(seed: u64, durability: Durability, bug: Bug, steps: u64) -> Result<(), Vi
             };
             engine.states.truncate(keep as usize + 1);
             engine.acknowledged = keep;
+            engine.durable = keep;
             engine.lock = None;
             engine.conns.clear();
             first_conn += connections;

@@ -615,3 +615,20 @@ fn versions_stay_bounded_over_a_long_run() {
     assert_eq!(kept, kept_halfway);
     assert!(kept <= 50 * 3, "{kept} versions kept");
 }
+
+#[test]
+fn what_a_crash_recovered_stays_durable_under_normal() {
+    let history = |second_recovery: &[(&str, &str)], seq: u64| {
+        let mut run = Run::new(Durability::Normal);
+        run.put(1, "a", "1", 1);
+        run.put(1, "b", "2", 2);
+        run.crash(true);
+        run.recover(&[("a", "1"), ("b", "2")], 2)
+            .expect("nothing lost");
+        run.put(5, "c", "3", 3);
+        run.crash(true);
+        run.recover(second_recovery, seq)
+    };
+    history(&[("a", "1"), ("b", "2")], 2).expect("commit 3 was not yet durable");
+    assert_eq!(kind(history(&[("a", "1")], 1)), ViolationKind::LostCommit);
+}

@@ -80,6 +80,9 @@ pub(super) struct CrashState {
     pub step: u64,
     /// Whether every acknowledged (and every observed) commit must survive.
     pub keep_acknowledged: bool,
+    /// Whether unsynced data was discarded (a real crash, not a reopen after poisoning):
+    /// then whatever recovery finds came from durable storage.
+    pub lost_volatile: bool,
 }
 
 /// The online sequential oracle.
@@ -390,6 +393,7 @@ impl SeqOracle {
         self.crash = Some(CrashState {
             step,
             keep_acknowledged,
+            lost_volatile,
         });
     }
 }

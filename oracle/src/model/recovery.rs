@@ -5,8 +5,8 @@
 //!   returned an error, or was in flight at the crash) may survive only if it was the
 //!   last one attempted, and then wholly or not at all.
 //! - `Durability::Normal`: the recovered state is the state after some prefix of the
-//!   commit order, no older than the last commit known durable: never a hole, never part
-//!   of a transaction.
+//!   commit order, no older than the last commit known durable (a WAL reset, or what the
+//!   previous crash recovered): never a hole, never part of a transaction.
 //!
 //! The engine reports the sequence it recovered to; the oracle builds the state at that
 //! sequence (filling sequences nobody acknowledged with in-doubt commits, in every
@@ -82,7 +82,7 @@ impl SeqOracle {
             }
             match self.judge_kept_reads(recovered_seq, &filled) {
                 Ok(()) => {
-                    self.accept(recovered_seq, &filled);
+                    self.accept(crash, recovered_seq, &filled);
                     return Ok(());
                 }
                 Err(violation) => {
@@ -132,7 +132,7 @@ impl SeqOracle {
 
     /// Continues from the recovered state: lost commits are forgotten and surviving
     /// in-doubt commits become ordinary ones.
-    fn accept(&mut self, recovered_seq: u64, filled: &[(u64, usize)]) {
+    fn accept(&mut self, crash: CrashState, recovered_seq: u64, filled: &[(u64, usize)]) {
         self.store.truncate_after(recovered_seq);
         let in_doubt = std::mem::take(&mut self.in_doubt);
         for (slot, index) in filled {
@@ -143,7 +143,14 @@ impl SeqOracle {
         self.failed.clear();
         self.unconfirmed.clear();
         self.max_seen_snapshot = recovered_seq;
-        self.durable_floor = self.durable_floor.min(recovered_seq);
+        // After a real crash, recovery read only durable data, so that state can never be
+        // lost again (this also settles which order in-doubt commits took, when several
+        // orders give the same rows). After a reopen it may still be volatile.
+        self.durable_floor = if crash.lost_volatile {
+            recovered_seq
+        } else {
+            self.durable_floor.min(recovered_seq)
+        };
         let floor = self.compaction_floor();
         self.store.compact_all(floor);
     }
