@@ -147,6 +147,8 @@ fn a_flipped_bit_in_the_header_page_fails_the_open() {
     let (crash, io) = crash_io();
     let opts = options(512);
     let pager = open(&io, &opts).expect("create");
+    allocate_pages(&pager, 1, 1).expect("commit");
+    checkpoint(&pager, CheckpointMode::Truncate).expect("checkpoint");
     drop(pager);
     crash.flip_bit(DB, 17, 1);
     assert!(matches!(open(&io, &opts), Err(Error::Corrupt(_))));
@@ -301,4 +303,24 @@ fn a_header_page_torn_by_a_checkpoint_crash_still_opens() {
     let pager = open(&io, &opts).expect("reopen");
     assert_eq!(pager.commit_seq(), seq);
     assert_eq!(read_fills(&pager, &pages).expect("read"), vec![2, 2, 2]);
+}
+
+#[test]
+fn a_creation_torn_by_a_crash_is_created_again() {
+    let (crash, io) = crash_io();
+    let opts = options(4096);
+    // The header page of a new database, torn: its first sector never landed.
+    let mut torn = braid_core::storage::DbHeader::new(4096).encode();
+    torn[..1024].fill(0);
+    crash.set_file(DB, torn);
+    let pager = open(&io, &opts).expect("created afresh");
+    assert_eq!(pager.commit_seq(), 0);
+    let (pages, seq) = allocate_pages(&pager, 2, 1).expect("commit");
+    drop(pager);
+    // Once the WAL holds data, the same damage is corruption, never a silent reset.
+    crash.flip_bit(DB, 3, 0);
+    crash.flip_bit(DB, 515, 0);
+    assert!(matches!(open(&io, &opts), Err(Error::Corrupt(_))));
+    assert_eq!(seq, 1);
+    assert_eq!(pages, vec![2, 3]);
 }

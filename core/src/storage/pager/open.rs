@@ -3,7 +3,8 @@
 //!
 //! A database file shorter than one page is taken as never created (its creation did
 //! not finish, so nobody was ever told it existed): the opener writes a fresh header
-//! page and fsyncs it before anything else. Otherwise page 1 must verify (`Corrupt`
+//! page and fsyncs it before anything else. So is a one-page file with an unreadable
+//! header page and an empty WAL (a torn creation; no commit ever happened). Otherwise page 1 must verify (`Corrupt`
 //! if not) and match the options' page size (`InvalidOptions` if not).
 //!
 //! The recovered commit sequence is the largest of the database header's checkpoint
@@ -87,12 +88,7 @@ impl Opener {
                         self.state = OpenState::WaitHeaderRead { read: read.clone() };
                         io_yield_one!(read);
                     }
-                    let header = DbHeader::new(page_size);
-                    let write = db.pwrite(0, &header.encode(), Completion::new_noop())?;
-                    self.state = OpenState::WaitCreateWrite {
-                        write: write.clone(),
-                        header,
-                    };
+                    let write = self.create()?;
                     io_yield_one!(write);
                 }
                 OpenState::WaitCreateWrite { write, header } => {
@@ -124,8 +120,14 @@ impl Opener {
                     let image = read
                         .take_read_buffer()
                         .expect("a successful read carries its bytes");
-                    let db_header = decode_db_header(&image, self.options.page_size)?;
-                    self.start_recovery(db_header);
+                    match decode_db_header(&image, self.options.page_size) {
+                        Ok(db_header) => self.start_recovery(db_header),
+                        Err(Error::Corrupt(_)) if self.creation_never_finished()? => {
+                            let write = self.create()?;
+                            io_yield_one!(write);
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 OpenState::Recover {
                     recovery,
@@ -155,6 +157,30 @@ impl Opener {
                 }
             }
         }
+    }
+
+    /// Writes the header page of a new database; the state waits for the write.
+    fn create(&mut self) -> Result<Completion> {
+        let header = DbHeader::new(self.options.page_size);
+        let write = self
+            .db()
+            .pwrite(0, &header.encode(), Completion::new_noop())?;
+        self.state = OpenState::WaitCreateWrite {
+            write: write.clone(),
+            header,
+        };
+        Ok(write)
+    }
+
+    /// Whether an unreadable header page is a creation cut short by a crash: the file
+    /// holds exactly one page and the WAL was never written. Such a database never held
+    /// data (every commit writes the WAL first), so creating it afresh loses nothing.
+    fn creation_never_finished(&self) -> Result<bool> {
+        let (db, wal) = self
+            .files
+            .as_ref()
+            .expect("files are opened in the first step");
+        Ok(db.size()? == self.options.page_size as u64 && wal.size()? == 0)
     }
 
     fn db(&self) -> &Arc<dyn File> {
