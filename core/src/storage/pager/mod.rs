@@ -14,10 +14,13 @@
 //! every later call returns `Error::Poisoned`.
 
 pub(crate) mod cache;
+/// Copying WAL frames into the database file; WAL resets.
 pub mod checkpoint;
 pub(crate) mod commit;
 pub(crate) mod fetch;
+/// Free pages: allocation without I/O, and listing for integrity checks.
 pub mod freelist;
+/// Opening and creating a database; recovery.
 pub mod open;
 
 use std::collections::BTreeMap;
@@ -284,10 +287,12 @@ impl Pager {
         self.state().cache.len()
     }
 
+    /// Bytes per page.
     pub fn page_size(&self) -> usize {
         self.page_size
     }
 
+    /// The options the database was opened with.
     pub fn options(&self) -> &DbOptions {
         &self.options
     }

@@ -38,9 +38,11 @@ pub const FRAME_HEADER_SIZE: usize = 24;
 /// The fields of the WAL header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalHeader {
+    /// Bytes per page; must equal the database's.
     pub page_size: u32,
     /// Commit sequence of the checkpoint that started this WAL generation.
     pub checkpoint_seq: u64,
+    /// Change at every reset; every frame of this generation repeats them.
     pub salts: [u32; 2],
 }
 
@@ -141,6 +143,7 @@ pub fn encode_frame(
 /// A frame that passed the salt and chain checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedFrame {
+    /// The page this frame holds an image of.
     pub page: PageNo,
     /// Non-zero on a commit frame.
     pub commit_seq: u64,

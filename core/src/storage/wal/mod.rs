@@ -7,6 +7,7 @@
 //! frame: readers see only frames at or below their snapshot's `max_frame`.
 
 pub(crate) mod append;
+/// The WAL file format.
 pub mod format;
 pub(crate) mod recovery;
 
