@@ -39,6 +39,8 @@ struct TxnRun {
     giving_up: bool,
     /// An explicit commit was acknowledged.
     committed: bool,
+    /// The program rolled its transaction back itself.
+    rolled_back: bool,
 }
 
 /// What a fiber does when it has no op in flight.
@@ -144,6 +146,7 @@ impl Simulation {
             busy_retries: 0,
             giving_up: false,
             committed: false,
+            rolled_back: false,
         });
         self.note(format!("conn {process} begins a transaction"));
     }
@@ -168,7 +171,9 @@ impl Simulation {
                 Next::Pause if self.draining => continue,
                 Next::Pause => return Action::Pause,
                 Next::Done => {
-                    let ok = run.committed || (run.ops > 0 && !run.giving_up);
+                    // Committed when the last op succeeded and was not a rollback (implicit
+                    // ops commit by themselves).
+                    let ok = run.committed || (run.ops > 0 && !run.rolled_back);
                     return Action::Done(if ok {
                         TxnOutcome::Committed
                     } else {
@@ -224,14 +229,16 @@ impl Simulation {
                 self.last_progress_step = self.step;
                 run.ops += 1;
                 run.busy_retries = 0;
-                let writes = matches!(inflight.op, Op::Commit)
-                    || (inflight.op.is_write_op() && !self.fibers[index].conn.in_transaction());
-                if writes {
+                // Progress for writers: a commit that published something.
+                if claims.commit_seq.is_some_and(|seq| seq > 0) {
                     self.last_commit_step = self.step;
                     self.busy_since_commit = false;
                 }
                 if matches!(inflight.op, Op::Commit) {
                     run.committed = true;
+                }
+                if matches!(inflight.op, Op::Rollback) {
+                    run.rolled_back = true;
                 }
                 if inflight.by_fiber {
                     self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
@@ -396,16 +403,6 @@ fn in_doubt_or_aborted_at_crash(inflight: &Inflight, conn: &Connection) -> TxnOu
 impl Inflight {
     fn op_name(&self) -> &'static str {
         op_name(&self.op)
-    }
-}
-
-trait OpKindExt {
-    fn is_write_op(&self) -> bool;
-}
-
-impl OpKindExt for Op {
-    fn is_write_op(&self) -> bool {
-        matches!(self, Op::Put(..) | Op::Delete(_))
     }
 }
 

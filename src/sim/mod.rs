@@ -18,25 +18,25 @@
 //! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
 
 pub mod choices;
-pub mod fault_draws;
 mod convert;
+pub mod fault_draws;
 mod fiber;
+pub mod hash;
 mod nemesis;
 pub mod outcome;
-pub mod simulation;
-pub mod hash;
 pub mod scheduler;
 pub mod sim_io;
+pub mod simulation;
 pub mod tape;
 pub mod yields;
 
 pub use choices::Choices;
-pub use outcome::{Failure, Outcome, RunStats};
-pub use simulation::{DB_PATH, SimOptions, Simulation};
 pub use hash::{StableHasher, stable_hash};
+pub use outcome::{Failure, Outcome, RunStats};
 pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 pub use sim_io::{
     CrashReport, FaultCounts, IoOutcome, OpKind, PendingOp, SimIO, SimIoError, UnsyncedWrite,
     WriteFate,
 };
+pub use simulation::{DB_PATH, RunArtifacts, SimOptions, Simulation};
 pub use tape::{Span, Tape, TapeError};

@@ -24,6 +24,7 @@ use super::nemesis::{self, lock_choices};
 use super::outcome::{Failure, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 use super::sim_io::SimIO;
+use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
 
@@ -32,6 +33,16 @@ pub const DB_PATH: &str = "braid.db";
 
 /// Attempts at reopening after a crash before the run fails as `recovery`.
 const MAX_OPEN_ATTEMPTS: u32 = 64;
+
+/// Everything a finished run leaves behind.
+#[derive(Debug, Clone)]
+pub struct RunArtifacts {
+    pub outcome: Outcome,
+    /// Every draw the run made, with its spans: replaying it reproduces the run.
+    pub tape: Tape,
+    /// One line per event (empty unless `SimOptions::record_timeline`).
+    pub timeline: Vec<String>,
+}
 
 /// Knobs that are not part of a config.
 #[derive(Debug, Clone, Default)]
@@ -175,7 +186,12 @@ impl Simulation {
     }
 
     /// Runs to the end (or the first failure) and reports. Engine panics become failures.
-    pub fn run(mut self) -> Outcome {
+    pub fn run(self) -> Outcome {
+        self.run_full().outcome
+    }
+
+    /// Like `run`, and also hands back the tape of every draw made and the timeline.
+    pub fn run_full(mut self) -> RunArtifacts {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
         if let Err(panic) = caught {
             let message = panic
@@ -201,12 +217,23 @@ impl Simulation {
             *self.stats.group_faults.entry(label.clone()).or_default() +=
                 kinds.values().sum::<u64>();
         }
-        Outcome {
+        let outcome = Outcome {
             seed: self.seed,
             strategy: self.strategy_name.to_string(),
             trace_hash: self.hasher.hex(),
             failure: self.failure.take(),
             stats: std::mem::take(&mut self.stats),
+        };
+        let timeline = std::mem::take(&mut self.timeline);
+        // Drop the engine (it holds the injector, which holds the choices) before taking
+        // the tape out.
+        self.fibers.clear();
+        self.phase = Phase::Down;
+        let tape = lock_choices(&self.choices).tape();
+        RunArtifacts {
+            outcome,
+            tape,
+            timeline,
         }
     }
 
@@ -534,7 +561,9 @@ impl Simulation {
     /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
     pub(crate) fn crash(&mut self, why: &str) {
         self.stats.crashes += 1;
-        self.stats.fault(why);
+        if why != "crash" {
+            self.stats.fault(why); // SimIO counts every crash itself
+        }
         self.note(format!(
             "nemesis {why}: every connection dropped, volatile data discarded"
         ));
@@ -546,6 +575,7 @@ impl Simulation {
                 return;
             }
         }
+        let was_recovering = matches!(self.phase, Phase::Recovering { initial: false, .. });
         self.phase = Phase::Down;
         let odds = nemesis::crash_odds(&self.settings.faults);
         let report = {
@@ -558,7 +588,11 @@ impl Simulation {
             report
         };
         self.note(format!("crash fates: {report:?}"));
-        self.oracle.on_crash(self.step, true);
+        // A crash while recovering from the last one is part of the same outage for the
+        // oracle: it still waits for the one recovery that follows.
+        if !was_recovering {
+            self.oracle.on_crash(self.step, true);
+        }
         self.workloads
             .crashed(self.settings.sync == braid_core::SyncMode::Normal);
         self.phase = self.recovering(false);
