@@ -71,6 +71,9 @@ fn value(txn: u64, k: u64, len: usize) -> Vec<u8> {
 /// A database on a crash-capable disk, with one connection.
 struct Disk {
     crash: CrashIO,
+    /// Some(seed): crashes tear unsynced writes (`CrashIO::crash_torn`), seeds counting
+    /// up from this one; None: crashes drop unsynced writes whole.
+    torn_seed: std::cell::Cell<Option<u64>>,
     io: Arc<dyn IO>,
     options: DbOptions,
     /// None only while reopening.
@@ -78,11 +81,21 @@ struct Disk {
 }
 
 impl Disk {
+    /// In-order completions, crashes drop unsynced writes whole.
     fn new(options: DbOptions) -> Disk {
-        let crash = CrashIO::new();
+        Disk::on(CrashIO::new(), None, options)
+    }
+
+    /// Completions in a seeded random order, crashes tear unsynced writes.
+    fn hostile(seed: u64, options: DbOptions) -> Disk {
+        Disk::on(CrashIO::shuffled(seed), Some(seed), options)
+    }
+
+    fn on(crash: CrashIO, torn_seed: Option<u64>, options: DbOptions) -> Disk {
         let io: Arc<dyn IO> = Arc::new(crash.clone());
         let mut disk = Disk {
             crash,
+            torn_seed: std::cell::Cell::new(torn_seed),
             io,
             options,
             open: None,
@@ -100,9 +113,20 @@ impl Disk {
         self.open = Some((db, conn));
     }
 
-    /// Loses every write no completed fsync covered, then reopens.
+    /// Loses (or tears) every write no completed fsync covered; pending I/O is aborted.
+    fn crash_now(&self) {
+        match self.torn_seed.get() {
+            Some(seed) => {
+                self.crash.crash_torn(seed);
+                self.torn_seed.set(Some(seed + 1));
+            }
+            None => self.crash.crash(),
+        }
+    }
+
+    /// Crashes, then reopens.
     fn crash_and_reopen(&mut self) {
-        self.crash.crash();
+        self.crash_now();
         self.reopen();
     }
 
@@ -131,7 +155,7 @@ impl Disk {
                 Ok(IOResult::Done(output)) => return Some(Ok(output)),
                 Ok(IOResult::IO(waiting)) => {
                     if rng.per_mille(crash_per_mille) {
-                        self.crash.crash();
+                        self.crash_now();
                         return None;
                     }
                     while !waiting.finished() {
@@ -276,8 +300,20 @@ fn random_checkpoint(disk: &Disk, rng: &mut Rng, crash_per_mille: u64) -> bool {
 
 #[test]
 fn full_sync_acknowledged_commits_survive_random_crashes() {
-    let mut rng = Rng(0x5eed_0001);
-    let mut disk = Disk::new(options(SyncMode::Full, 40));
+    full_sync_under_crashes(Disk::new(options(SyncMode::Full, 40)), 0x5eed_0001);
+}
+
+#[test]
+fn full_sync_acknowledged_commits_survive_torn_crashes_with_shuffled_io() {
+    for seed in [11, 12] {
+        full_sync_under_crashes(Disk::hostile(seed, options(SyncMode::Full, 40)), seed);
+    }
+}
+
+/// 300 random transactions and checkpoints with random crashes: after each crash every
+/// acknowledged commit is there and the one in doubt wholly or not at all.
+fn full_sync_under_crashes(mut disk: Disk, seed: u64) {
+    let mut rng = Rng(seed);
     let mut acked = Keyspace::new();
     let mut acked_seq = 0u64;
     let mut crashes = 0;
@@ -350,8 +386,28 @@ fn full_sync_acknowledged_commits_survive_random_crashes() {
 
 #[test]
 fn normal_sync_recovers_a_prefix_of_the_commit_order() {
-    let mut rng = Rng(0x5eed_0002);
-    let mut disk = Disk::new(options(SyncMode::Normal, 25));
+    normal_sync_under_crashes(Disk::new(options(SyncMode::Normal, 25)), 0x5eed_0002);
+}
+
+#[test]
+fn normal_sync_recovers_a_prefix_after_torn_crashes_with_shuffled_io() {
+    for seed in [22, 24] {
+        normal_sync_under_crashes(Disk::hostile(seed, options(SyncMode::Normal, 25)), seed);
+    }
+}
+
+#[test]
+#[ignore = "storage bugs: seeds 21 and 27 hit the root-collapse Internal error; 23 and 29 replay a stale generation's commit (older than the database file) after a WAL restart; see the focused tests at the end"]
+fn normal_sync_torn_crashes_seeds_that_find_storage_bugs() {
+    for seed in [21, 27, 23, 29] {
+        normal_sync_under_crashes(Disk::hostile(seed, options(SyncMode::Normal, 25)), seed);
+    }
+}
+
+/// 300 random transactions with random crashes under sync = normal: each recovery yields
+/// the state after some prefix of the commit order.
+fn normal_sync_under_crashes(mut disk: Disk, seed: u64) {
+    let mut rng = Rng(seed);
     // states[s] is the keyspace after commit s.
     let mut states: Vec<Keyspace> = vec![Keyspace::new()];
     let mut crashes = 0;
@@ -680,23 +736,123 @@ fn auto_checkpoint_runs_once_per_threshold_of_uncopied_frames() {
     let disk = Disk::new(options(SyncMode::Full, 10));
     let pager = disk.db().pager().clone();
     let mut checkpoints = 0;
-    let mut backfilled = pager.wal_backfilled();
+    let mut frames_written = 0;
     for i in 0..60u64 {
+        let before = pager.wal_frames();
         disk.commit_writes(&[(key(i % 7), Some(value(i, i % 7, 40)))]);
-        let uncopied = pager.wal_frames() - pager.wal_backfilled();
+        let after = pager.wal_frames();
+        // A writer may start the WAL over once everything in it is copied.
+        frames_written += if after > before {
+            after - before
+        } else {
+            after
+        };
+        let uncopied = after - pager.wal_backfilled();
         assert!(
             uncopied <= 10,
             "commit {i}: {uncopied} frames left uncopied"
         );
-        if pager.wal_backfilled() != backfilled {
-            checkpoints += 1;
-            backfilled = pager.wal_backfilled();
+        if after > 0 && uncopied == 0 {
+            checkpoints += 1; // this commit's auto-checkpoint copied everything
         }
     }
-    let frames = pager.wal_frames();
-    assert!(frames >= 60, "every commit wrote a frame ({frames})");
     assert!(
-        checkpoints >= 3 && checkpoints <= frames / 10,
-        "{checkpoints} auto-checkpoints for {frames} frames: about one per 10 new frames"
+        frames_written >= 60,
+        "every commit wrote a frame ({frames_written})"
     );
+    assert!(
+        checkpoints >= 3 && checkpoints <= frames_written / 10,
+        "{checkpoints} auto-checkpoints for {frames_written} frames: one per 10 new frames"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Storage bugs found by the tests above, each as a focused failing test (ignored until the
+// storage layer fixes it).
+
+#[test]
+#[ignore = "storage bug: a torn crash right after a WAL reset replays a stale, already checkpointed commit of the old generation over the database file"]
+fn stale_generation_frames_are_not_replayed_after_a_reset() {
+    // After a Restart checkpoint the next commit writes the new generation's header and
+    // frames over the old ones. A crash may keep any subset of those unsynced writes: here
+    // the new header and new frame 1 are lost and new frame 2 survives. The old header then
+    // still validates the old frame 1 (commit 2), which recovery replays over a database
+    // file that already holds commit 3: page of key 0 goes back to commit 2 while the page
+    // of key 39 keeps commit 3, a state no prefix of the commit order produces (and commit
+    // 3 was acknowledged under sync = full).
+    let mut disk = Disk::new(options(SyncMode::Full, 0));
+    let mut states = vec![Keyspace::new()];
+    let mut commit = |disk: &Disk, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>| {
+        let seq = disk.commit_writes(&writes);
+        let mut next = states.last().expect("state 0").clone();
+        apply(&mut next, &writes);
+        states.push(next);
+        assert_eq!(seq as usize, states.len() - 1);
+    };
+    commit(
+        &disk,
+        (0..40).map(|k| (key(k), Some(value(1, k, 60)))).collect(),
+    );
+    checkpoint(&disk, CheckpointMode::Restart);
+    commit(&disk, vec![(key(0), Some(value(2, 0, 60)))]);
+    commit(
+        &disk,
+        vec![
+            (key(0), Some(value(3, 0, 60))),
+            (key(39), Some(value(3, 39, 60))),
+        ],
+    );
+    assert!(checkpoint(&disk, CheckpointMode::Restart).wal_reset);
+    let old_wal = disk.crash.durable_bytes(WAL_PATH);
+    commit(
+        &disk,
+        vec![
+            (key(0), Some(value(4, 0, 60))),
+            (key(39), Some(value(4, 39, 60))),
+        ],
+    );
+    let new_wal = disk.crash.file_bytes(WAL_PATH);
+    let frame = frame_size(PAGE_SIZE);
+    let second = WAL_HEADER_SIZE + frame..WAL_HEADER_SIZE + 2 * frame;
+    assert!(old_wal.len() >= second.end && new_wal.len() >= second.end);
+    let mut crashed = old_wal.clone();
+    crashed[second.clone()].copy_from_slice(&new_wal[second]);
+    disk.open = None;
+    disk.crash.crash();
+    disk.crash.set_file(WAL_PATH, crashed);
+    disk.reopen();
+    let got = disk.contents();
+    assert!(
+        states[3..].contains(&got),
+        "recovered a state that is no prefix holding the acknowledged commit 3 (seq {})",
+        disk.db().commit_seq()
+    );
+}
+
+#[test]
+#[ignore = "storage bug: a root collapse frees the old root before recording the new one, and the pager refuses to free the current root (Internal error)"]
+fn update_that_shrinks_a_two_leaf_tree_to_one_leaf() {
+    let disk = Disk::new(options(SyncMode::Full, 0));
+    let puts: [(u64, usize); 8] = [
+        (48, 81),
+        (18, 69),
+        (17, 49),
+        (58, 107),
+        (16, 38),
+        (30, 108),
+        (34, 2),
+        (58, 4),
+    ];
+    let mut model = Keyspace::new();
+    for (i, (k, len)) in puts.into_iter().enumerate() {
+        let v = value(i as u64, k, len);
+        assert_eq!(
+            disk.run(&Op::Put(key(k), v.clone())),
+            Ok(Output::Done),
+            "put {i}"
+        );
+        model.insert(key(k), v);
+    }
+    assert_eq!(disk.contents(), model);
+    disk.assert_integrity();
 }

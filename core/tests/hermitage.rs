@@ -750,7 +750,7 @@ fn random_interleavings_are_serializable_in_commit_order() {
 /// The seeded table (commit 1) and a client whose connection just read k2 = 20.
 fn checked_read() -> (Vec<Keyspace>, Client) {
     let t = Table::new();
-    let mut client = Client::new(t.conns[T2].database().connect(), vec![get(2)]);
+    let client = Client::new(t.conns[T2].database().connect(), vec![get(2)]);
     let io: &dyn IO = t.io.as_ref();
     let read = block_on(io, || client.conn.execute(&get(2)));
     assert_eq!(read, val(20));
