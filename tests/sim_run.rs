@@ -125,3 +125,25 @@ fn timeline_is_recorded_on_request() {
         "recording changes nothing"
     );
 }
+
+#[test]
+fn history_is_recorded_on_request_and_exports_one_map_per_line() {
+    let mut config = chaos(3_000);
+    config.faults.crash = 0.002;
+    let options = SimOptions {
+        record_history: true,
+        ..SimOptions::default()
+    };
+    let run = Simulation::new(settings(&config), 2, options).run_full();
+    let history = run.history.expect("history recorded");
+    assert!(history.recorded() > 100);
+    let edn = history.to_edn();
+    for line in edn.lines() {
+        assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
+        assert!(
+            line.contains(":type") && line.contains(":process"),
+            "{line}"
+        );
+    }
+    assert!(edn.contains(":invoke") && edn.contains(":ok"));
+}

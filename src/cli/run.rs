@@ -128,7 +128,7 @@ pub fn run(args: &RunArgs) -> i32 {
     };
     let options = SimOptions {
         canary,
-        record_timeline: false,
+        ..SimOptions::default()
     };
     let outcome = Simulation::new(settings.clone(), seed, options.clone()).run();
     if args.check_determinism {

@@ -182,7 +182,7 @@ impl Simulation {
                 }
             }
         };
-        self.oracle.on_invoke(self.step, process, &op);
+        self.invoke(process, &op);
         self.note(format!("conn {process} invoke {op:?}"));
         Action::Run(Inflight {
             core: convert::to_core(&op),
@@ -217,12 +217,23 @@ impl Simulation {
             inflight.op_name()
         ));
         let claims = claims_of(&self.fibers[index].conn);
-        if let Err(v) =
-            self.oracle
-                .on_complete(self.step, process, &inflight.op, &oracle_result, claims)
+        let indeterminate = match &result {
+            Err(err) if !matches!(err, Error::Busy | Error::BusySnapshot) => {
+                in_doubt_or_aborted(&inflight) == TxnOutcome::InDoubt
+            }
+            _ => false,
+        };
+        if let Err(failure) =
+            self.judge(process, &inflight.op, &oracle_result, claims, indeterminate)
         {
-            self.fail(v.kind.name(), &v.to_string());
+            self.fail_with(failure);
             return;
+        }
+        if indeterminate {
+            // An :info outcome ends the process (Jepsen's rule): the connection goes on as a
+            // new process.
+            self.next_process += 1;
+            self.fibers[index].process = self.next_process;
         }
         let err = match result {
             Ok(_) => {
@@ -266,7 +277,7 @@ impl Simulation {
                 }
                 // Retry the same op after backing off (a fresh invoke).
                 self.fibers[index].backing_off = true;
-                self.oracle.on_invoke(self.step, process, &inflight.op);
+                self.invoke(process, &inflight.op);
                 run.inflight = Some(Inflight {
                     waiting: None,
                     ..inflight

@@ -12,6 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use braid_core::{Canary, Completion, Database, IO, IOResult, Opener};
+use braid_oracle::history::{History, Nemesis};
 use braid_oracle::{Claims, Durability, Op, OpResult, SeqOracle};
 use braid_workloads::{Workload, WorkloadMix};
 
@@ -42,6 +43,9 @@ pub struct RunArtifacts {
     pub tape: Tape,
     /// One line per event (empty unless `SimOptions::record_timeline`).
     pub timeline: Vec<String>,
+    /// The history of invocations, completions and nemesis events (with
+    /// `SimOptions::record_history`).
+    pub history: Option<History>,
 }
 
 /// Knobs that are not part of a config.
@@ -51,7 +55,12 @@ pub struct SimOptions {
     pub canary: Option<Canary>,
     /// Keep a readable timeline (one line per event) for artifacts and `replay --trace`.
     pub record_timeline: bool,
+    /// Keep the Jepsen-style history (the newest `HISTORY_EVENTS` events) for artifacts.
+    pub record_history: bool,
 }
+
+/// Events a recorded history keeps (the newest ones), bounding memory on long runs.
+pub const HISTORY_EVENTS: usize = 1_000_000;
 
 pub(crate) enum Phase {
     /// No database: between a crash and the start of recovery.
@@ -101,6 +110,7 @@ pub struct Simulation {
     pub(crate) corruption_detected: bool,
     injector: Arc<SimYields>,
     pub(crate) timeline: Vec<String>,
+    pub(crate) history: Option<History>,
     pub(crate) failure: Option<Failure>,
 }
 
@@ -161,8 +171,12 @@ impl Simulation {
             corruption_detected: false,
             injector,
             timeline: Vec::new(),
+            history: None,
             failure: None,
         };
+        if sim.options.record_history {
+            sim.history = Some(History::bounded(HISTORY_EVENTS));
+        }
         sim.phase = sim.recovering(true);
         sim
     }
@@ -230,10 +244,12 @@ impl Simulation {
         self.fibers.clear();
         self.phase = Phase::Down;
         let tape = lock_choices(&self.choices).tape();
+        let history = self.history.take();
         RunArtifacts {
             outcome,
             tape,
             timeline,
+            history,
         }
     }
 
@@ -538,6 +554,14 @@ impl Simulation {
             return Ok(());
         }
         self.stats.recoveries += 1;
+        if let Some(history) = self.history.as_mut() {
+            history.nemesis(
+                self.step,
+                Nemesis::Restart {
+                    recovered_seq: db.commit_seq(),
+                },
+            );
+        }
         self.oracle
             .on_recovered(self.step, &rows, &integrity, db.commit_seq())
             .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
@@ -568,6 +592,9 @@ impl Simulation {
             "nemesis {why}: every connection dropped, volatile data discarded"
         ));
         self.hasher.write_str(why);
+        if let Some(history) = self.history.as_mut() {
+            history.crash(self.step);
+        }
         let fibers = std::mem::take(&mut self.fibers);
         for fiber in fibers {
             if let Err(failure) = self.abandon_fiber(fiber) {
@@ -669,7 +696,7 @@ impl Simulation {
                 braid_workloads::Next::Pause => continue,
                 braid_workloads::Next::Done => break,
             };
-            self.oracle.on_invoke(self.step, process, &op);
+            self.invoke(process, &op);
             let core = convert::to_core(&op);
             let io: &dyn IO = &self.io;
             let result = braid_core::block_on(io, || conn.execute(&core));
@@ -678,9 +705,7 @@ impl Simulation {
                 Ok(out) => Ok(convert::output(out)),
                 Err(err) => Err(convert::error(&err)),
             };
-            self.oracle
-                .on_complete(self.step, process, &op, &result, claims)
-                .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))?;
+            self.judge(process, &op, &result, claims, false)?;
             if result.is_err() {
                 outcome = braid_oracle::TxnOutcome::Aborted;
                 break;
@@ -732,6 +757,32 @@ impl Simulation {
         }
     }
 
+    /// A client invokes `op`: the oracle and the history hear of it.
+    pub(crate) fn invoke(&mut self, process: u64, op: &Op) {
+        self.oracle.on_invoke(self.step, process, op);
+        if let Some(history) = self.history.as_mut() {
+            history.invoke_op(self.step, process, op);
+        }
+    }
+
+    /// `op` finished with `result`: the oracle judges it and the history records it
+    /// (`indeterminate` when it may have taken effect although it failed).
+    pub(crate) fn judge(
+        &mut self,
+        process: u64,
+        op: &Op,
+        result: &OpResult,
+        claims: Claims,
+        indeterminate: bool,
+    ) -> Result<(), Failure> {
+        if let Some(history) = self.history.as_mut() {
+            history.complete_op(self.step, process, op, result, indeterminate);
+        }
+        self.oracle
+            .on_complete(self.step, process, op, result, claims)
+            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
+    }
+
     pub(crate) fn note(&mut self, line: String) {
         if self.options.record_timeline {
             self.timeline.push(format!("step {} {line}", self.step));
@@ -743,6 +794,14 @@ impl Simulation {
             kind: kind.to_string(),
             step: self.step,
             message: message.to_string(),
+        }
+    }
+
+    /// Records `failure` unless the run already failed.
+    pub(crate) fn fail_with(&mut self, failure: Failure) {
+        if self.failure.is_none() {
+            self.note(format!("FAILURE {}: {}", failure.kind, failure.message));
+            self.failure = Some(failure);
         }
     }
 
