@@ -80,6 +80,11 @@ fn the_compiled_in_default_is_configs_default_toml() {
         config::parse(DEFAULT_TOML, DEFAULT_ORIGIN).expect("valid"),
         config::default_config()
     );
+    assert_eq!(
+        config::default_config(),
+        Config::default(),
+        "default.toml spells out the defaults"
+    );
 }
 
 #[test]

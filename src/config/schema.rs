@@ -38,7 +38,8 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
-    /// Scheduler decisions to run (a step is one decision). At least 1. Default 20000.
+    /// Scheduler decisions to run (a step is one decision). At least 1. Default 200000
+    /// (a few seconds in a release build).
     pub steps: u64,
     /// Simulated connections (each a fiber running transactions). 1..=256. Default 4.
     pub connections: u32,
@@ -49,7 +50,7 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            steps: 20_000,
+            steps: 200_000,
             connections: 4,
             seed: 0,
         }
@@ -345,14 +346,17 @@ impl WorkloadConfig {
     }
 }
 
-/// The workloads of a config that lists none.
+/// The workloads of a config that lists none (the mix of `configs/default.toml`).
 pub fn default_workloads() -> Vec<WorkloadConfig> {
     [
-        ("register", 3),
-        ("bank", 2),
-        ("list-append", 2),
-        ("counter", 1),
-        ("churn", 2),
+        ("register", 30),
+        ("bank", 20),
+        ("list-append", 20),
+        ("counter", 10),
+        ("churn", 20),
+        ("scan", 10),
+        ("checkpoint", 5),
+        ("integrity", 2),
     ]
     .into_iter()
     .map(|(kind, weight)| WorkloadConfig::new(kind, weight))
