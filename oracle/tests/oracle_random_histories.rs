@@ -272,15 +272,18 @@ fn run(seed: u64, durability: Durability, bug: Bug, steps: u64) -> Result<(), Vi
         conns: BTreeMap::new(),
         bug,
     };
-    let connections = 4;
+    let connections = 2 + seed % 7;
     let mut first_conn = 1;
     for conn in first_conn..first_conn + connections {
         engine.conns.insert(conn, Conn::default());
     }
     for step in 1..=steps {
         if rng.chance(1) {
-            oracle.on_crash(step, true);
+            // Sometimes a reopen that loses nothing (as after poisoning), mostly a crash.
+            let reopen = rng.chance(20);
+            oracle.on_crash(step, !reopen);
             let keep = match durability {
+                _ if reopen => engine.current(),
                 Durability::Full => engine.current(),
                 // What the previous recovery found is durable; later commits may be lost.
                 Durability::Normal => {
@@ -294,7 +297,9 @@ fn run(seed: u64, durability: Durability, bug: Bug, steps: u64) -> Result<(), Vi
             };
             engine.states.truncate(keep as usize + 1);
             engine.acknowledged = keep;
-            engine.durable = keep;
+            if !reopen {
+                engine.durable = keep;
+            }
             engine.lock = None;
             engine.conns.clear();
             first_conn += connections;
@@ -396,7 +401,7 @@ fn writes_without_the_busy_snapshot_check_are_caught() {
 fn a_commit_that_fails_after_publishing_is_caught() {
     let kinds = caught(Bug::PublishThenFail, Durability::Full);
     assert_eq!(kinds.len(), 40, "{kinds:?}");
-    let expected = ["aborted-read", "failed-commit-visible", "seq-gap"];
+    let expected = ["aborted-read", "failed-commit-visible", "seq-gap", "lost-commit"];
     assert!(
         kinds.iter().all(|kind| expected.contains(kind)),
         "{kinds:?}"

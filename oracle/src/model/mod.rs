@@ -9,8 +9,10 @@
 //! - `snapshots`: snapshot claims and judging reads (now or once their commits are known).
 //! - `commits`: acknowledged and failed commits, sequences, compaction floor.
 //! - `recovery`: crash rules — which recovered states are allowed.
+//! - `fill`: which in-doubt commits filled which sequences after a crash.
 
 mod commits;
+mod fill;
 mod oracle;
 mod reads;
 mod recovery;

@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::reads::{Observed, ReadRecord};
+use crate::model::recovery::Ambiguity;
 use crate::model::versions::{VersionStore, WriteSet};
 use crate::model::{Claims, Durability};
 use crate::op::{Op, OpError, OpOutput, OpResult};
@@ -112,6 +113,8 @@ pub struct SeqOracle {
     pub(super) durable_floor: u64,
     next_txn: u64,
     pub(super) crash: Option<CrashState>,
+    /// Orders of in-doubt commits a reopen could not tell apart (see `recovery`).
+    pub(super) ambiguity: Option<Ambiguity>,
 }
 
 impl SeqOracle {
@@ -132,6 +135,7 @@ impl SeqOracle {
             durable_floor: 0,
             next_txn: 1,
             crash: None,
+            ambiguity: None,
         }
     }
 
@@ -150,6 +154,13 @@ impl SeqOracle {
     /// below it and older versions can be compacted.
     pub fn note_durable(&mut self, seq: u64) {
         self.durable_floor = self.durable_floor.max(seq.min(self.acked_max));
+        if self
+            .ambiguity
+            .as_ref()
+            .is_some_and(|a| a.settled_by(self.durable_floor))
+        {
+            self.ambiguity = None;
+        }
     }
 
     /// Connection `conn` starts `op` at `step`.

@@ -197,7 +197,7 @@ fn value_mismatch(
             ));
     }
     let current = store
-        .version_at(key, read.snapshot, None)
+        .version_at(key, read.snapshot, &[])
         .map_or(0, |(seq, _)| seq);
     let history = store.history(key);
     let absent_at_start = history.first().is_none_or(|(seq, _)| *seq > 0);

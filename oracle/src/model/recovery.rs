@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::fill::FillSearch;
 use crate::model::oracle::{CrashState, HISTORY_WINDOW_COMMITS, PendingCommit, SeqOracle};
 use crate::model::reads::check_read;
 use crate::model::versions::WriteSet;
@@ -23,12 +24,33 @@ use crate::model::view::View;
 use crate::op::{Key, Value};
 use crate::violation::{Violation, ViolationKind, show_rows, show_value};
 
-/// At most this many in-doubt commits are permuted to fill unacknowledged sequences.
-const MAX_PERMUTED_IN_DOUBT: usize = 6;
 /// How many recent commits the diagnosis considers when naming a failed recovery.
 const DIAGNOSIS_WINDOW: u64 = HISTORY_WINDOW_COMMITS;
 
-type RowMap<'a> = BTreeMap<&'a [u8], &'a [u8]>;
+/// Several orders of in-doubt commits explained a recovery that lost no volatile data.
+/// They differ only in intermediate states, which a later crash (under Normal) may expose,
+/// so each order stays allowed until a durable state covers them all.
+#[derive(Debug, Clone)]
+pub(super) struct Ambiguity {
+    /// The filled sequences, ascending.
+    slots: Vec<u64>,
+    /// Each explaining order: the writes at each slot, in slot order. The store holds the
+    /// first.
+    orders: Vec<Vec<WriteSet>>,
+}
+
+impl Ambiguity {
+    /// Whether a durable state at `durable` leaves no room for another order to show.
+    pub(super) fn settled_by(&self, durable: u64) -> bool {
+        self.slots.last().is_none_or(|last| *last <= durable)
+    }
+}
+
+/// At most this many explaining orders are remembered after an ambiguous reopen.
+const MAX_REMEMBERED_ORDERS: usize = 1024;
+
+/// Recovered rows by key.
+pub(super) type RowMap<'a> = BTreeMap<&'a [u8], &'a [u8]>;
 
 impl SeqOracle {
     /// After recovery: `rows` is the full contents of the reopened database, `integrity`
@@ -65,33 +87,114 @@ impl SeqOracle {
             return Err(self.diagnose(step, crash, &actual, recovered_seq, lowest));
         }
         let slots = self.unresolved_through(recovered_seq);
-        let candidates = self.in_doubt.len().min(MAX_PERMUTED_IN_DOUBT);
-        let first = self.in_doubt.len() - candidates;
-        // The first order that explains the rows and every read kept for judgement wins;
-        // failing that, a read no matching order explains is the violation.
+        // The first filling that explains the rows and every read kept for judgement
+        // wins; failing that, a read no matching filling explains is the violation.
         let mut read_violation = None;
-        for order in selections(candidates, slots.len()) {
-            let filled: Vec<(u64, usize)> = slots
-                .iter()
-                .copied()
-                .zip(order.iter().map(|i| first + i))
-                .collect();
-            let view = self.view_with(recovered_seq, &filled);
-            if !same_rows(&view.rows(), &actual) {
-                continue;
+        let mut search = FillSearch::new(&self.store, &self.in_doubt, &actual, recovered_seq);
+        let found = search.find(&slots, &mut |filling| {
+            if !same_rows(&self.view_with(recovered_seq, filling).rows(), &actual) {
+                return false;
             }
-            match self.judge_kept_reads(recovered_seq, &filled) {
-                Ok(()) => {
-                    self.accept(crash, recovered_seq, &filled);
-                    return Ok(());
-                }
+            match self.judge_kept_reads(recovered_seq, filling) {
+                Ok(()) => true,
                 Err(violation) => {
                     read_violation.get_or_insert(violation);
+                    false
                 }
             }
+        });
+        let exhausted = search.exhausted();
+        if let Some(filling) = found {
+            let ambiguity = self.other_orders(crash, recovered_seq, &actual, &slots, &filling);
+            self.accept(crash, recovered_seq, &filling);
+            if ambiguity.is_some() {
+                self.ambiguity = ambiguity;
+            }
+            return Ok(());
         }
-        Err(read_violation
-            .unwrap_or_else(|| self.diagnose(step, crash, &actual, recovered_seq, lowest)))
+        if slots.is_empty()
+            && let Some(order) = self.ambiguous_order_matching(recovered_seq, &actual)
+        {
+            let ambiguity = self.ambiguity.take().expect("an order was found in it");
+            self.store.remove_versions(&ambiguity.slots);
+            for (slot, writes) in ambiguity.slots.iter().zip(&ambiguity.orders[order]) {
+                self.store.apply(*slot, writes, 0);
+            }
+            self.accept(crash, recovered_seq, &[]);
+            return Ok(());
+        }
+        let violation = read_violation
+            .unwrap_or_else(|| self.diagnose(step, crash, &actual, recovered_seq, lowest));
+        if exhausted {
+            let detail = format!(
+                "{}; the search over in-doubt commit orders ran out of budget",
+                violation.detail
+            );
+            return Err(violation.detail(detail));
+        }
+        Err(violation)
+    }
+
+    /// After a reopen that lost nothing, the other orders of in-doubt commits that also
+    /// explain the rows (they differ in intermediate states a later crash may expose).
+    fn other_orders(
+        &self,
+        crash: CrashState,
+        recovered_seq: u64,
+        actual: &RowMap<'_>,
+        slots: &[u64],
+        chosen: &[(u64, usize)],
+    ) -> Option<Ambiguity> {
+        if crash.lost_volatile || slots.len() < 2 {
+            return None;
+        }
+        let mut fillings: Vec<Vec<(u64, usize)>> = vec![chosen.to_vec()];
+        let mut search = FillSearch::new(&self.store, &self.in_doubt, actual, recovered_seq);
+        search.find(slots, &mut |filling| {
+            let explains = same_rows(&self.view_with(recovered_seq, filling).rows(), actual);
+            if explains && filling != chosen {
+                fillings.push(filling.clone());
+            }
+            fillings.len() >= MAX_REMEMBERED_ORDERS
+        });
+        if fillings.len() < 2 {
+            return None;
+        }
+        let orders = fillings
+            .iter()
+            .map(|filling| {
+                filling
+                    .iter()
+                    .map(|(_, index)| self.in_doubt[*index].writes.clone())
+                    .collect()
+            })
+            .collect();
+        let mut sorted_slots = slots.to_vec();
+        sorted_slots.sort_unstable();
+        Some(Ambiguity {
+            slots: sorted_slots,
+            orders,
+        })
+    }
+
+    /// The index of a remembered order whose intermediate state at `recovered_seq`
+    /// equals the rows.
+    fn ambiguous_order_matching(&self, recovered_seq: u64, actual: &RowMap<'_>) -> Option<usize> {
+        let ambiguity = self.ambiguity.as_ref()?;
+        let first = *ambiguity.slots.first()?;
+        if recovered_seq < first || ambiguity.settled_by(recovered_seq) {
+            return None;
+        }
+        ambiguity.orders.iter().position(|order| {
+            let mut view = View::at(&self.store, recovered_seq);
+            for slot in &ambiguity.slots {
+                view = view.skipping(*slot);
+            }
+            for (slot, writes) in ambiguity.slots.iter().zip(order) {
+                view = view.with_extra(*slot, writes);
+            }
+            same_rows(&view.rows(), actual)
+        })
     }
 
     /// The oldest sequence recovery may land on.
@@ -151,6 +254,13 @@ impl SeqOracle {
         } else {
             self.durable_floor.min(recovered_seq)
         };
+        if self
+            .ambiguity
+            .as_ref()
+            .is_some_and(|a| a.settled_by(self.durable_floor))
+        {
+            self.ambiguity = None;
+        }
         let floor = self.compaction_floor();
         self.store.compact_all(floor);
     }
@@ -336,39 +446,4 @@ fn first_difference(expected: &[(Key, Value)], actual: &RowMap<'_>) -> String {
         }
     }
     "no difference from the newest acknowledged state".to_string()
-}
-
-/// Every ordered choice of `k` distinct indices out of `0..n` (one empty choice for k=0).
-fn selections(n: usize, k: usize) -> Vec<Vec<usize>> {
-    fn extend(n: usize, k: usize, current: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-        if current.len() == k {
-            out.push(current.clone());
-            return;
-        }
-        for i in 0..n {
-            if !current.contains(&i) {
-                current.push(i);
-                extend(n, k, current, out);
-                current.pop();
-            }
-        }
-    }
-    let mut out = Vec::new();
-    if k <= n {
-        extend(n, k, &mut Vec::new(), &mut out);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::selections;
-
-    #[test]
-    fn selections_are_ordered_and_distinct() {
-        assert_eq!(selections(2, 0), vec![Vec::<usize>::new()]);
-        assert_eq!(selections(2, 2), vec![vec![0, 1], vec![1, 0]]);
-        assert_eq!(selections(3, 1).len(), 3);
-        assert!(selections(1, 2).is_empty());
-    }
 }

@@ -25,19 +25,19 @@ impl VersionStore {
         VersionStore::default()
     }
 
-    /// The newest version of `key` at or below `snapshot`, skipping sequence `skip`:
-    /// `(its sequence, its value)`.
+    /// The newest version of `key` at or below `snapshot`, ignoring the sequences in
+    /// `skip`: `(its sequence, its value)`.
     pub fn version_at(
         &self,
         key: &[u8],
         snapshot: u64,
-        skip: Option<u64>,
+        skip: &[u64],
     ) -> Option<(u64, Option<&Value>)> {
         let versions = self.keys.get(key)?;
         versions
             .iter()
             .rev()
-            .find(|(seq, _)| *seq <= snapshot && Some(*seq) != skip)
+            .find(|(seq, _)| *seq <= snapshot && !skip.contains(seq))
             .map(|(seq, value)| (*seq, value.as_ref()))
     }
 
@@ -96,6 +96,15 @@ impl VersionStore {
         }
     }
 
+    /// Forgets the versions written at the given sequences (to re-apply them in
+    /// another order).
+    pub fn remove_versions(&mut self, seqs: &[u64]) {
+        self.keys.retain(|_, versions| {
+            versions.retain(|(s, _)| !seqs.contains(s));
+            !versions.is_empty()
+        });
+    }
+
     /// Forgets every version newer than `seq` (commits lost in a crash).
     pub fn truncate_after(&mut self, seq: u64) {
         self.keys.retain(|_, versions| {
@@ -147,20 +156,20 @@ mod tests {
         store.apply(1, &writes(&[("a", Some("1"))]), 0);
         store.apply(2, &writes(&[("a", Some("2"))]), 0);
         store.apply(3, &writes(&[("a", None)]), 0);
-        assert_eq!(store.version_at(b"a", 0, None), None);
+        assert_eq!(store.version_at(b"a", 0, &[]), None);
         assert_eq!(
-            store.version_at(b"a", 1, None),
+            store.version_at(b"a", 1, &[]),
             Some((1, Some(&b"1".to_vec())))
         );
         assert_eq!(
-            store.version_at(b"a", 2, None),
+            store.version_at(b"a", 2, &[]),
             Some((2, Some(&b"2".to_vec())))
         );
         assert_eq!(
-            store.version_at(b"a", 2, Some(2)),
+            store.version_at(b"a", 2, &[2]),
             Some((1, Some(&b"1".to_vec())))
         );
-        assert_eq!(store.version_at(b"a", 9, None), Some((3, None)));
+        assert_eq!(store.version_at(b"a", 9, &[]), Some((3, None)));
         assert_eq!(store.writes_at(2), writes(&[("a", Some("2"))]));
         assert_eq!(
             store.keys_in(b"b", Some(b"a")).count(),
@@ -177,7 +186,7 @@ mod tests {
         }
         // At floor 9 only version 9 (readable at 9) and 10 remain.
         assert_eq!(store.version_count(), 2);
-        assert!(store.version_at(b"a", 9, None).is_some());
+        assert!(store.version_at(b"a", 9, &[]).is_some());
         store.apply(11, &writes(&[("a", None)]), 11);
         assert_eq!(
             store.version_count(),
@@ -193,6 +202,6 @@ mod tests {
         store.apply(2, &writes(&[("b", Some("2"))]), 0);
         store.truncate_after(1);
         assert_eq!(store.version_count(), 1);
-        assert_eq!(store.version_at(b"b", 5, None), None);
+        assert_eq!(store.version_at(b"b", 5, &[]), None);
     }
 }

@@ -14,8 +14,9 @@ pub struct View<'a> {
     /// `(sequence, writes)` of commits not in the store, bound to sequences ≤ `snapshot`.
     extras: Vec<(u64, &'a WriteSet)>,
     own: Option<&'a WriteSet>,
-    /// A commit to leave out (to test "state with one commit missing").
-    skip: Option<u64>,
+    /// Commits to leave out (to test "the state with this commit missing", or to
+    /// replace commits by another order of them).
+    skip: Vec<u64>,
 }
 
 impl<'a> View<'a> {
@@ -26,7 +27,7 @@ impl<'a> View<'a> {
             snapshot,
             extras: Vec::new(),
             own: None,
-            skip: None,
+            skip: Vec::new(),
         }
     }
 
@@ -45,9 +46,10 @@ impl<'a> View<'a> {
         self
     }
 
-    /// Leaves the commit at `seq` out.
+    /// Leaves the stored commit at `seq` out (extras are never skipped, so an order of
+    /// commits can replace the stored one).
     pub fn skipping(mut self, seq: u64) -> Self {
-        self.skip = Some(seq);
+        self.skip.push(seq);
         self
     }
 
@@ -58,11 +60,10 @@ impl<'a> View<'a> {
         {
             return value.as_ref();
         }
-        let stored = self.store.version_at(key, self.snapshot, self.skip);
+        let stored = self.store.version_at(key, self.snapshot, &self.skip);
         let stored_seq = stored.map_or(0, |(seq, _)| seq);
         for (seq, writes) in self.extras.iter().rev() {
             if *seq > stored_seq
-                && Some(*seq) != self.skip
                 && let Some(value) = writes.get(key)
             {
                 return value.as_ref();
