@@ -135,7 +135,8 @@ impl World {
         } else {
             self.crash.crash();
         }
-        self.pager = open(&self.io, &self.opts).expect("recovery");
+        self.pager = open(&self.io, &self.opts)
+            .unwrap_or_else(|e| panic!("{context}: recovery failed: {e}"));
         let recovered = self.pager.commit_seq();
         assert!(
             recovered <= self.attempted,
@@ -191,7 +192,7 @@ fn run(seed: u64, sync: SyncMode, page_size: usize) -> (u32, u32) {
 #[test]
 fn crashes_under_full_sync_keep_every_acknowledged_commit() {
     let (mut survived, mut lost) = (0, 0);
-    for seed in 0..24 {
+    for seed in 0..300 {
         let (s, l) = run(
             seed,
             SyncMode::Full,
@@ -208,7 +209,7 @@ fn crashes_under_full_sync_keep_every_acknowledged_commit() {
 
 #[test]
 fn crashes_under_normal_sync_lose_only_a_suffix() {
-    for seed in 100..124 {
+    for seed in 100..400 {
         run(
             seed,
             SyncMode::Normal,

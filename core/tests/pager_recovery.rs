@@ -90,25 +90,86 @@ fn a_torn_last_frame_is_ignored() {
     assert_eq!(read_fills(&pager, &pages).expect("read"), vec![5, 1, 1]);
 }
 
+/// Three commits of three pages each (commit 1 also writes the header page), optionally
+/// a passive checkpoint, then a flipped bit in the first frame of commit `damaged` (2 or
+/// 3); reopens under `sync` and reads.
+fn damaged_wal(sync: SyncMode, damaged: u32, checkpointed: bool) -> (Result<u64, Error>, Vec<u8>) {
+    let (crash, io) = crash_io();
+    let mut opts = options(512);
+    opts.sync = sync;
+    let pager = open(&io, &opts).expect("create");
+    let (pages, _) = allocate_pages(&pager, 3, 1).expect("commit 1");
+    rewrite_pages(&pager, &pages, 2).expect("commit 2");
+    rewrite_pages(&pager, &pages, 3).expect("commit 3");
+    if checkpointed {
+        checkpoint(&pager, CheckpointMode::Passive).expect("checkpoint");
+    }
+    drop(pager);
+    // Frames: commit 1 = 1..=4, commit 2 = 5..=7, commit 3 = 8..=10.
+    let frame = if damaged == 2 { 5 } else { 8 };
+    crash.flip_bit(WAL, frame_offset(frame, 512) as usize + 40, 3);
+    match open(&io, &opts) {
+        Ok(pager) => (
+            Ok(pager.commit_seq()),
+            read_fills(&pager, &pages).expect("read"),
+        ),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
 #[test]
-fn a_damaged_frame_ends_recovery_before_its_commit() {
+fn a_damaged_frame_before_a_durable_commit_is_corrupt_under_full_sync() {
+    let (result, _) = damaged_wal(SyncMode::Full, 2, false);
+    assert!(matches!(result, Err(Error::Corrupt(_))), "got {result:?}");
+}
+
+#[test]
+fn a_damaged_frame_under_normal_sync_is_a_lost_suffix() {
+    assert_eq!(damaged_wal(SyncMode::Normal, 2, false), (Ok(1), vec![1; 3]));
+}
+
+#[test]
+fn a_damaged_frame_in_the_last_commit_drops_only_that_commit() {
+    for sync in [SyncMode::Full, SyncMode::Normal] {
+        assert_eq!(damaged_wal(sync, 3, false), (Ok(2), vec![2; 3]), "{sync:?}");
+    }
+}
+
+#[test]
+fn a_damaged_frame_already_checkpointed_loses_nothing() {
+    for sync in [SyncMode::Full, SyncMode::Normal] {
+        for damaged in [2, 3] {
+            let got = damaged_wal(sync, damaged, true);
+            assert_eq!(
+                got,
+                (Ok(3), vec![3; 3]),
+                "{sync:?}, commit {damaged} damaged"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stale_wal_left_by_a_restart_brings_back_nothing_old() {
     let (crash, io) = crash_io();
     let opts = options(512);
     let pager = open(&io, &opts).expect("create");
-    let (pages, seq1) = allocate_pages(&pager, 3, 1).expect("commit 1");
-    rewrite_pages(&pager, &pages, 2).expect("commit 2");
-    rewrite_pages(&pager, &pages, 3).expect("commit 3");
+    let (pages, _) = allocate_pages(&pager, 1, 1).expect("commit 1: frames 1-2");
+    let seq = rewrite_pages(&pager, &pages, 2).expect("commit 2: frame 3");
+    let outcome = checkpoint(&pager, CheckpointMode::Restart).expect("restart");
+    assert!(outcome.wal_reset);
     drop(pager);
-    // Commit 1 wrote 4 frames (3 pages + header); damage the first frame of commit 2.
-    let offset = frame_offset(5, 512) as usize + 40;
-    crash.flip_bit(WAL, offset, 3);
+    // The old generation is still on disk (the new header is written by the next
+    // commit). Damage its last frame: only commit 1 would be recovered from it.
+    crash.flip_bit(WAL, frame_offset(3, 512) as usize + 40, 0);
     let pager = open(&io, &opts).expect("recover");
+    assert_eq!(pager.commit_seq(), seq);
     assert_eq!(
-        pager.commit_seq(),
-        seq1,
-        "commit 2 is damaged; commit 3 chains from it"
+        read_fills(&pager, &pages).expect("read"),
+        vec![2],
+        "never the older frame 1"
     );
-    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1; 3]);
+    assert_eq!(pager.wal_frames(), 0);
 }
 
 #[test]

@@ -237,17 +237,9 @@ impl WriteTxn {
         }
         let seq = state.commit_seq + 1;
         restart_wal_if_idle(&mut state, self.pager.page_size);
-        let wal = &state.wal;
-        let new_header = (!wal.header_on_disk).then_some(wal.header);
-        let batch = FrameBatch::encode(
-            &images,
-            seq,
-            wal.max_frame,
-            wal.chain,
-            new_header,
-            wal.header.salts,
-            self.pager.page_size,
-        );
+        state.commit_attempts = state.commit_attempts.wrapping_add(1);
+        let attempt = state.commit_attempts;
+        let batch = FrameBatch::encode(&images, seq, &state.wal, attempt, self.pager.page_size);
         assert_eq!(batch.len(), images.len(), "one frame per image");
         Ok(Some(CommitPlan {
             seq,

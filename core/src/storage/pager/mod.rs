@@ -87,6 +87,8 @@ pub(crate) struct PagerState {
     pub(crate) writer: Option<u64>,
     /// Whether a checkpoint is running (one at a time).
     pub(crate) checkpointing: bool,
+    /// Commit attempts since open (stamped into frames, see wal/format.rs).
+    pub(crate) commit_attempts: u32,
 }
 
 impl PagerState {
@@ -172,6 +174,7 @@ impl Pager {
                 next_txn_id: 0,
                 writer: None,
                 checkpointing: false,
+                commit_attempts: 0,
             }),
         }
     }

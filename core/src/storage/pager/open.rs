@@ -7,6 +7,10 @@
 //! header page and an empty WAL (a torn creation; no commit ever happened). Otherwise page 1 must verify (`Corrupt`
 //! if not) and match the options' page size (`InvalidOptions` if not).
 //!
+//! After recovery the WAL is truncated to its valid part (and fsynced) when anything
+//! follows it: leftover frames of a commit lost in the crash must never be completed
+//! into a valid chain by the bytes of a later commit.
+//!
 //! The recovered commit sequence is the largest of the database header's checkpoint
 //! sequence, the WAL header's, and the last recovered commit's, so sequences keep
 //! growing across checkpoints, WAL resets and reopen.
@@ -32,6 +36,17 @@ enum OpenState {
     WaitCreateSync { sync: Completion, header: DbHeader },
     /// Waiting for the read of the header page.
     WaitHeaderRead { read: Completion },
+    /// Waiting for the WAL to lose its torn or stale tail, so that no later commit can
+    /// ever complete leftover frames into a valid chain.
+    WaitTailTruncate {
+        truncate: Completion,
+        recovered: Box<Recovered>,
+    },
+    /// Waiting for the fsync that makes that truncate durable.
+    WaitTailSync {
+        sync: Completion,
+        recovered: Box<Recovered>,
+    },
     /// Scanning the WAL.
     Recover {
         recovery: Box<WalRecovery>,
@@ -135,28 +150,78 @@ impl Opener {
                 } => {
                     let recovered = return_if_io!(recovery.step());
                     let db_header = *db_header;
-                    self.state = OpenState::Finished;
                     let commit_seq = db_header
                         .checkpoint_seq
                         .max(recovered.wal_checkpoint_seq.unwrap_or(0))
                         .max(recovered.last_seq.unwrap_or(0));
-                    let header = recovered.header.unwrap_or(db_header);
-                    let files = self.files.take().expect("files are open during recovery");
+                    let valid_len = recovered.valid_len;
                     let recovered = Recovered {
                         db_header,
-                        header,
+                        header: recovered.header.unwrap_or(db_header),
                         wal_index: recovered.index,
                         commit_seq,
                     };
-                    let pager =
-                        Pager::from_parts(self.io.clone(), files, self.options.clone(), recovered);
-                    return Ok(IOResult::Done(Arc::new(pager)));
+                    let wal = self.files.as_ref().expect("files are open").1.clone();
+                    if wal.size()? <= valid_len {
+                        return Ok(IOResult::Done(self.finish(recovered)));
+                    }
+                    let truncate = wal.truncate(valid_len, Completion::new_noop())?;
+                    self.state = OpenState::WaitTailTruncate {
+                        truncate: truncate.clone(),
+                        recovered: Box::new(recovered),
+                    };
+                    io_yield_one!(truncate);
+                }
+                OpenState::WaitTailTruncate { truncate, .. } => {
+                    if !truncate.finished() {
+                        io_yield_one!(truncate.clone());
+                    }
+                    finished_ok(truncate, 0)?;
+                    let OpenState::WaitTailTruncate { recovered, .. } =
+                        std::mem::replace(&mut self.state, OpenState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let wal = self.files.as_ref().expect("files are open").1.clone();
+                    let sync = wal.sync(Completion::new_noop())?;
+                    self.state = OpenState::WaitTailSync {
+                        sync: sync.clone(),
+                        recovered,
+                    };
+                    io_yield_one!(sync);
+                }
+                OpenState::WaitTailSync { sync, .. } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    finished_ok(sync, 0)?;
+                    let OpenState::WaitTailSync { recovered, .. } =
+                        std::mem::replace(&mut self.state, OpenState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    return Ok(IOResult::Done(self.finish(*recovered)));
                 }
                 OpenState::Finished => {
                     return Err(Error::Misuse("opener stepped after it finished".into()));
                 }
             }
         }
+    }
+
+    /// The pager over what was recovered.
+    fn finish(&mut self, recovered: Recovered) -> Arc<Pager> {
+        self.state = OpenState::Finished;
+        let files = self
+            .files
+            .take()
+            .expect("files are open until the pager exists");
+        Arc::new(Pager::from_parts(
+            self.io.clone(),
+            files,
+            self.options.clone(),
+            recovered,
+        ))
     }
 
     /// Writes the header page of a new database; the state waits for the write.

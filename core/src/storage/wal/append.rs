@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::WalIndex;
 use super::format::{WAL_HEADER_SIZE, WalHeader, encode_frame, frame_offset};
 use crate::io::{Completion, CompletionError, CompletionGroup, File};
 use crate::storage::page_access::{PageNo, PageRef};
@@ -31,20 +32,21 @@ pub(crate) struct FrameBatch {
 }
 
 impl FrameBatch {
-    /// Encodes `images` (sealed pages, page order) as frames after `max_frame`, chaining
-    /// from `chain`; `header` is written too when it is not on disk yet.
+    /// Encodes `images` (sealed pages, page order) as frames after `wal`'s last
+    /// published frame, continuing its chain; the header is written too when the
+    /// generation's header is not on disk yet. `attempt` numbers this commit attempt.
     pub(crate) fn encode(
         images: &[(PageNo, PageRef)],
         seq: u64,
-        max_frame: u32,
-        chain: u32,
-        header: Option<WalHeader>,
-        salts: [u32; 2],
+        wal: &WalIndex,
+        attempt: u32,
         page_size: usize,
     ) -> Self {
+        let (max_frame, salts) = (wal.max_frame, wal.header.salts);
+        let header = (!wal.header_on_disk).then_some(wal.header);
         assert!(!images.is_empty(), "a commit writes at least one frame");
         assert!(seq > 0, "commit sequences start at 1");
-        let mut chain = chain;
+        let mut chain = wal.chain;
         let mut frames = Vec::with_capacity(images.len());
         for (i, (page, image)) in images.iter().enumerate() {
             assert_eq!(
@@ -54,7 +56,7 @@ impl FrameBatch {
             );
             let frame = max_frame + 1 + u32::try_from(i).expect("frame count fits u32");
             let frame_seq = if i + 1 == images.len() { seq } else { 0 };
-            let (bytes, next) = encode_frame(chain, *page, frame_seq, salts, image);
+            let (bytes, next) = encode_frame(chain, *page, frame_seq, salts, attempt, image);
             frames.push((frame_offset(frame, page_size), bytes));
             chain = next;
         }

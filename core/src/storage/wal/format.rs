@@ -16,8 +16,12 @@
 //! [4..12]   commit sequence: non-zero only on the last frame of a commit
 //! [12..16]  salt 1 (must equal the header's)
 //! [16..20]  salt 2 (must equal the header's)
-//! [20..24]  chain checksum: crc32 over (previous chain value, bytes [0..20], page image)
-//! [24..]    page image (sealed with its own page checksum, see storage/format.rs)
+//! [20..24]  commit attempt: differs between any two commit attempts of one open, so a
+//!           new attempt never reproduces the bytes of a failed one and cannot complete
+//!           its leftover frames into a valid chain
+//! [24..28]  chain checksum: crc32 over (previous chain value, bytes [0..24], page image)
+//! [28..32]  zero
+//! [32..]    page image (sealed with its own page checksum, see storage/format.rs)
 //! ```
 //! The chain value before frame 1 is the header's checksum, so frame `i`'s checksum covers
 //! the header and every frame before it. Recovery keeps frames up to the last commit
@@ -33,7 +37,7 @@ pub const WAL_MAGIC: u32 = 0x4c41_5742;
 /// Bytes of the WAL header.
 pub const WAL_HEADER_SIZE: usize = 32;
 /// Bytes of a frame header.
-pub const FRAME_HEADER_SIZE: usize = 24;
+pub const FRAME_HEADER_SIZE: usize = 32;
 
 /// The fields of the WAL header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,21 +116,25 @@ pub fn frame_image_offset(frame: u32, page_size: usize) -> u64 {
     frame_offset(frame, page_size) + FRAME_HEADER_SIZE as u64
 }
 
+/// Offset of the chain checksum in a frame header; the bytes before it are chained.
+const CHAIN_FIELD: usize = 24;
+
 fn chain(previous: u32, header: &[u8], image: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&previous.to_le_bytes());
-    hasher.update(&header[0..20]);
+    hasher.update(&header[0..CHAIN_FIELD]);
     hasher.update(image);
     hasher.finalize()
 }
 
 /// Encodes one frame continuing the chain at `previous`; returns the bytes and the new
-/// chain value.
+/// chain value. `attempt` identifies the commit attempt (see the format above).
 pub fn encode_frame(
     previous: u32,
     page: PageNo,
     commit_seq: u64,
     salts: [u32; 2],
+    attempt: u32,
     image: &[u8],
 ) -> (Vec<u8>, u32) {
     let mut bytes = vec![0u8; FRAME_HEADER_SIZE + image.len()];
@@ -134,10 +142,16 @@ pub fn encode_frame(
     bytes[4..12].copy_from_slice(&commit_seq.to_le_bytes());
     put_u32(&mut bytes, 12, salts[0]);
     put_u32(&mut bytes, 16, salts[1]);
+    put_u32(&mut bytes, 20, attempt);
     let checksum = chain(previous, &bytes, image);
-    put_u32(&mut bytes, 20, checksum);
+    put_u32(&mut bytes, CHAIN_FIELD, checksum);
     bytes[FRAME_HEADER_SIZE..].copy_from_slice(image);
     (bytes, checksum)
+}
+
+/// The salts a frame carries.
+pub fn frame_salts(bytes: &[u8]) -> [u32; 2] {
+    [get_u32(bytes, 12), get_u32(bytes, 16)]
 }
 
 /// A frame that passed the salt and chain checks.
@@ -164,7 +178,7 @@ pub fn decode_frame(
         bytes.len() > FRAME_HEADER_SIZE,
         "a frame holds a header and a page"
     );
-    let stored = get_u32(bytes, 20);
+    let stored = get_u32(bytes, CHAIN_FIELD);
     let frame = DecodedFrame {
         page: get_u32(bytes, 0),
         commit_seq: get_u64(bytes, 4),
@@ -173,7 +187,7 @@ pub fn decode_frame(
     if !verify_chain {
         return Some(frame);
     }
-    if [get_u32(bytes, 12), get_u32(bytes, 16)] != salts {
+    if frame_salts(bytes) != salts {
         return None;
     }
     if chain(previous, bytes, &bytes[FRAME_HEADER_SIZE..]) != stored {
@@ -210,8 +224,8 @@ mod tests {
         let header = WalHeader::next_generation(512, 0, [0, 0]);
         let image1 = vec![1u8; 512];
         let image2 = vec![2u8; 512];
-        let (f1, c1) = encode_frame(header.checksum(), 2, 0, header.salts, &image1);
-        let (f2, c2) = encode_frame(c1, 3, 5, header.salts, &image2);
+        let (f1, c1) = encode_frame(header.checksum(), 2, 0, header.salts, 1, &image1);
+        let (f2, c2) = encode_frame(c1, 3, 5, header.salts, 1, &image2);
         let d1 = decode_frame(&f1, header.checksum(), header.salts, true).expect("valid");
         assert_eq!(d1.checksum, c1);
         let d2 = decode_frame(&f2, c1, header.salts, true).expect("valid");
@@ -232,9 +246,22 @@ mod tests {
     }
 
     #[test]
+    fn attempts_make_equal_pages_different_frames() {
+        let header = WalHeader::next_generation(512, 0, [0, 0]);
+        let image = vec![4u8; 512];
+        let (a, ca) = encode_frame(header.checksum(), 2, 0, header.salts, 1, &image);
+        let (b, cb) = encode_frame(header.checksum(), 2, 0, header.salts, 2, &image);
+        assert_ne!(a, b);
+        assert_ne!(
+            ca, cb,
+            "chains of two attempts diverge at their first frame"
+        );
+    }
+
+    #[test]
     fn offsets() {
         assert_eq!(frame_offset(1, 512), 32);
-        assert_eq!(frame_offset(3, 512), 32 + 2 * 536);
-        assert_eq!(frame_image_offset(1, 512), 56);
+        assert_eq!(frame_offset(3, 512), 32 + 2 * 544);
+        assert_eq!(frame_image_offset(1, 512), 64);
     }
 }

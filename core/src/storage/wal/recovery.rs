@@ -7,16 +7,30 @@
 //! everything after it (a torn or stale tail) are ignored, as are frames after the last
 //! valid commit frame (a commit that never finished). The yield point `Recovery` sits
 //! before each frame is checked.
+//!
+//! Damage is not a tail: under full sync, where at most the one unacknowledged commit can
+//! be unsynced at a crash, the frames after a break are probed, and an intact commit
+//! frame two or more sequences past the last recovered commit makes the WAL
+//! `Error::Corrupt` (a bit flip in the middle of the log must never silently drop
+//! acknowledged commits); commits at or below the database's checkpoint sequence do not
+//! count, the database file holds them.
+//!
+//! Frames older than the database file: if the last recovered commit is below the
+//! database header's checkpoint sequence, the WAL is the previous generation left behind
+//! by a restart whose new header never landed; every page it holds has a newer version
+//! in the database file, so nothing is recovered from it. A flip inside the last commit's own frames is
+//! indistinguishable from a torn tail and drops that commit.
 
 use std::sync::Arc;
 
 use super::WalIndex;
 use super::format::{
-    FRAME_HEADER_SIZE, WAL_HEADER_SIZE, WalHeader, decode_frame, frame_offset, frame_size,
+    FRAME_HEADER_SIZE, WAL_HEADER_SIZE, WalHeader, decode_frame, frame_offset, frame_salts,
+    frame_size,
 };
 use crate::canary::Canary;
 use crate::io::{Completion, File, IOResult};
-use crate::options::DbOptions;
+use crate::options::{DbOptions, SyncMode};
 use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
 use crate::storage::page_access::PageNo;
 use crate::storage::wal::append::check_len;
@@ -65,6 +79,9 @@ pub(crate) struct RecoveredWal {
     pub(crate) header: Option<DbHeader>,
     /// Checkpoint sequence in the WAL header, if the header was valid.
     pub(crate) wal_checkpoint_seq: Option<u64>,
+    /// Bytes of the WAL that matter: the header and the recovered frames (0 when the
+    /// next commit writes a new header). Anything after is a torn or stale tail.
+    pub(crate) valid_len: u64,
 }
 
 /// The recovery state machine.
@@ -85,6 +102,8 @@ pub(crate) struct WalRecovery {
     index: Option<WalIndex>,
     last_seq: Option<u64>,
     committed_header: Option<DbHeader>,
+    /// The frame where the chain broke, while probing the frames after it.
+    broken_at: Option<u32>,
 }
 
 impl WalRecovery {
@@ -104,6 +123,7 @@ impl WalRecovery {
             index: None,
             last_seq: None,
             committed_header: None,
+            broken_at: None,
         }
     }
 
@@ -196,9 +216,13 @@ impl WalRecovery {
                     let start = *next as usize * size;
                     let frame_no = *first + *next;
                     let frame = chunk[start..start + size].to_vec();
-                    let accepted = self.check_frame(frame_no, &frame);
-                    if !accepted {
-                        return Ok(IOResult::Done(self.finish()));
+                    if self.broken_at.is_some() {
+                        self.probe_frame(frame_no, &frame)?;
+                    } else if !self.check_frame(frame_no, &frame) {
+                        if !self.probes_after_break() {
+                            return Ok(IOResult::Done(self.finish()));
+                        }
+                        self.broken_at = Some(frame_no);
                     }
                     if let RecoveryState::CheckFrames {
                         next, yield_taken, ..
@@ -271,16 +295,66 @@ impl WalRecovery {
         true
     }
 
+    /// Whether to look past a broken frame for proof of damage: only under full sync,
+    /// where at most one commit (the last, unacknowledged) can be unsynced at a crash.
+    fn probes_after_break(&self) -> bool {
+        self.options.sync == SyncMode::Full
+            && !self.options.canary_active(Canary::RecoverySkipChecksum)
+    }
+
+    /// A frame after the break: if it is an intact commit frame of this generation whose
+    /// sequence is two or more past the last recovered commit, a durable commit sits
+    /// beyond damaged frames (a torn tail holds at most the one commit in flight, whose
+    /// sequence is the last plus one), so the log is corrupt, not merely torn.
+    fn probe_frame(&self, frame_no: u32, bytes: &[u8]) -> Result<()> {
+        let header = self
+            .header
+            .expect("frames are probed only under a valid header");
+        let Some(frame) = decode_frame(bytes, 0, header.salts, false) else {
+            return Ok(());
+        };
+        let image = &bytes[FRAME_HEADER_SIZE..];
+        let salts_match = frame_salts(bytes) == header.salts;
+        let intact = frame.page != 0 && verify_page(frame.page, image).is_ok();
+        // Commits up to the database's checkpoint are in the database file already.
+        let last = self.last_seq.unwrap_or(0).max(self.db_checkpoint_seq);
+        if salts_match && intact && frame.commit_seq >= last.saturating_add(2) {
+            let broken = self.broken_at.expect("probing after a break");
+            return Err(Error::Corrupt(format!(
+                "WAL frame {broken} is damaged, but commit {} follows at frame {frame_no}",
+                frame.commit_seq
+            )));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> RecoveredWal {
         self.state = RecoveryState::Finished;
         let wal_checkpoint_seq = self.header.map(|h| h.checkpoint_seq);
+        if self
+            .last_seq
+            .is_some_and(|last| last < self.db_checkpoint_seq)
+        {
+            // Everything recovered is older than the database file (a WAL restarted
+            // after a checkpoint whose new header never landed): its frames would only
+            // bring back old versions of pages. Start a new generation instead.
+            self.index = None;
+            self.last_seq = None;
+            self.committed_header = None;
+        }
         let index = self.index.take().unwrap_or_else(|| {
             let previous = self.header.map_or([0, 0], |h| h.salts);
             let header =
                 WalHeader::next_generation(self.page_size, self.db_checkpoint_seq, previous);
             WalIndex::new(header, false)
         });
+        let valid_len = if index.header_on_disk {
+            frame_offset(index.max_frame + 1, self.page_size)
+        } else {
+            0
+        };
         RecoveredWal {
+            valid_len,
             index,
             last_seq: self.last_seq,
             header: self.committed_header,
