@@ -12,6 +12,10 @@
 //! so every history that commits is serializable. Every test starts from k1 = 10, k2 = 20,
 //! committed as sequence 1, and ends by reading the whole keyspace from a fresh connection
 //! (T0) to check that the outcome is one a serial order produces.
+//!
+//! After the tables, random interleavings of random transactions on `ShuffleIO` (random
+//! completion order, injected yields) are checked op by op against a versioned model in
+//! commit order, and that checker is itself shown to reject forged answers.
 
 use std::sync::Arc;
 
@@ -467,7 +471,7 @@ struct Client {
     program: Vec<Op>,
     next: usize,
     waiting: Option<braid_core::IOCompletions>,
-    /// The transaction's own writes (None = deleted), for read-your-writes.
+    /// The transaction's own puts and deletes, for read-your-writes.
     writes: Keyspace,
     deleted: std::collections::BTreeSet<Vec<u8>>,
     /// The snapshot the open transaction reads, once it took one.
