@@ -157,7 +157,8 @@ impl SerialKv {
     }
 
     /// Runs `program` to its end (pauses are skipped) and returns its record. The outcome is
-    /// `Aborted` if the last op was `Rollback`, else `Committed`. Panics past `max_turns`.
+    /// `Aborted` if the last op was `Rollback`, else `Committed`. Panics if the program
+    /// has not finished after 100000 turns.
     pub fn run(&mut self, mut program: Box<dyn TxnProgram>, draw: &mut dyn Draw) -> TxnRecord {
         let mut last: Option<OpResult> = None;
         let mut last_op: Option<Op> = None;
