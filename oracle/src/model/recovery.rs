@@ -37,12 +37,15 @@ pub(super) struct Ambiguity {
     /// Each explaining order: the writes at each slot, in slot order. The store holds the
     /// first.
     orders: Vec<Vec<WriteSet>>,
+    /// The sequence that reopen recovered to: every order gives the same state there and
+    /// after; states in `slots[0]..agreed_from` may differ.
+    agreed_from: u64,
 }
 
 impl Ambiguity {
     /// Whether a durable state at `durable` leaves no room for another order to show.
     pub(super) fn settled_by(&self, durable: u64) -> bool {
-        self.slots.last().is_none_or(|last| *last <= durable)
+        durable >= self.agreed_from
     }
 }
 
@@ -174,6 +177,7 @@ impl SeqOracle {
         Some(Ambiguity {
             slots: sorted_slots,
             orders,
+            agreed_from: recovered_seq,
         })
     }
 
