@@ -559,6 +559,76 @@ fn failed_wal_fsync_poisons_and_reopen_recovers_an_allowed_state() {
     }
 }
 
+/// Switches one of `CrashIO`'s faults on or off.
+type FaultSwitch = fn(&CrashIO, bool);
+
+#[test]
+fn failed_commit_without_crash_is_never_visible() {
+    let faults: [(&str, FaultSwitch); 2] = [
+        ("failing writes", CrashIO::set_fail_writes),
+        ("short writes", CrashIO::set_short_writes),
+    ];
+    for (what, fault) in faults {
+        let mut disk = Disk::new(options(SyncMode::Full, 0));
+        let mut model = Keyspace::new();
+        let writes: Vec<_> = (0..20).map(|k| (key(k), Some(value(1, k, 50)))).collect();
+        assert_eq!(disk.commit_writes(&writes), 1);
+        apply(&mut model, &writes);
+        let other = disk.db().connect();
+
+        disk.run(&Op::Begin(TxMode::Deferred)).expect("begin");
+        for k in 0..30 {
+            let put = Op::Put(key(k), value(2, k, 90));
+            disk.run(&put).expect("put");
+        }
+        fault(&disk.crash, true);
+        let commit = disk.run(&Op::Commit);
+        fault(&disk.crash, false);
+        assert!(
+            matches!(commit, Err(Error::Completion(_))),
+            "{what}: {commit:?}"
+        );
+        assert!(
+            !disk.conn().in_transaction(),
+            "{what}: the failure rolled back"
+        );
+        assert_eq!(disk.db().commit_seq(), 1, "{what}: nothing published");
+        assert_eq!(
+            disk.contents(),
+            model,
+            "{what}: invisible to its own connection"
+        );
+        let scan = Op::Scan {
+            start: vec![0],
+            end: None,
+            limit: usize::MAX,
+        };
+        let rows = disk.run_on(&other, &scan).expect("scan");
+        assert_eq!(
+            rows,
+            Output::Rows(model.clone().into_iter().collect()),
+            "{what}"
+        );
+        drop(other);
+        disk.reopen();
+        assert_eq!(
+            disk.db().commit_seq(),
+            1,
+            "{what}: its partial frames are not recovered"
+        );
+        assert_eq!(disk.contents(), model, "{what}: reopened");
+
+        // Not poisoned: the next commit takes the failed one's sequence.
+        let later = [(key(0), Some(b"later".to_vec()))];
+        assert_eq!(disk.commit_writes(&later), 2, "{what}");
+        apply(&mut model, &later);
+        disk.reopen();
+        assert_eq!(disk.db().commit_seq(), 2, "{what}: after reopen");
+        assert_eq!(disk.contents(), model, "{what}: after reopen");
+        disk.assert_integrity();
+    }
+}
+
 fn checkpoint(disk: &Disk, mode: CheckpointMode) -> braid_core::CheckpointOutcome {
     match disk.run(&Op::Checkpoint(mode)).expect("checkpoint") {
         Output::Checkpointed(outcome) => outcome,
