@@ -208,8 +208,9 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
                 let output = output.take().unwrap_or(Output::Committed {
                     seq: seq.unwrap_or(0),
                 });
-                // Count only frames not yet copied: the WAL is not reset by a passive
-                // checkpoint, so its length alone would checkpoint after every commit.
+                // Count only frames not yet copied: a passive checkpoint does not reset
+                // the WAL, and a writer restarts it only when no snapshot needs it, so
+                // its length alone could checkpoint after every commit.
                 let limit = db.options().autocheckpoint_frames;
                 let pager = db.pager();
                 let uncopied = pager.wal_frames().saturating_sub(pager.wal_backfilled());
