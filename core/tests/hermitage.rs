@@ -163,8 +163,7 @@ fn no_transaction() -> Result<Output> {
 
 #[test]
 fn g0_dirty_write() {
-    // Prevented: the single write lock makes T2's write Busy until T1 commits; T2 had not
-    // read, so its retry writes on top of T1's commit (serial order T1, T2).
+    // Prevented: the one write lock makes T2 Busy until T1 commits; T2 then writes after T1.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -186,8 +185,7 @@ fn g0_dirty_write() {
 
 #[test]
 fn g1a_aborted_read() {
-    // Prevented: T1's writes are private to T1 until commit; T2 reads its snapshot and the
-    // rollback leaves nothing behind.
+    // Prevented: T1's writes stay private until commit; T2 reads its snapshot throughout.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -203,8 +201,7 @@ fn g1a_aborted_read() {
 
 #[test]
 fn g1b_intermediate_read() {
-    // Prevented: T2 never sees T1's intermediate 101, and after T1 commits it still reads
-    // its own snapshot (sequence 1), not T1's final 11.
+    // Prevented: T2 reads its snapshot (seq 1): neither T1's 101 nor its committed 11.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -226,8 +223,7 @@ fn g1b_intermediate_read() {
 
 #[test]
 fn g1c_circular_information_flow() {
-    // Prevented: T2 cannot write while T1 holds the lock, and once T1 has committed T2's
-    // snapshot is stale, so its write gets BusySnapshot: only T1's write survives.
+    // Prevented: T2 is Busy while T1 writes, then BusySnapshot: only T1's write lands.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -247,8 +243,7 @@ fn g1c_circular_information_flow() {
 
 #[test]
 fn otv_observed_transaction_vanishes() {
-    // Prevented: T3's snapshot is T1's commit; T2's later commit never shows up in it, so
-    // T3 cannot see T1's k1 and then T2's k2.
+    // Prevented: T3 reads one snapshot (T1's commit), so T2's commit never shows up in it.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -270,8 +265,7 @@ fn otv_observed_transaction_vanishes() {
 
 #[test]
 fn pmp_predicate_many_preceders_read() {
-    // Prevented: T1's repeated range scan reads the same snapshot, so a row T2 inserted
-    // and committed in between does not appear.
+    // Prevented: T1's repeated scan reads one snapshot, so T2's insert never appears.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -286,8 +280,7 @@ fn pmp_predicate_many_preceders_read() {
 
 #[test]
 fn pmp_predicate_many_preceders_write() {
-    // Prevented: T2 chose its delete from a scan of a snapshot that T1's commit made
-    // stale, so the delete gets BusySnapshot instead of acting on an old predicate.
+    // Prevented: T2's delete was chosen on a snapshot T1 made stale, so it gets BusySnapshot.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -303,8 +296,7 @@ fn pmp_predicate_many_preceders_write() {
 
 #[test]
 fn p4_lost_update() {
-    // Prevented: both read k1 = 10; T2's write is Busy while T1 holds the lock and
-    // BusySnapshot once T1 committed, so T1's increment is never overwritten.
+    // Prevented: T2's write is Busy, then BusySnapshot once T1 commits its increment.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -320,8 +312,7 @@ fn p4_lost_update() {
 
 #[test]
 fn p4_lost_update_with_immediate_transactions() {
-    // Prevented: Begin(Immediate) takes the write lock up front, so T2's begin is Busy
-    // (leaving T2 outside any transaction) and its retry reads T1's result.
+    // Prevented: T2's Begin(Immediate) is Busy (T2 stays idle); its retry reads T1's 11.
     let t = Table::new();
     t.step(T1, begin_immediate(), done());
     t.step(T2, begin_immediate(), busy());
@@ -347,8 +338,7 @@ fn p4_lost_update_with_immediate_transactions() {
 
 #[test]
 fn g_single_read_skew() {
-    // Prevented: T1 reads k1 and k2 from one snapshot, so it sees both before T2's
-    // transfer (10 + 20), never half of it.
+    // Prevented: T1 reads k1 and k2 from one snapshot, so it never sees half a transfer.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -365,7 +355,7 @@ fn g_single_read_skew() {
 
 #[test]
 fn g_single_read_skew_with_predicate() {
-    // Prevented: T1's range scan after T2's commit still reads T1's snapshot.
+    // Prevented: T1's scan after T2's commit still reads T1's snapshot.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -380,8 +370,7 @@ fn g_single_read_skew_with_predicate() {
 
 #[test]
 fn g_single_read_skew_with_write() {
-    // Prevented: T1 read k1 before T2's commit; its write after that commit gets
-    // BusySnapshot (and Busy while T2 still held the lock).
+    // Prevented: T1's write is Busy while T2 writes and BusySnapshot after T2 commits.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -396,8 +385,7 @@ fn g_single_read_skew_with_write() {
 
 #[test]
 fn g2_item_write_skew() {
-    // Prevented: both read k1 and k2; only one of them can turn its read snapshot into a
-    // write transaction, the other gets Busy and then BusySnapshot.
+    // Prevented: only T1 upgrades to a writer; T2 gets Busy, then BusySnapshot.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -414,8 +402,7 @@ fn g2_item_write_skew() {
 
 #[test]
 fn g2_anti_dependency_cycle_with_scans() {
-    // Prevented: both scan the range and insert into it; the second inserter's snapshot
-    // is stale once the first commits, so it gets BusySnapshot and no cycle forms.
+    // Prevented: both scan and insert; the second inserter gets Busy, then BusySnapshot.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
@@ -430,8 +417,7 @@ fn g2_anti_dependency_cycle_with_scans() {
 
 #[test]
 fn g2_two_edges() {
-    // Prevented: T3 observes T2's commit, and T1 (whose scan predates T2) can no longer
-    // write: its first write gets BusySnapshot, so T1 -rw-> T2 -wr-> T3 -rw-> T1 is broken.
+    // Prevented: T1's scan predates T2's commit, so T1's first write gets BusySnapshot.
     let t = Table::new();
     t.step(T1, begin(), done());
     t.step(T2, begin(), done());
