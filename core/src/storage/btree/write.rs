@@ -130,11 +130,13 @@ impl Write {
                         pages.write_page(*pgno, std::mem::take(image))?;
                         apply.next += 1;
                     }
-                    for &pgno in &apply.frees {
-                        pages.free_page(pgno)?;
-                    }
+                    // The new root first: the pager refuses to free the current root, and
+                    // a root collapse frees the old one.
                     if let Some(root) = apply.new_root {
                         pages.set_root(root)?;
+                    }
+                    for &pgno in &apply.frees {
+                        pages.free_page(pgno)?;
                     }
                     let outcome = apply.outcome;
                     self.state = WriteState::Done;
