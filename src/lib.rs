@@ -2,6 +2,9 @@
 //!
 //! `cli` parses the command line; the simulator itself lives in `sim`, configs in `config`.
 
+pub mod artifacts;
+pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod shrink;
 pub mod sim;

@@ -2,13 +2,20 @@
 //! Exit codes (DESIGN.md §8): 0 all passed, 1 a failure was found, 2 usage or config
 //! error, 3 internal error of braid itself.
 
+mod fuzz;
+mod merge;
+mod replay;
 mod run;
+mod shrink;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use fuzz::{FuzzArgs, campaign_spec};
+pub use merge::merge_files;
 pub use run::{RunArgs, parse_canary, repro_command, resolve_config};
+pub use shrink::SHRUNK_DIR;
 
 /// Exit code: every simulation passed.
 pub const EXIT_PASS: i32 = 0;
@@ -62,6 +69,70 @@ pub enum Command {
         #[arg(required = true)]
         configs: Vec<PathBuf>,
     },
+    /// Run a campaign: many seeds in parallel, failure directories under --out.
+    Fuzz {
+        /// Config file; the built-in default config when omitted.
+        config: Option<PathBuf>,
+        /// Seeds A..B (B excluded) or A..=B.
+        #[arg(long, conflicts_with = "count")]
+        seeds: Option<String>,
+        /// Seeds 0..N.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Stop taking new seeds after this long (90s, 30m, 8h, 1h30m); with neither
+        /// --seeds nor --count the campaign runs seeds from 0 until then.
+        #[arg(long)]
+        time: Option<String>,
+        /// Threads running seeds (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only seeds with seed % N == I - 1 (I is 1-based).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Draw workloads, faults and scheduler settings per seed (swarm mode).
+        #[arg(long)]
+        swarm: bool,
+        /// Scheduler decisions per seed (overrides the config).
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Directory for failure artifacts and the progress file.
+        #[arg(long, default_value = "braid-out")]
+        out: PathBuf,
+        /// Skip the seeds the progress file in --out lists as finished.
+        #[arg(long)]
+        resume: bool,
+        /// Write the campaign summary as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML (one testcase per failing seed and one for the campaign).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Switch on a known-bad engine behaviour (builds with `--features canaries`).
+        #[arg(long)]
+        canary: Option<String>,
+    },
+    /// Rerun a failure directory exactly and say whether the failure reproduces.
+    Replay {
+        dir: PathBuf,
+        /// Print the readable timeline of the rerun.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Minimize a failure directory; writes DIR/shrunk/.
+    Shrink {
+        dir: PathBuf,
+        /// Stop after this long (default 5m).
+        #[arg(long)]
+        time: Option<String>,
+    },
+    /// Join the JSON summaries of a campaign's shards into one.
+    Merge {
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged summary here (stdout when omitted).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -109,5 +180,37 @@ pub fn main() -> i32 {
             }
             code
         }
+        Command::Fuzz {
+            config,
+            seeds,
+            count,
+            time,
+            jobs,
+            shard,
+            swarm,
+            steps,
+            out,
+            resume,
+            json,
+            junit,
+            canary,
+        } => fuzz::run(&FuzzArgs {
+            config,
+            seeds,
+            count,
+            time,
+            jobs,
+            shard,
+            swarm,
+            out: Some(out),
+            resume,
+            json,
+            junit,
+            canary,
+            steps,
+        }),
+        Command::Replay { dir, trace } => replay::run(&dir, trace),
+        Command::Shrink { dir, time } => shrink::run(&dir, time.as_deref()),
+        Command::Merge { reports, json } => merge::run(&reports, json.as_deref()),
     }
 }

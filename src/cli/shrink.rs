@@ -1,0 +1,90 @@
+//! `braid shrink DIR [--time T]`: minimize a failure directory's tape and config, keeping the
+//! failure kind, and write the result to `DIR/shrunk/` (replayable with `braid replay`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::artifacts::{FailureArtifact, FailureRecord, write_failure_dir};
+use crate::campaign::parse_duration;
+use crate::cli::{EXIT_FAILURE_FOUND, EXIT_INTERNAL, EXIT_USAGE};
+use crate::shrink::{ShrinkError, shrink};
+
+/// Shrinking stops after this long unless `--time` says otherwise.
+const DEFAULT_TIME: Duration = Duration::from_secs(300);
+
+/// Name of the directory, inside the failure directory, that receives the shrunk failure.
+pub const SHRUNK_DIR: &str = "shrunk";
+
+/// Runs `braid shrink`; returns the exit code (1: shrunk failure written).
+pub fn run(dir: &Path, time: Option<&str>) -> i32 {
+    let limit = match time.map(parse_duration).transpose() {
+        Ok(limit) => limit.unwrap_or(DEFAULT_TIME),
+        Err(message) => {
+            eprintln!("braid shrink: --time {message}");
+            return EXIT_USAGE;
+        }
+    };
+    let artifact = match FailureArtifact::load(dir) {
+        Ok(artifact) => artifact,
+        Err(err) => {
+            eprintln!("braid shrink: {err}");
+            return EXIT_USAGE;
+        }
+    };
+    println!(
+        "braid shrink: {} ({} at step {}, seed {}), for at most {}s",
+        dir.display(),
+        artifact.record.kind,
+        artifact.record.step,
+        artifact.record.seed,
+        limit.as_secs()
+    );
+    let shrunk = match shrink(&artifact, limit, &mut |line| println!("{line}")) {
+        Ok(shrunk) => shrunk,
+        Err(ShrinkError::Artifact(err)) => {
+            eprintln!("braid shrink: {err}");
+            return EXIT_USAGE;
+        }
+        Err(err) => {
+            eprintln!("braid shrink: {err}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let canary = artifact
+        .record
+        .canary()
+        .expect("the canary was parsed to shrink");
+    let record = match FailureRecord::new(&shrunk.config, canary, &shrunk.run.outcome) {
+        Ok(record) => record,
+        Err(err) => {
+            eprintln!("braid shrink: the shrunk run no longer fails: {err}");
+            return EXIT_INTERNAL;
+        }
+    };
+    let out = dir.join(SHRUNK_DIR);
+    if let Err(err) = write_failure_dir(&out, &record, &shrunk.run) {
+        eprintln!("braid shrink: {err}");
+        return EXIT_INTERNAL;
+    }
+    println!("before: {}", shrunk.before.describe());
+    println!("after:  {}", shrunk.after.describe());
+    println!(
+        "{} candidates tried, {} kept, {:.1}s{}",
+        shrunk.tried,
+        shrunk.kept,
+        shrunk.elapsed.as_secs_f64(),
+        if shrunk.fixed_point {
+            ", fixed point: no single pass shrinks it further"
+        } else {
+            ", stopped by the time limit"
+        }
+    );
+    println!(
+        "shrunk failure: {} at step {}, written to {} (braid replay {})",
+        record.kind,
+        record.step,
+        out.display(),
+        out.display()
+    );
+    EXIT_FAILURE_FOUND
+}

@@ -1,0 +1,282 @@
+//! Shrinking (DESIGN.md §8): make a failing run as small as it can be while it still fails
+//! with the same kind, Hypothesis style — by editing the tape of draws, not the run.
+//!
+//! A candidate is a config plus a tape; it is tested by replaying the tape (draws past its
+//! end are 0, the simplest outcome) and kept if the run fails with the original kind. The
+//! tape the replay actually consumed, with trailing zeros cut, becomes the new current tape
+//! (normalization), so every kept candidate is a real run. Tapes only ever get smaller in
+//! shortlex order (shorter, or as long and lexicographically smaller), so shrinking ends.
+//!
+//! Passes, repeated until a whole round changes nothing or the time runs out:
+//! 1. config: fewer steps (the failure step plus a margin), fewer connections;
+//! 2. delete spans, largest first (a transaction, a program, a decision, a fault ...);
+//! 3. zero spans, largest first (every decision inside becomes the simplest);
+//! 4. delete runs of 8, 4, 2, 1 values, from the end;
+//! 5. lower each value: to 0 first, then by binary search.
+
+mod passes;
+
+use std::time::{Duration, Instant};
+
+use braid_core::Canary;
+
+use crate::artifacts::{ArtifactError, FailureArtifact, replay_tape};
+use crate::config::Config;
+use crate::sim::{Outcome, RunArtifacts, Tape};
+
+/// How big a failing run is, for before/after reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub decisions: u64,
+    pub operations: u64,
+    pub transactions: u64,
+    pub connections: u32,
+    /// Faults injected (by kind and on groups), crashes included.
+    pub faults: u64,
+    /// Draws on the tape.
+    pub tape_len: usize,
+}
+
+impl Sizes {
+    fn of(config: &Config, outcome: &Outcome, tape: &Tape) -> Sizes {
+        let s = &outcome.stats;
+        Sizes {
+            decisions: s.decisions,
+            operations: s.operations,
+            transactions: s.transactions,
+            connections: config.run.connections,
+            faults: s.faults.values().sum::<u64>() + s.group_faults.values().sum::<u64>(),
+            tape_len: tape.values.len(),
+        }
+    }
+
+    /// One line: `decisions 85  operations 12  ...`.
+    pub fn describe(&self) -> String {
+        format!(
+            "decisions {}  operations {}  transactions {}  connections {}  faults {}  tape {}",
+            self.decisions,
+            self.operations,
+            self.transactions,
+            self.connections,
+            self.faults,
+            self.tape_len
+        )
+    }
+}
+
+/// What shrinking produced.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    /// The smallest config found (steps and connections may be lower).
+    pub config: Config,
+    /// The final run, replayed with a timeline and history: its tape, outcome and trace.
+    pub run: RunArtifacts,
+    pub before: Sizes,
+    pub after: Sizes,
+    /// Candidates tried and kept.
+    pub tried: u64,
+    pub kept: u64,
+    pub elapsed: Duration,
+    /// Whether a whole round of passes changed nothing (false: the time ran out first).
+    pub fixed_point: bool,
+}
+
+/// The state of one shrink: what must be preserved and the best run so far.
+pub(crate) struct Shrinker<'a> {
+    seed: u64,
+    canary: Option<Canary>,
+    kind: String,
+    pub(crate) config: Config,
+    pub(crate) tape: Tape,
+    outcome: Outcome,
+    deadline: Instant,
+    tried: u64,
+    kept: u64,
+    progress: &'a mut dyn FnMut(&str),
+}
+
+impl Shrinker<'_> {
+    /// Whether the time limit has passed.
+    pub(crate) fn out_of_time(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Tries `values` under the current config; keeps it if it still fails the same way
+    /// and its normalized tape is smaller. Returns whether it was kept.
+    pub(crate) fn try_values(&mut self, values: Vec<u64>, what: &str) -> bool {
+        let config = self.config.clone();
+        self.try_candidate(config, values, what)
+    }
+
+    /// Tries a config and tape; a config change may keep an equally long tape.
+    pub(crate) fn try_candidate(&mut self, config: Config, values: Vec<u64>, what: &str) -> bool {
+        let config_changed = config != self.config;
+        if !config_changed && !shortlex_less(&values, &self.tape.values) {
+            return false;
+        }
+        self.tried += 1;
+        let candidate = Tape {
+            seed: self.tape.seed,
+            values,
+            spans: Vec::new(),
+        };
+        let run = replay_tape(&config, self.seed, self.canary, &candidate, false);
+        let same_kind = run
+            .outcome
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == self.kind);
+        if !same_kind {
+            return false;
+        }
+        let tape = normalize(run.tape);
+        let smaller = shortlex_less(&tape.values, &self.tape.values)
+            || (config_changed && tape.values.len() <= self.tape.values.len());
+        if !smaller {
+            return false;
+        }
+        self.kept += 1;
+        (self.progress)(&format!(
+            "shrink: {what}: tape {} -> {} draws, failure at step {}",
+            self.tape.values.len(),
+            tape.values.len(),
+            run.outcome.failure.as_ref().map_or(0, |f| f.step)
+        ));
+        self.config = config;
+        self.tape = tape;
+        self.outcome = run.outcome;
+        true
+    }
+
+    /// The step of the current failure.
+    pub(crate) fn failure_step(&self) -> u64 {
+        self.outcome.failure.as_ref().map_or(0, |f| f.step)
+    }
+}
+
+/// Whether `a` is shorter than `b`, or as long and lexicographically smaller.
+fn shortlex_less(a: &[u64], b: &[u64]) -> bool {
+    (a.len(), a) < (b.len(), b)
+}
+
+/// Cuts trailing zeros (a replay draws 0 past the tape's end anyway) and clamps the spans.
+fn normalize(mut tape: Tape) -> Tape {
+    while tape.values.last() == Some(&0) {
+        tape.values.pop();
+    }
+    let len = tape.values.len();
+    tape.spans.retain(|span| span.start < len);
+    for span in &mut tape.spans {
+        span.end = span.end.min(len);
+    }
+    tape
+}
+
+/// Shrinks the failure in `artifact` for at most `time_limit`, reporting each kept step
+/// through `progress`. Fails if the artifact cannot be replayed at all; a failure that does
+/// not reproduce is returned as `Err(NotReproduced)` with what the replay found.
+pub fn shrink(
+    artifact: &FailureArtifact,
+    time_limit: Duration,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
+    let started = Instant::now();
+    let record = &artifact.record;
+    let config = record.config(&artifact.dir)?;
+    let canary = record.canary()?;
+    let first = replay_tape(&config, record.seed, canary, &artifact.tape, false);
+    match &first.outcome.failure {
+        Some(failure) if failure.kind == record.kind => {}
+        other => {
+            return Err(ShrinkError::NotReproduced {
+                recorded: record.kind.clone(),
+                found: other.as_ref().map_or("pass".into(), |f| f.kind.clone()),
+            });
+        }
+    }
+    let before = Sizes::of(&config, &first.outcome, &artifact.tape);
+    let mut shrinker = Shrinker {
+        seed: record.seed,
+        canary,
+        kind: record.kind.clone(),
+        tape: normalize(first.tape),
+        config,
+        outcome: first.outcome,
+        deadline: started + time_limit,
+        tried: 0,
+        kept: 0,
+        progress,
+    };
+    let fixed_point = passes::run_to_fixed_point(&mut shrinker);
+    let run = replay_tape(
+        &shrinker.config,
+        shrinker.seed,
+        canary,
+        &shrinker.tape,
+        true,
+    );
+    let after = Sizes::of(&shrinker.config, &run.outcome, &shrinker.tape);
+    Ok(Shrunk {
+        config: shrinker.config,
+        run: RunArtifacts {
+            tape: shrinker.tape,
+            ..run
+        },
+        before,
+        after,
+        tried: shrinker.tried,
+        kept: shrinker.kept,
+        elapsed: started.elapsed(),
+        fixed_point,
+    })
+}
+
+/// Why shrinking could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(
+        "the recorded failure does not reproduce: recorded {recorded}, the replay found {found}"
+    )]
+    NotReproduced { recorded: String, found: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortlex_prefers_shorter_then_smaller() {
+        assert!(shortlex_less(&[9], &[0, 0]));
+        assert!(shortlex_less(&[1, 0], &[1, 1]));
+        assert!(!shortlex_less(&[1, 1], &[1, 1]));
+        assert!(!shortlex_less(&[0, 0, 0], &[5, 5]));
+    }
+
+    #[test]
+    fn normalize_cuts_trailing_zeros_and_clamps_spans() {
+        let tape = Tape {
+            seed: None,
+            values: vec![3, 0, 2, 0, 0],
+            spans: vec![
+                crate::sim::Span {
+                    label: "a".into(),
+                    start: 1,
+                    end: 5,
+                    depth: 0,
+                },
+                crate::sim::Span {
+                    label: "b".into(),
+                    start: 3,
+                    end: 5,
+                    depth: 0,
+                },
+            ],
+        };
+        let tape = normalize(tape);
+        assert_eq!(tape.values, vec![3, 0, 2]);
+        assert_eq!(tape.spans.len(), 1);
+        assert_eq!((tape.spans[0].start, tape.spans[0].end), (1, 3));
+    }
+}

@@ -1,0 +1,189 @@
+//! The shrink passes (listed at the top of `shrink/mod.rs`). Each one walks the current
+//! tape, proposes smaller candidates to `Shrinker::try_*`, and says whether any was kept.
+//! After a kept candidate the tape has changed, so a pass recomputes what it walks and
+//! carries on from about the same place.
+
+use super::Shrinker;
+
+/// Extra decisions past the failure step when cutting `steps` (the failure may need a few
+/// decisions of slack to be detected the same way).
+const STEP_MARGIN: u64 = 50;
+
+/// Runs every pass in turn until a whole round keeps nothing (returns true) or the time runs
+/// out (returns false).
+pub(crate) fn run_to_fixed_point(s: &mut Shrinker<'_>) -> bool {
+    loop {
+        let mut changed = shrink_config(s);
+        changed |= delete_spans(s);
+        changed |= zero_spans(s);
+        changed |= delete_runs(s);
+        changed |= lower_values(s);
+        if s.out_of_time() {
+            return false;
+        }
+        if !changed {
+            return true;
+        }
+    }
+}
+
+/// Fewer steps (failure step + margin), then fewer connections (fewest first).
+fn shrink_config(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    let steps = s.failure_step().saturating_add(STEP_MARGIN);
+    if steps < s.config.run.steps && !s.out_of_time() {
+        let mut config = s.config.clone();
+        config.run.steps = steps;
+        let values = s.tape.values.clone();
+        changed |= s.try_candidate(config, values, &format!("steps -> {steps}"));
+    }
+    for connections in 1..s.config.run.connections {
+        if s.out_of_time() {
+            break;
+        }
+        let mut config = s.config.clone();
+        config.run.connections = connections;
+        let values = s.tape.values.clone();
+        if s.try_candidate(config, values, &format!("connections -> {connections}")) {
+            changed = true;
+            break;
+        }
+    }
+    changed
+}
+
+/// Distinct non-empty spans of the current tape, largest first (then earliest).
+fn spans_by_size(s: &Shrinker<'_>) -> Vec<(usize, usize, String)> {
+    let mut spans: Vec<_> = s
+        .tape
+        .spans
+        .iter()
+        .filter(|span| !span.is_empty() && span.end <= s.tape.values.len())
+        .map(|span| (span.start, span.end, span.label.to_string()))
+        .collect();
+    spans.sort_by(|a, b| (b.1 - b.0, a.0).cmp(&(a.1 - a.0, b.0)));
+    spans.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
+    spans
+}
+
+/// Deletes whole spans, largest first.
+fn delete_spans(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    let mut index = 0;
+    loop {
+        let spans = spans_by_size(s);
+        let Some((start, end, label)) = spans.get(index).cloned() else {
+            return changed;
+        };
+        if s.out_of_time() {
+            return changed;
+        }
+        let mut values = s.tape.values.clone();
+        values.drain(start..end);
+        let what = format!("delete span {label} ({} draws)", end - start);
+        if s.try_values(values, &what) {
+            changed = true;
+        } else {
+            index += 1;
+        }
+    }
+}
+
+/// Sets every draw of a span to 0, largest spans first.
+fn zero_spans(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    let mut index = 0;
+    loop {
+        let spans = spans_by_size(s);
+        let Some((start, end, label)) = spans.get(index).cloned() else {
+            return changed;
+        };
+        if s.out_of_time() {
+            return changed;
+        }
+        index += 1;
+        if s.tape.values[start..end].iter().all(|&v| v == 0) {
+            continue;
+        }
+        let mut values = s.tape.values.clone();
+        values[start..end].fill(0);
+        let what = format!("zero span {label} ({} draws)", end - start);
+        changed |= s.try_values(values, &what);
+    }
+}
+
+/// Deletes runs of 8, 4, 2 and 1 draws, walking from the end of the tape to its start.
+fn delete_runs(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    for width in [8usize, 4, 2, 1] {
+        let mut end = s.tape.values.len();
+        while end >= width {
+            if s.out_of_time() {
+                return changed;
+            }
+            let start = end - width;
+            let mut values = s.tape.values.clone();
+            values.drain(start..end);
+            if s.try_values(values, &format!("delete {width} draws at {start}")) {
+                changed = true;
+                end = end.min(s.tape.values.len());
+            } else {
+                end -= 1;
+            }
+        }
+    }
+    changed
+}
+
+/// Lowers each draw: to 0 first, then the smallest value that still fails, by binary search.
+fn lower_values(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    let mut index = 0;
+    while index < s.tape.values.len() {
+        if s.out_of_time() {
+            return changed;
+        }
+        let value = s.tape.values[index];
+        if value > 0 {
+            changed |= lower_one(s, index, value);
+        }
+        index += 1;
+    }
+    changed
+}
+
+/// Binary search for the smallest replacement of `values[index]` (known to fail at `value`).
+fn lower_one(s: &mut Shrinker<'_>, index: usize, value: u64) -> bool {
+    let with = |s: &mut Shrinker<'_>, v: u64| {
+        if index >= s.tape.values.len() || s.tape.values[index] != value {
+            return false;
+        }
+        let mut values = s.tape.values.clone();
+        values[index] = v;
+        s.try_values(values, &format!("draw {index}: {value} -> {v}"))
+    };
+    if with(s, 0) {
+        return true;
+    }
+    // Invariant: `low` does not keep the failure, `high` does (the current value).
+    let (mut low, mut high) = (0u64, value);
+    let mut changed = false;
+    while high - low > 1 && !s.out_of_time() {
+        let mid = low + (high - low) / 2;
+        // Each kept candidate changes the tape: compare against the value now in place.
+        let current = if index < s.tape.values.len() {
+            s.tape.values[index]
+        } else {
+            return changed;
+        };
+        let mut values = s.tape.values.clone();
+        values[index] = mid;
+        if s.try_values(values, &format!("draw {index}: {current} -> {mid}")) {
+            changed = true;
+            high = mid;
+        } else {
+            low = mid;
+        }
+    }
+    changed
+}
