@@ -122,7 +122,7 @@ impl SeqOracle {
         } else {
             ViolationKind::AbortedRead
         };
-        for read in &self.unconfirmed {
+        for read in self.unconfirmed.iter().filter(|read| read.lowest.is_none()) {
             let unresolved = self.unresolved_through(read.snapshot);
             if unresolved.len() > inflight {
                 return Err(read
@@ -182,7 +182,7 @@ impl SeqOracle {
             floor = floor.min(txn.snapshot.unwrap_or(txn.floor));
         }
         for read in &self.unconfirmed {
-            floor = floor.min(read.snapshot);
+            floor = floor.min(read.lowest.unwrap_or(read.snapshot));
         }
         floor.saturating_sub(HISTORY_WINDOW_COMMITS)
     }

@@ -56,6 +56,9 @@ pub(super) struct Txn {
     /// The last commit acknowledged before the transaction began: its snapshot's floor.
     pub(super) floor: u64,
     pub(super) snapshot: Option<u64>,
+    /// The engine never claimed a snapshot: `snapshot` is the oldest one the oracle
+    /// inferred from reads (each read is then judged at any snapshot that explains it).
+    pub(super) inferred: bool,
     pub(super) writes: WriteSet,
 }
 
@@ -189,6 +192,7 @@ impl SeqOracle {
                 explicit: false,
                 floor,
                 snapshot: None,
+                inferred: false,
                 writes: WriteSet::new(),
             });
             self.next_txn += 1;
@@ -252,6 +256,7 @@ impl SeqOracle {
         self.conns.insert(conn, state);
         outcome?;
         self.check_fillable(step, conn, op)?;
+        self.judge_resolved_reads()?;
         Ok(())
     }
 
@@ -293,6 +298,7 @@ impl SeqOracle {
                 explicit: true,
                 floor: pending.floor,
                 snapshot: None,
+                inferred: false,
                 writes: WriteSet::new(),
             });
             self.next_txn += 1;
@@ -335,7 +341,7 @@ impl SeqOracle {
                 }
                 let commit = inflight.expect("an implicit write is an in-flight commit");
                 let seq = claims.commit_seq.unwrap_or(0);
-                let snapshot = txn.snapshot;
+                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
                 self.commit_acked(step, op, commit, snapshot, seq)
             }
             (Op::Commit, OpOutput::Committed { seq }) => {
@@ -352,7 +358,8 @@ impl SeqOracle {
                     failed_step: 0,
                     writes: txn.writes.clone(),
                 });
-                self.commit_acked(step, op, commit, txn.snapshot, *seq)
+                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
+                self.commit_acked(step, op, commit, snapshot, *seq)
             }
             (Op::Rollback, OpOutput::Done) => {
                 state.txn = None;

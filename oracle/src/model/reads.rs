@@ -7,6 +7,9 @@ use crate::model::view::View;
 use crate::op::{Key, Op, Value};
 use crate::violation::{Violation, ViolationKind, show_bytes, show_op, show_rows, show_value};
 
+/// How many snapshots below the newest possible one an unknown snapshot may be.
+const UNKNOWN_SNAPSHOT_CANDIDATES: u64 = 16;
+
 /// What a read returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
@@ -22,6 +25,9 @@ pub struct ReadRecord {
     pub txn: u64,
     pub op: Op,
     pub snapshot: u64,
+    /// Set when the engine claimed no snapshot and none could be chosen at the time:
+    /// any snapshot in `lowest..=snapshot` may explain the read.
+    pub lowest: Option<u64>,
     /// The reader's own uncommitted writes at the time of the read.
     pub own: WriteSet,
     pub observed: Observed,
@@ -40,6 +46,31 @@ impl ReadRecord {
             .txn(self.txn)
             .op(show_op(&self.op))
     }
+}
+
+/// Judges `read` at its snapshot, or — when its snapshot is unknown — at the newest of
+/// the recent snapshots in its range that explains it. `view_at` builds the model at a
+/// snapshot (with the read's own writes).
+pub fn check_read_at_some<'a>(
+    view_at: impl Fn(u64) -> View<'a>,
+    store: &VersionStore,
+    read: &ReadRecord,
+    failed: &[&WriteSet],
+) -> Result<(), Violation> {
+    let verdict = check_read(&view_at(read.snapshot), store, read, failed);
+    let Some(lowest) = read.lowest else {
+        return verdict;
+    };
+    let oldest = lowest.max(read.snapshot.saturating_sub(UNKNOWN_SNAPSHOT_CANDIDATES));
+    let explained = (oldest..read.snapshot).rev().any(|snapshot| {
+        let candidate = ReadRecord {
+            snapshot,
+            lowest: None,
+            ..read.clone()
+        };
+        check_read(&view_at(snapshot), store, &candidate, failed).is_ok()
+    });
+    if explained { Ok(()) } else { verdict }
 }
 
 /// Judges `read` against `view` (the model at the read's snapshot plus its own writes).

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::model::fill::FillSearch;
 use crate::model::oracle::{CrashState, HISTORY_WINDOW_COMMITS, PendingCommit, SeqOracle};
-use crate::model::reads::check_read;
+use crate::model::reads::check_read_at_some;
 use crate::model::versions::WriteSet;
 use crate::model::view::View;
 use crate::op::{Key, Value};
@@ -231,8 +231,8 @@ impl SeqOracle {
             .iter()
             .filter(|read| read.snapshot <= recovered_seq)
         {
-            let view = self.view_with(read.snapshot, filled).with_own(&read.own);
-            check_read(&view, &self.store, read, &[])?;
+            let view_at = |snapshot| self.view_with(snapshot, filled).with_own(&read.own);
+            check_read_at_some(view_at, &self.store, read, &[])?;
         }
         Ok(())
     }

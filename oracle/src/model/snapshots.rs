@@ -4,7 +4,7 @@
 //! commits it saw are acknowledged.
 
 use crate::model::oracle::{Conn, INFERRED_SNAPSHOT_CANDIDATES, PendingCommit, SeqOracle};
-use crate::model::reads::{Observed, ReadRecord, check_read};
+use crate::model::reads::{Observed, ReadRecord, check_read, check_read_at_some};
 use crate::model::versions::WriteSet;
 use crate::model::view::View;
 use crate::op::Op;
@@ -29,6 +29,11 @@ impl SeqOracle {
                 .txn(txn.id)
                 .op(show_op(op))
         };
+        if txn.inferred {
+            // A claim replaces what the oracle guessed.
+            txn.snapshot = None;
+            txn.inferred = false;
+        }
         if let Some(held) = txn.snapshot {
             if held == claimed {
                 return Ok(());
@@ -112,36 +117,59 @@ impl SeqOracle {
             txn: txn.id,
             op: op.clone(),
             snapshot: txn.snapshot.unwrap_or(self.acked_max),
+            lowest: None,
             own: txn.writes.clone(),
             observed,
         };
-        if txn.snapshot.is_none() {
-            // The engine reported no snapshot: adopt the newest one that explains the read.
-            let snapshot = self.infer_snapshot(&read, txn.floor);
+        if txn.snapshot.is_none() || txn.inferred {
+            // The engine reports no snapshot: judge the read at the newest snapshot that
+            // explains it (weaker: reads of one transaction are not tied together, and
+            // its writer-snapshot rule cannot be checked).
+            let Some(snapshot) = self.infer_snapshot(&read, txn.floor) else {
+                // Commits in flight may explain it: judge once they are settled.
+                read.snapshot = self.acked_max + self.inflight.len() as u64;
+                read.lowest = Some(txn.floor);
+                self.unconfirmed.push(read);
+                return Ok(());
+            };
             read.snapshot = snapshot;
-            txn.snapshot = Some(snapshot);
-            state.last_snapshot = state.last_snapshot.max(snapshot);
+            txn.snapshot = Some(txn.snapshot.map_or(snapshot, |held| held.min(snapshot)));
+            txn.inferred = true;
         }
         self.judge_or_keep(read)
     }
 
-    fn infer_snapshot(&self, read: &ReadRecord, floor: u64) -> u64 {
+    /// The newest acknowledged snapshot (no older than `floor`) that explains `read`, or
+    /// else the sequence the only commit in flight may have published. `None` when
+    /// nothing explains it yet but commits in flight might; the newest acknowledged
+    /// snapshot when nothing can (the read is then judged wrong there).
+    fn infer_snapshot(&self, read: &ReadRecord, floor: u64) -> Option<u64> {
         if !self.gaps.is_empty() {
-            return self.acked_max;
+            return None;
         }
         let lowest = floor.max(self.acked_max.saturating_sub(INFERRED_SNAPSHOT_CANDIDATES));
         let failed = self.failed_writes();
-        (lowest..=self.acked_max)
-            .rev()
-            .find(|snapshot| {
-                let view = View::at(&self.store, *snapshot).with_own(&read.own);
-                let candidate = ReadRecord {
-                    snapshot: *snapshot,
-                    ..read.clone()
-                };
-                check_read(&view, &self.store, &candidate, &failed).is_ok()
-            })
-            .unwrap_or(self.acked_max)
+        let explains = |snapshot: u64, extra: Option<&WriteSet>| {
+            let mut view = View::at(&self.store, snapshot).with_own(&read.own);
+            if let Some(writes) = extra {
+                view = view.with_extra(snapshot, writes);
+            }
+            let candidate = ReadRecord {
+                snapshot,
+                ..read.clone()
+            };
+            check_read(&view, &self.store, &candidate, &failed).is_ok()
+        };
+        if let Some(snapshot) = (lowest..=self.acked_max).rev().find(|s| explains(*s, None)) {
+            return Some(snapshot);
+        }
+        match Vec::from_iter(self.inflight.values()).as_slice() {
+            [] => Some(self.acked_max),
+            [commit] if explains(self.acked_max + 1, Some(&commit.writes)) => {
+                Some(self.acked_max + 1)
+            }
+            _ => None,
+        }
     }
 
     fn judge_or_keep(&mut self, read: ReadRecord) -> Result<(), Violation> {
@@ -185,10 +213,15 @@ impl SeqOracle {
     pub(super) fn judge_resolved_reads(&mut self) -> Result<(), Violation> {
         let reads = std::mem::take(&mut self.unconfirmed);
         let mut outcome = Ok(());
-        for read in reads {
+        let reachable = self.acked_max + self.inflight.len() as u64;
+        for mut read in reads {
+            if read.lowest.is_some() {
+                // A read of unknown snapshot saw at most what can still be published.
+                read.snapshot = read.snapshot.min(reachable);
+            }
             if outcome.is_ok() && self.unresolved_through(read.snapshot).is_empty() {
-                let view = View::at(&self.store, read.snapshot).with_own(&read.own);
-                outcome = check_read(&view, &self.store, &read, &self.failed_writes());
+                let view_at = |snapshot| View::at(&self.store, snapshot).with_own(&read.own);
+                outcome = check_read_at_some(view_at, &self.store, &read, &self.failed_writes());
             } else {
                 self.unconfirmed.push(read);
             }
