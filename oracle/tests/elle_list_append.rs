@@ -241,3 +241,99 @@ fn in_doubt_appends_join_the_graph_only_when_seen() {
         ok(vec![read(1, &[])]),
     ]));
 }
+
+/// A tiny deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
+    }
+}
+
+/// A random serial list-append history: transactions run one after another against a
+/// model, so every read is right. Some transactions abort (their appends vanish) or end
+/// in doubt (their appends may or may not apply).
+fn serial_history(seed: u64, txns: usize) -> Vec<ElleTxn> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut lists: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+    let mut next_element = 1;
+    let mut history = Vec::new();
+    for _ in 0..txns {
+        let outcome = match rng.below(10) {
+            0 => TxnOutcome::Aborted,
+            1 => TxnOutcome::InDoubt,
+            _ => TxnOutcome::Committed,
+        };
+        let mut working = lists.clone();
+        let mut mops = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let key = rng.below(4);
+            if rng.below(2) == 0 {
+                mops.push(append(key, next_element));
+                working.entry(key).or_default().push(next_element);
+                next_element += 1;
+            } else {
+                let list = working.get(&key).cloned().unwrap_or_default();
+                mops.push(Mop::Read {
+                    key,
+                    list: Some(list),
+                });
+            }
+        }
+        let applies = match outcome {
+            TxnOutcome::Committed => true,
+            TxnOutcome::Aborted => false,
+            TxnOutcome::InDoubt => rng.below(2) == 0,
+        };
+        if applies {
+            lists = working;
+        }
+        history.push(ElleTxn {
+            process: rng.below(5),
+            outcome,
+            mops,
+        });
+    }
+    history
+}
+
+#[test]
+fn random_serial_histories_are_valid() {
+    for seed in 0..50 {
+        let report = check_list_append(&serial_history(seed, 200));
+        assert!(report.is_valid(), "seed {seed}: {:#?}", report.anomalies);
+    }
+}
+
+#[test]
+fn random_histories_with_a_lost_element_are_caught() {
+    let mut caught = 0;
+    for seed in 0..50 {
+        let mut history = serial_history(seed, 200);
+        // Drop the first element of the longest committed read of some key: every
+        // other read of that key stops being a prefix of it, or an append goes missing.
+        let longest = history
+            .iter_mut()
+            .filter(|txn| txn.outcome == TxnOutcome::Committed)
+            .flat_map(|txn| txn.mops.iter_mut())
+            .filter_map(|mop| match mop {
+                Mop::Read {
+                    list: Some(list), ..
+                } if list.len() >= 2 => Some(list),
+                _ => None,
+            })
+            .max_by_key(|list| list.len());
+        if let Some(list) = longest {
+            list.remove(0);
+            caught += usize::from(!check_list_append(&history).is_valid());
+        }
+    }
+    assert!(
+        caught >= 45,
+        "only {caught} of 50 corrupted histories were caught"
+    );
+}
