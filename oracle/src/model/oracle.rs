@@ -16,8 +16,20 @@
 //! the operation). A read whose snapshot reaches a sequence not yet acknowledged is
 //! judged at once when exactly one commit is in flight (tentatively binding it to that
 //! sequence); otherwise, or in addition, it is kept until those sequences are
-//! acknowledged and judged then (the violation still names the read's step). If the
-//! bound commit fails, the read was an aborted read (G1a).
+//! acknowledged and judged then (the violation still names the read's step). After every
+//! completion, each sequence a reader saw or a later commit skipped must still be
+//! fillable by a distinct commit in flight; when one leaves without filling it, the
+//! reader saw an aborted commit (G1a) or the sequences have a gap.
+//!
+//! Snapshot claims make the oracle precise. Without them it still judges every read, at
+//! the newest snapshot that explains it (keeping reads only in-flight commits can
+//! explain until those settle), but it cannot tie a transaction's reads together nor
+//! check the writer-snapshot rule.
+//!
+//! Memory: versions older than every open snapshot and every allowed recovery point are
+//! compacted (keeping a window of recent history for naming violations). Under
+//! `Durability::Normal` a recovery may go back to the last durable commit, so call
+//! `note_durable` when the simulator knows one (a WAL reset is noticed on its own).
 
 use std::collections::{BTreeMap, BTreeSet};
 
