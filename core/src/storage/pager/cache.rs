@@ -126,7 +126,8 @@ impl PageCache {
     }
 
     /// Drops the oldest evictable entry; false if there is none. Clean entries only,
-    /// unless `evict_dirty` (the canary), which takes the oldest of either kind.
+    /// unless `evict_dirty` (the canary), which takes the oldest dirty entry first so the
+    /// lost change shows up in ordinary runs, not only in transactions larger than the cache.
     fn evict_one(&mut self, evict_dirty: bool) -> bool {
         let clean = self
             .clean_lru
@@ -137,8 +138,7 @@ impl PageCache {
             .first_key_value()
             .map(|(&tick, &key)| (tick, key));
         let victim = match (clean, dirty) {
-            (Some(c), Some(d)) if evict_dirty => Some(if d.0 < c.0 { d } else { c }),
-            (None, Some(d)) if evict_dirty => Some(d),
+            (_, Some(d)) if evict_dirty => Some(d),
             (c, _) => c,
         };
         match victim {
