@@ -2,7 +2,9 @@
 //! with shuffled completion order and torn unsynced writes. After every recovery the
 //! database must hold exactly the state of one commit: under full sync, at least the
 //! last acknowledged one and at most the one in flight; under normal sync, any commit
-//! not beyond the one in flight (a lost suffix, never a hole).
+//! not beyond the one in flight (a lost suffix, never a hole). Injected write, short-write
+//! and fsync faults make single commits and checkpoints fail on the way: a failed commit
+//! is in doubt until the next attempt replaces it, and a poisoned pager is reopened.
 
 #[path = "pager_util.rs"]
 mod util;
@@ -95,8 +97,21 @@ impl World {
         }
     }
 
-    /// One commit rewriting a random subset; None if a crash cut it short.
-    fn commit(&mut self, rng: &mut Xoshiro256PlusPlus, budget: Option<u64>) -> Option<()> {
+    /// Switches `fault` on in the I/O (or everything off).
+    fn set_fault(&self, fault: Option<Fault>) {
+        self.crash.set_fail_writes(fault == Some(Fault::FailWrites));
+        self.crash
+            .set_short_writes(fault == Some(Fault::ShortWrites));
+        self.crash.set_fail_syncs(fault == Some(Fault::FailSyncs));
+    }
+
+    /// One commit rewriting a random subset, under `fault`.
+    fn commit(
+        &mut self,
+        rng: &mut Xoshiro256PlusPlus,
+        budget: Option<u64>,
+        fault: Option<Fault>,
+    ) -> Outcome {
         let seq = self.acked + 1;
         let mut fills = self.states[&self.acked].clone();
         let mut txn = self.pager.try_begin_write(None).expect("write lock");
@@ -107,16 +122,35 @@ impl World {
                     .expect("write");
             }
         }
+        // A new attempt at `seq` replaces any failed one: only its content may survive.
         self.states.insert(seq, fills);
         self.attempted = seq;
-        let result = drive(&self.crash, budget, || txn.commit())?;
-        let committed = result.expect("no faults but crashes").expect("a write");
-        assert_eq!(committed, seq, "sequences are contiguous");
-        self.acked = seq;
-        Some(())
+        self.set_fault(fault);
+        let result = drive(&self.crash, budget, || txn.commit());
+        self.set_fault(None);
+        match result {
+            None => Outcome::Crashed,
+            Some(Err(_)) => {
+                assert!(
+                    fault.is_some(),
+                    "a commit fails only under an injected fault"
+                );
+                Outcome::Failed
+            }
+            Some(Ok(committed)) => {
+                assert_eq!(committed, Some(seq), "sequences are contiguous");
+                self.acked = seq;
+                Outcome::Done
+            }
+        }
     }
 
-    fn checkpoint(&mut self, rng: &mut Xoshiro256PlusPlus, budget: Option<u64>) -> Option<()> {
+    fn checkpoint(
+        &mut self,
+        rng: &mut Xoshiro256PlusPlus,
+        budget: Option<u64>,
+        fault: Option<Fault>,
+    ) -> Outcome {
         let modes = [
             CheckpointMode::Passive,
             CheckpointMode::Full,
@@ -124,13 +158,27 @@ impl World {
             CheckpointMode::Truncate,
         ];
         let mut checkpoint = self.pager.checkpoint(modes[(rng.next_u64() % 4) as usize]);
-        drive(&self.crash, budget, || checkpoint.step())?.expect("checkpoint");
-        Some(())
+        self.set_fault(fault);
+        let result = drive(&self.crash, budget, || checkpoint.step());
+        self.set_fault(None);
+        match result {
+            None => Outcome::Crashed,
+            Some(Err(_)) => {
+                assert!(
+                    fault.is_some(),
+                    "a checkpoint fails only under an injected fault"
+                );
+                Outcome::Failed
+            }
+            Some(Ok(_)) => Outcome::Done,
+        }
     }
 
-    /// Crash, recover and check the recovered state.
-    fn crash_and_check(&mut self, rng: &mut Xoshiro256PlusPlus, context: &str) {
-        if rng.next_u64().is_multiple_of(2) {
+    /// Crash (or, with `crash` false, only reopen), recover and check the state.
+    fn reopen_and_check(&mut self, rng: &mut Xoshiro256PlusPlus, crash: bool, context: &str) {
+        if !crash {
+            // Reopening a poisoned database keeps whatever reached the files.
+        } else if rng.next_u64().is_multiple_of(2) {
             self.crash.crash_torn(rng.next_u64());
         } else {
             self.crash.crash();
@@ -168,24 +216,55 @@ impl World {
     }
 }
 
+/// I/O faults injected into one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    FailWrites,
+    ShortWrites,
+    FailSyncs,
+}
+
+/// How an operation ended.
+enum Outcome {
+    Done,
+    /// An injected fault made it fail.
+    Failed,
+    /// Its budget ran out: the machine crashes.
+    Crashed,
+}
+
 /// Runs one seed; returns how often a commit in flight survived and was lost.
 fn run(seed: u64, sync: SyncMode, page_size: usize) -> (u32, u32) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed);
     let mut world = World::new(seed, sync, page_size);
     for round in 0..40 {
-        let budget = (rng.next_u64() % 3 == 0).then(|| rng.next_u64() % 12);
-        let finished = match rng.next_u64() % 5 {
-            0..=2 => world.commit(&mut rng, budget),
-            3 => world.checkpoint(&mut rng, budget),
+        let budget = rng
+            .next_u64()
+            .is_multiple_of(3)
+            .then(|| rng.next_u64() % 12);
+        let fault = match rng.next_u64() % 12 {
+            0 => Some(Fault::FailWrites),
+            1 => Some(Fault::ShortWrites),
+            2 => Some(Fault::FailSyncs),
             _ => None,
         };
-        if finished.is_none() {
-            let context = format!("seed {seed} round {round} ({sync:?}, page size {page_size})");
-            world.crash_and_check(&mut rng, &context);
+        let outcome = match rng.next_u64() % 5 {
+            0..=2 => world.commit(&mut rng, budget, fault),
+            3 => world.checkpoint(&mut rng, budget, fault),
+            _ => Outcome::Crashed,
+        };
+        let context =
+            format!("seed {seed} round {round} ({sync:?}, page size {page_size}, {fault:?})");
+        match outcome {
+            Outcome::Crashed => world.reopen_and_check(&mut rng, true, &context),
+            Outcome::Failed if world.pager.is_poisoned() => {
+                world.reopen_and_check(&mut rng, false, &context);
+            }
+            Outcome::Failed | Outcome::Done => {}
         }
     }
     let context = format!("seed {seed} at the end");
-    world.crash_and_check(&mut rng, &context);
+    world.reopen_and_check(&mut rng, true, &context);
     (world.in_flight_survived, world.in_flight_lost)
 }
 

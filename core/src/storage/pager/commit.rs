@@ -14,9 +14,10 @@
 //! Before step 1, if every WAL frame is already in the database file and no snapshot
 //! needs the WAL, the commit starts a new WAL generation (see `restart_wal_if_idle`).
 //!
-//! Any error before publishing rolls the transaction back (its frames stay beyond
-//! `max_frame` and the next commit overwrites them). A transaction that wrote nothing
-//! commits without I/O and returns `None`.
+//! Any error before publishing rolls the transaction back. If frames may have reached
+//! the WAL, the WAL is first cut back to its published end and fsynced (a failure there
+//! poisons), so a later commit can never complete a leftover frame into a valid chain.
+//! A transaction that wrote nothing commits without I/O and returns `None`.
 
 use crate::canary::Canary;
 use crate::io::{Completion, CompletionGroup, IOResult};
@@ -30,7 +31,7 @@ use crate::{Error, Result, io_yield_one};
 
 use super::PagerState;
 use super::cache::{CacheKey, Version};
-use crate::storage::wal::format::WalHeader;
+use crate::storage::wal::format::{WalHeader, frame_offset};
 
 /// Where a commit is.
 #[derive(Debug)]
@@ -48,6 +49,10 @@ pub(crate) enum CommitState {
     /// Frames are written (and durable under full sync); publish after the
     /// `CommitBeforePublish` yield point.
     WaitPublish { plan: CommitPlan, yield_taken: bool },
+    /// A failed commit waits for the WAL to be cut back to its published end.
+    WaitDiscardTruncate { truncate: Completion, error: Error },
+    /// ... and for the fsync making that cut durable; then it returns `error`.
+    WaitDiscardSync { sync: Completion, error: Error },
     /// Committed, failed or rolled back.
     Finished,
 }
@@ -122,7 +127,7 @@ impl WriteTxn {
                         None => check_members(members, allow_unfinished),
                     };
                     if let Err(e) = joined {
-                        return self.fail(e);
+                        return self.discard_and_fail(e);
                     }
                     let CommitState::WaitFrameWrites { mut plan, .. } =
                         std::mem::replace(&mut self.commit_state, CommitState::Finished)
@@ -142,7 +147,7 @@ impl WriteTxn {
                     }
                     let sync = match self.submit_wal_sync() {
                         Ok(sync) => sync,
-                        Err(e) => return self.fail(e),
+                        Err(e) => return self.discard_and_fail(e),
                     };
                     self.commit_state = CommitState::WaitSync {
                         sync: sync.clone(),
@@ -195,6 +200,44 @@ impl WriteTxn {
                     self.release();
                     return Ok(IOResult::Done(Some(seq)));
                 }
+                CommitState::WaitDiscardTruncate { truncate, .. } => {
+                    if !truncate.finished() {
+                        io_yield_one!(truncate.clone());
+                    }
+                    let truncated = !truncate.failed();
+                    let CommitState::WaitDiscardTruncate { error, .. } =
+                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    let sync = match self.pager.wal.sync(Completion::new_noop()) {
+                        Ok(sync) if truncated => sync,
+                        _ => {
+                            // The failed frames may stay behind: trust nothing more.
+                            self.pager.poison();
+                            return self.fail(error);
+                        }
+                    };
+                    self.commit_state = CommitState::WaitDiscardSync {
+                        sync: sync.clone(),
+                        error,
+                    };
+                    io_yield_one!(sync);
+                }
+                CommitState::WaitDiscardSync { sync, .. } => {
+                    if !sync.finished() {
+                        io_yield_one!(sync.clone());
+                    }
+                    if sync.failed() {
+                        self.pager.poison();
+                    }
+                    let CommitState::WaitDiscardSync { error, .. } =
+                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    return self.fail(error);
+                }
                 CommitState::Finished => {
                     return Err(Error::Misuse("commit after the transaction ended".into()));
                 }
@@ -210,6 +253,14 @@ impl WriteTxn {
             Some(self.id),
             "a committing transaction holds the write lock"
         );
+        // The B-tree may free the old root before it records the new one; by commit the
+        // root must not be a free page.
+        if self.header.root != 0 && self.free_next.contains_key(&self.header.root) {
+            return Err(Error::Internal(format!(
+                "commit: root page {} is on the freelist",
+                self.header.root
+            )));
+        }
         let mut images: Vec<(PageNo, PageRef)> = Vec::with_capacity(self.dirty.len() + 1);
         let mut header = self.header;
         header.checkpoint_seq = state.header.checkpoint_seq;
@@ -294,6 +345,33 @@ impl WriteTxn {
                 version: Version::Frame { generation, frame },
             };
             state.cache.insert(key, image.clone(), false);
+        }
+    }
+
+    /// Fails a commit whose frames may have partly reached the WAL: first cuts the WAL
+    /// back to its published end and fsyncs that, still holding the write lock, so no
+    /// later commit at the same place can complete a leftover frame of this attempt into
+    /// a valid chain (a torn crash mixing the sectors of two attempts).
+    fn discard_and_fail(&mut self, error: Error) -> Result<IOResult<Option<u64>>> {
+        let valid_len = {
+            let state = self.pager.state();
+            match state.wal.header_on_disk {
+                true => frame_offset(state.wal.max_frame + 1, self.pager.page_size),
+                false => 0,
+            }
+        };
+        match self.pager.wal.truncate(valid_len, Completion::new_noop()) {
+            Ok(truncate) => {
+                self.commit_state = CommitState::WaitDiscardTruncate {
+                    truncate: truncate.clone(),
+                    error,
+                };
+                io_yield_one!(truncate);
+            }
+            Err(_) => {
+                self.pager.poison();
+                self.fail(error)
+            }
         }
     }
 

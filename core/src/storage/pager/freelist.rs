@@ -93,11 +93,6 @@ impl WriteTxn {
         if pgno == self.header.freelist_head || self.free_next.contains_key(&pgno) {
             return Err(Error::Internal(format!("page {pgno} freed twice")));
         }
-        if pgno == self.header.root {
-            return Err(Error::Internal(format!(
-                "page {pgno} is the root and cannot be freed"
-            )));
-        }
         let head = self.header.freelist_head;
         let image = free_page_image(self.pager.page_size, head);
         crate::storage::page_access::PageAccess::write_page(self, pgno, image)?;

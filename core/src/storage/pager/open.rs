@@ -7,9 +7,11 @@
 //! header page and an empty WAL (a torn creation; no commit ever happened). Otherwise page 1 must verify (`Corrupt`
 //! if not) and match the options' page size (`InvalidOptions` if not).
 //!
-//! After recovery the WAL is truncated to its valid part (and fsynced) when anything
-//! follows it: leftover frames of a commit lost in the crash must never be completed
-//! into a valid chain by the bytes of a later commit.
+//! After recovery the WAL is truncated to its valid part when anything follows it
+//! (leftover frames of a commit lost in the crash must never be completed into a valid
+//! chain by the bytes of a later commit), then fsynced: what recovery exposes must be
+//! durable, or a reopen after a failed fsync could show a commit a later crash takes
+//! back.
 //!
 //! The recovered commit sequence is the largest of the database header's checkpoint
 //! sequence, the WAL header's, and the last recovered commit's, so sequences keep
@@ -42,7 +44,8 @@ enum OpenState {
         truncate: Completion,
         recovered: Box<Recovered>,
     },
-    /// Waiting for the fsync that makes that truncate durable.
+    /// Waiting for the WAL fsync that makes what recovery found (and the truncate)
+    /// durable before anyone can read it.
     WaitTailSync {
         sync: Completion,
         recovered: Box<Recovered>,
@@ -163,7 +166,12 @@ impl Opener {
                     };
                     let wal = self.files.as_ref().expect("files are open").1.clone();
                     if wal.size()? <= valid_len {
-                        return Ok(IOResult::Done(self.finish(recovered)));
+                        let sync = wal.sync(Completion::new_noop())?;
+                        self.state = OpenState::WaitTailSync {
+                            sync: sync.clone(),
+                            recovered: Box::new(recovered),
+                        };
+                        io_yield_one!(sync);
                     }
                     let truncate = wal.truncate(valid_len, Completion::new_noop())?;
                     self.state = OpenState::WaitTailTruncate {
