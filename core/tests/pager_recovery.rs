@@ -385,3 +385,29 @@ fn a_creation_torn_by_a_crash_is_created_again() {
     assert_eq!(seq, 1);
     assert_eq!(pages, vec![2, 3]);
 }
+
+#[test]
+fn another_page_size_is_refused_and_writes_nothing() {
+    let (crash, io) = crash_io();
+    let small = options(512);
+    let pager = open(&io, &small).expect("create");
+    let (pages, seq) = allocate_pages(&pager, 2, 1).expect("commit");
+    drop(pager);
+    let before = (crash.file_bytes(DB), crash.file_bytes(WAL));
+    assert_eq!(before.0.len(), 512, "the data is still only in the WAL");
+    for page_size in [1024, 4096] {
+        let refused = open(&io, &options(page_size));
+        assert!(
+            matches!(refused, Err(Error::InvalidOptions(_))),
+            "{page_size}: {refused:?}"
+        );
+        assert_eq!(
+            (crash.file_bytes(DB), crash.file_bytes(WAL)),
+            before,
+            "nothing written"
+        );
+    }
+    let pager = open(&io, &small).expect("the right page size still opens");
+    assert_eq!(pager.commit_seq(), seq);
+    assert_eq!(read_fills(&pager, &pages).expect("read"), vec![1, 1]);
+}

@@ -142,6 +142,18 @@ impl DbHeader {
         Err(first_error.unwrap_or_else(|| Error::Corrupt("header page: no record".into())))
     }
 
+    /// The page size recorded by the first valid header record in `prefix` (the first
+    /// bytes of a database file, any length), without knowing the page size first.
+    pub fn recorded_page_size(prefix: &[u8]) -> Option<u32> {
+        [0, SECTOR_BYTES].into_iter().find_map(|at| {
+            let record = prefix.get(at..at + HEADER_RECORD_BYTES)?;
+            let valid = crc32fast::hash(&record[0..40]) == get_u32(record, 40)
+                && record[0..8] == DB_MAGIC
+                && get_u32(record, 8) == FORMAT_VERSION;
+            valid.then(|| get_u32(record, 12))
+        })
+    }
+
     fn decode_record(image: &[u8], at: usize) -> Result<DbHeader> {
         if image.len() < at + HEADER_RECORD_BYTES {
             return Err(Error::Corrupt(format!(
@@ -346,6 +358,17 @@ mod tests {
         let mut small = DbHeader::new(512).encode();
         small[20] ^= 1;
         assert!(matches!(DbHeader::decode(&small), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn the_page_size_is_readable_from_a_prefix() {
+        let image = DbHeader::new(4096).encode();
+        assert_eq!(DbHeader::recorded_page_size(&image[..512]), Some(4096));
+        let mut torn = image.clone();
+        torn[..512].fill(0);
+        assert_eq!(DbHeader::recorded_page_size(&torn[..1024]), Some(4096));
+        assert_eq!(DbHeader::recorded_page_size(&torn[..512]), None);
+        assert_eq!(DbHeader::recorded_page_size(&[]), None);
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Opening a database: create it when the file is new, else read its header page and
 //! recover the WAL (wal/recovery.rs). A re-entrant state machine.
 //!
-//! A database file shorter than one page is taken as never created (its creation did
-//! not finish, so nobody was ever told it existed): the opener writes a fresh header
-//! page and fsyncs it before anything else. So is a one-page file with an unreadable
-//! header page and an empty WAL (a torn creation; no commit ever happened). Otherwise page 1 must verify (`Corrupt`
+//! An empty database file is created: the opener writes a header page and fsyncs it
+//! before anything else. An existing file is first probed for the page size its header
+//! records, so opening with another `page_size` is `InvalidOptions` and writes nothing.
+//! A file of at most one page with no readable header (or only part of its header page)
+//! and an empty WAL is a creation cut short by a crash (no commit ever happened) and is
+//! created afresh; any other unreadable header is `Corrupt`. Otherwise page 1 must verify (`Corrupt`
 //! if not) and match the options' page size (`InvalidOptions` if not).
 //!
 //! After recovery the WAL is truncated to its valid part when anything follows it
@@ -28,6 +30,9 @@ use crate::{Error, Result, io_yield_one, return_if_io};
 
 use super::{Pager, Recovered};
 
+/// Bytes read first from an existing database file: both header records.
+const PROBE_BYTES: usize = 1024;
+
 /// Where opening is.
 enum OpenState {
     /// Nothing done yet.
@@ -36,6 +41,8 @@ enum OpenState {
     WaitCreateWrite { write: Completion, header: DbHeader },
     /// Waiting for the fsync of a new database's header page.
     WaitCreateSync { sync: Completion, header: DbHeader },
+    /// Waiting for the first bytes of the file, which tell its page size.
+    WaitHeaderProbe { read: Completion, len: usize },
     /// Waiting for the read of the header page.
     WaitHeaderRead { read: Completion },
     /// Waiting for the WAL to lose its torn or stale tail, so that no later commit can
@@ -97,17 +104,53 @@ impl Opener {
                     self.options.validate()?;
                     let db = self.io.open_file(&self.path)?;
                     let wal = self.io.open_file(&format!("{}-wal", self.path))?;
-                    let page_size = self.options.page_size;
-                    let created = db.size()? >= page_size as u64;
+                    let size = db.size()?;
                     self.files = Some((db.clone(), wal));
-                    if created {
-                        let read = Completion::new_read(page_size, |_| {});
-                        let read = db.pread(0, page_size, read)?;
-                        self.state = OpenState::WaitHeaderRead { read: read.clone() };
+                    if size > 0 {
+                        // The page size is not known yet: read what holds both records.
+                        let len = usize::try_from(size).unwrap_or(usize::MAX).min(PROBE_BYTES);
+                        let read = db.pread(0, len, Completion::new_read(len, |_| {}))?;
+                        self.state = OpenState::WaitHeaderProbe {
+                            read: read.clone(),
+                            len,
+                        };
                         io_yield_one!(read);
                     }
                     let write = self.create()?;
                     io_yield_one!(write);
+                }
+                OpenState::WaitHeaderProbe { read, len } => {
+                    if !read.finished() {
+                        io_yield_one!(read.clone());
+                    }
+                    finished_ok(read, *len)?;
+                    let prefix = read
+                        .take_read_buffer()
+                        .expect("a successful read carries its bytes");
+                    let page_size = self.options.page_size;
+                    let whole_page = self.db().size()? >= page_size as u64;
+                    match DbHeader::recorded_page_size(&prefix) {
+                        Some(recorded) if recorded as usize != page_size => {
+                            return Err(Error::InvalidOptions(format!(
+                                "page_size {page_size}: the database was created with page size {recorded}"
+                            )));
+                        }
+                        Some(_) if whole_page => {
+                            let read = Completion::new_read(page_size, |_| {});
+                            let read = self.db().pread(0, page_size, read)?;
+                            self.state = OpenState::WaitHeaderRead { read: read.clone() };
+                            io_yield_one!(read);
+                        }
+                        _ if self.creation_never_finished()? => {
+                            let write = self.create()?;
+                            io_yield_one!(write);
+                        }
+                        _ => {
+                            return Err(Error::Corrupt(format!(
+                                "page {HEADER_PAGE}: no valid header record"
+                            )));
+                        }
+                    }
                 }
                 OpenState::WaitCreateWrite { write, header } => {
                     if !write.finished() {
