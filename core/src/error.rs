@@ -7,7 +7,10 @@ use crate::io::CompletionError;
 pub enum Error {
     /// A backend call failed before any completion existed (open, stat, remove).
     #[error("I/O error ({kind:?}): {context}")]
-    Io { kind: std::io::ErrorKind, context: String },
+    Io {
+        kind: std::io::ErrorKind,
+        context: String,
+    },
     /// A submitted operation finished with an error (including short reads and writes).
     #[error("I/O failed: {0}")]
     Completion(#[from] CompletionError),

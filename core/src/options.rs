@@ -84,6 +84,8 @@ impl DbOptions {
 
     /// Asks the injector (if any) whether to yield at `point`.
     pub fn should_yield(&self, point: crate::YieldPoint) -> bool {
-        self.yield_injector.as_ref().is_some_and(|i| i.should_yield(point))
+        self.yield_injector
+            .as_ref()
+            .is_some_and(|i| i.should_yield(point))
     }
 }

@@ -33,7 +33,9 @@ type Callback = Box<dyn FnOnce(CompletionResult) + Send>;
 /// Locks a mutex, ignoring poisoning: a panic elsewhere must not hide the state from
 /// the code that reports it.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub(crate) struct CompletionInner {
@@ -81,7 +83,10 @@ impl Completion {
     }
 
     /// A pending read of `len` bytes; the backend fills the buffer before completing it.
-    pub fn new_read(len: usize, callback: impl Fn(CompletionResult) + Send + Sync + 'static) -> Self {
+    pub fn new_read(
+        len: usize,
+        callback: impl Fn(CompletionResult) + Send + Sync + 'static,
+    ) -> Self {
         Self::with_parts(Some(Box::new(callback)), len, None)
     }
 

@@ -39,7 +39,10 @@ impl FileIO {
 }
 
 fn io_error(path: &str, action: &str, err: std::io::Error) -> Error {
-    Error::Io { kind: err.kind(), context: format!("{action} {path}: {err}") }
+    Error::Io {
+        kind: err.kind(),
+        context: format!("{action} {path}: {err}"),
+    }
 }
 
 impl IO for FileIO {
@@ -128,7 +131,11 @@ struct RealFile {
 
 impl RealFile {
     fn submit(&self, op: FileOp, c: Completion) -> Result<Completion> {
-        lock(&self.queue).push_back(QueuedOp { file: self.file.clone(), op, c: c.clone() });
+        lock(&self.queue).push_back(QueuedOp {
+            file: self.file.clone(),
+            op,
+            c: c.clone(),
+        });
         Ok(c)
     }
 }
@@ -139,7 +146,13 @@ impl File for RealFile {
     }
 
     fn pwrite(&self, pos: u64, bytes: &[u8], c: Completion) -> Result<Completion> {
-        self.submit(FileOp::Write { pos, bytes: bytes.to_vec() }, c)
+        self.submit(
+            FileOp::Write {
+                pos,
+                bytes: bytes.to_vec(),
+            },
+            c,
+        )
     }
 
     fn sync(&self, c: Completion) -> Result<Completion> {
@@ -151,7 +164,10 @@ impl File for RealFile {
     }
 
     fn size(&self) -> Result<u64> {
-        let meta = self.file.metadata().map_err(|e| io_error(&self.path, "stat", e))?;
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| io_error(&self.path, "stat", e))?;
         Ok(meta.len())
     }
 }

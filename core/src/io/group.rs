@@ -25,7 +25,11 @@ pub(crate) struct GroupState {
 
 impl GroupState {
     pub(crate) fn unfinished_members(&self) -> Vec<Completion> {
-        self.members.iter().filter(|m| !m.finished()).cloned().collect()
+        self.members
+            .iter()
+            .filter(|m| !m.finished())
+            .cloned()
+            .collect()
     }
 }
 
@@ -67,7 +71,10 @@ impl CompletionGroup {
     /// Adds a member. Members that already finished are allowed; a failed one makes the
     /// group's result that error.
     pub fn add(&mut self, member: &Completion) {
-        assert!(!member.same_as(&self.completion), "a group cannot contain itself");
+        assert!(
+            !member.same_as(&self.completion),
+            "a group cannot contain itself"
+        );
         assert!(!self.state().built, "add after build");
         match member.attach_parent(&self.completion) {
             Some(result) => {
@@ -121,7 +128,13 @@ impl CompletionGroup {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, GroupState> {
-        lock(self.completion.inner.group.as_ref().expect("a group's completion has group state"))
+        lock(
+            self.completion
+                .inner
+                .group
+                .as_ref()
+                .expect("a group's completion has group state"),
+        )
     }
 }
 
@@ -159,8 +172,10 @@ mod tests {
     use super::*;
 
     /// A callback that records every result it is called with.
-    fn recorder() -> (Arc<Mutex<Vec<CompletionResult>>>, impl Fn(CompletionResult) + Send + Sync)
-    {
+    fn recorder() -> (
+        Arc<Mutex<Vec<CompletionResult>>>,
+        impl Fn(CompletionResult) + Send + Sync,
+    ) {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let sink = calls.clone();
         (calls, move |r| sink.lock().expect("test mutex").push(r))
@@ -181,7 +196,10 @@ mod tests {
         let built = group.build();
         members[2].complete(1);
         members[0].complete(1);
-        assert!(!built.finished(), "two of three finished: the group must still wait");
+        assert!(
+            !built.finished(),
+            "two of three finished: the group must still wait"
+        );
         assert!(calls(&log).is_empty());
         members[1].complete(1);
         assert!(built.finished() && built.succeeded());
@@ -191,7 +209,11 @@ mod tests {
     #[test]
     fn group_result_is_first_error_in_completion_order() {
         let (log, cb) = recorder();
-        let (a, b, c) = (Completion::new_noop(), Completion::new_noop(), Completion::new_noop());
+        let (a, b, c) = (
+            Completion::new_noop(),
+            Completion::new_noop(),
+            Completion::new_noop(),
+        );
         let mut group = CompletionGroup::new(cb);
         group.add(&a);
         group.add(&b);
@@ -201,8 +223,14 @@ mod tests {
         a.error(CompletionError::Aborted);
         assert!(!built.finished());
         b.complete(4);
-        assert_eq!(built.get_error(), Some(CompletionError::Io(std::io::ErrorKind::Other)));
-        assert_eq!(calls(&log), vec![Err(CompletionError::Io(std::io::ErrorKind::Other))]);
+        assert_eq!(
+            built.get_error(),
+            Some(CompletionError::Io(std::io::ErrorKind::Other))
+        );
+        assert_eq!(
+            calls(&log),
+            vec![Err(CompletionError::Io(std::io::ErrorKind::Other))]
+        );
     }
 
     #[test]
@@ -218,7 +246,10 @@ mod tests {
         assert!(!built.finished(), "a pending member remains");
         pending.complete(0);
         assert!(built.failed(), "the pre-failed member decides the result");
-        assert_eq!(built.get_error(), Some(CompletionError::Io(std::io::ErrorKind::UnexpectedEof)));
+        assert_eq!(
+            built.get_error(),
+            Some(CompletionError::Io(std::io::ErrorKind::UnexpectedEof))
+        );
         assert_eq!(calls(&log).len(), 1);
     }
 
@@ -229,7 +260,10 @@ mod tests {
         let mut group = CompletionGroup::new(|_| {});
         group.add(&failed);
         let built = group.build();
-        assert!(built.finished() && built.failed(), "must not report success");
+        assert!(
+            built.finished() && built.failed(),
+            "must not report success"
+        );
     }
 
     #[test]
@@ -319,7 +353,10 @@ mod tests {
         c.error(CompletionError::Io(std::io::ErrorKind::Other));
         c.complete(7);
         assert!(c.failed());
-        assert_eq!(c.result(), Some(Err(CompletionError::Io(std::io::ErrorKind::Other))));
+        assert_eq!(
+            c.result(),
+            Some(Err(CompletionError::Io(std::io::ErrorKind::Other)))
+        );
     }
 
     #[test]

@@ -13,10 +13,26 @@ use crate::Result;
 type Bytes = Arc<Mutex<Vec<u8>>>;
 
 pub(crate) enum PendingOp {
-    Read { data: Bytes, pos: u64, len: usize, c: Completion },
-    Write { data: Bytes, pos: u64, bytes: Vec<u8>, c: Completion },
-    Sync { c: Completion },
-    Truncate { data: Bytes, len: u64, c: Completion },
+    Read {
+        data: Bytes,
+        pos: u64,
+        len: usize,
+        c: Completion,
+    },
+    Write {
+        data: Bytes,
+        pos: u64,
+        bytes: Vec<u8>,
+        c: Completion,
+    },
+    Sync {
+        c: Completion,
+    },
+    Truncate {
+        data: Bytes,
+        len: u64,
+        c: Completion,
+    },
 }
 
 impl PendingOp {
@@ -34,7 +50,12 @@ impl PendingOp {
                 c.set_read_buffer(bytes);
                 c.complete(n as i32);
             }
-            PendingOp::Write { data, pos, bytes, c } => {
+            PendingOp::Write {
+                data,
+                pos,
+                bytes,
+                c,
+            } => {
                 write_at(&mut lock(&data), pos, &bytes);
                 c.complete(bytes.len() as i32);
             }
@@ -75,8 +96,14 @@ pub(crate) struct MemoryStore {
 
 impl MemoryStore {
     pub(crate) fn open_file(&self, path: &str) -> Arc<dyn File> {
-        let data = lock(&self.files).entry(path.to_string()).or_default().clone();
-        Arc::new(MemoryFile { data, queue: self.queue.clone() })
+        let data = lock(&self.files)
+            .entry(path.to_string())
+            .or_default()
+            .clone();
+        Arc::new(MemoryFile {
+            data,
+            queue: self.queue.clone(),
+        })
     }
 
     pub(crate) fn remove_file(&self, path: &str) {
@@ -107,12 +134,22 @@ impl MemoryFile {
 
 impl File for MemoryFile {
     fn pread(&self, pos: u64, len: usize, c: Completion) -> Result<Completion> {
-        self.submit(PendingOp::Read { data: self.data.clone(), pos, len, c })
+        self.submit(PendingOp::Read {
+            data: self.data.clone(),
+            pos,
+            len,
+            c,
+        })
     }
 
     fn pwrite(&self, pos: u64, bytes: &[u8], c: Completion) -> Result<Completion> {
         let bytes = bytes.to_vec();
-        self.submit(PendingOp::Write { data: self.data.clone(), pos, bytes, c })
+        self.submit(PendingOp::Write {
+            data: self.data.clone(),
+            pos,
+            bytes,
+            c,
+        })
     }
 
     fn sync(&self, c: Completion) -> Result<Completion> {
@@ -120,7 +157,11 @@ impl File for MemoryFile {
     }
 
     fn truncate(&self, len: u64, c: Completion) -> Result<Completion> {
-        self.submit(PendingOp::Truncate { data: self.data.clone(), len, c })
+        self.submit(PendingOp::Truncate {
+            data: self.data.clone(),
+            len,
+            c,
+        })
     }
 
     fn size(&self) -> Result<u64> {

@@ -82,7 +82,9 @@ macro_rules! return_if_io {
 #[macro_export]
 macro_rules! io_yield_one {
     ($completion:expr) => {
-        return Ok($crate::IOResult::IO($crate::IOCompletions::Single($completion)))
+        return Ok($crate::IOResult::IO($crate::IOCompletions::Single(
+            $completion,
+        )))
     };
 }
 

@@ -37,7 +37,10 @@ impl ShuffleIO {
 
     /// A yield injector drawing from the same seeded generator.
     pub fn injector(&self) -> Arc<dyn YieldInjector> {
-        Arc::new(RandomYields { rng: self.rng.clone(), yield_ppm: self.yield_ppm })
+        Arc::new(RandomYields {
+            rng: self.rng.clone(),
+            yield_ppm: self.yield_ppm,
+        })
     }
 }
 
@@ -62,7 +65,9 @@ impl IO for ShuffleIO {
                 return Ok(());
             }
             let index = (lock(&self.rng).next_u64() % queue.len() as u64) as usize;
-            queue.remove(index).expect("index is below the queue length")
+            queue
+                .remove(index)
+                .expect("index is below the queue length")
         };
         if !is_cancelled(&op) {
             op.apply();
@@ -112,7 +117,10 @@ mod tests {
     fn same_seed_same_order_and_seeds_differ() {
         assert_eq!(completion_order(7), completion_order(7));
         let orders: std::collections::BTreeSet<Vec<u8>> = (0..5).map(completion_order).collect();
-        assert!(orders.len() > 1, "different seeds should reorder differently");
+        assert!(
+            orders.len() > 1,
+            "different seeds should reorder differently"
+        );
         assert!(orders.iter().any(|o| o != &(0..8).collect::<Vec<u8>>()));
     }
 
@@ -120,7 +128,9 @@ mod tests {
     fn injector_yields_at_roughly_the_configured_rate() {
         let io = ShuffleIO::with_yields(3, 500_000);
         let injector = io.injector();
-        let yes = (0..1000).filter(|_| injector.should_yield(YieldPoint::BtreeSplit)).count();
+        let yes = (0..1000)
+            .filter(|_| injector.should_yield(YieldPoint::BtreeSplit))
+            .count();
         assert!((350..650).contains(&yes), "{yes} of 1000");
         let never = ShuffleIO::with_yields(3, 0).injector();
         assert!(!(0..100).any(|_| never.should_yield(YieldPoint::Recovery)));

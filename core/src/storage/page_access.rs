@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
+use crate::Result;
 use crate::io::IOResult;
 use crate::yields::YieldPoint;
-use crate::Result;
 
 /// A page number; 1 is the header page, 0 means "no page".
 pub type PageNo = u32;
