@@ -22,7 +22,9 @@ pub(crate) struct Fiber {
     pub(crate) process: u64,
     conn: Connection,
     txn: Option<TxnRun>,
-    /// Told `Busy`: not runnable until some other event happens.
+    /// Told `Busy`: not runnable until the lock may have been released (a transaction
+    /// ended or an I/O completed), or until every fiber is backing off. Two fibers told
+    /// `Busy` must not wake each other, or they could starve the lock holder forever.
     pub(crate) backing_off: bool,
 }
 
@@ -330,6 +332,9 @@ impl Simulation {
         outcome: TxnOutcome,
         abort_reason: Option<&str>,
     ) {
+        for fiber in &mut self.fibers {
+            fiber.backing_off = false;
+        }
         let process = self.fibers[index].process;
         self.stats.transactions += 1;
         self.stats

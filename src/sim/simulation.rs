@@ -333,11 +333,6 @@ impl Simulation {
         match decision {
             Decision::StepFiber(index) => {
                 self.last_fiber = Some(index);
-                for (i, fiber) in self.fibers.iter_mut().enumerate() {
-                    if i != index {
-                        fiber.backing_off = false;
-                    }
-                }
                 self.step_fiber(index);
             }
             Decision::CompleteIo(id) => {
