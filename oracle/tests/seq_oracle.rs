@@ -632,3 +632,20 @@ fn what_a_crash_recovered_stays_durable_under_normal() {
     history(&[("a", "1"), ("b", "2")], 2).expect("commit 3 was not yet durable");
     assert_eq!(kind(history(&[("a", "1")], 1)), ViolationKind::LostCommit);
 }
+
+#[test]
+fn stale_claims_behind_a_failure_are_ignored() {
+    let mut run = Run::new(Durability::Full);
+    run.op(2, Op::Get(b("a")), value(None), snap(0)).unwrap();
+    run.put(1, "a", "1", 1);
+    // The failed put reports the previous op's snapshot 0, older than commit 1.
+    run.op(2, Op::Put(b("a"), b("2")), Err(OpError::Busy), snap(0))
+        .expect("claims ignored");
+    run.op(2, Op::Put(b("a"), b("2")), io(), snap(0))
+        .expect("claims ignored");
+    assert_eq!(
+        kind(run.op(2, Op::Get(b("a")), value(Some("1")), snap(0))),
+        ViolationKind::SnapshotTooOld,
+        "a successful op's claim is checked"
+    );
+}

@@ -34,7 +34,8 @@ pub enum Durability {
 }
 
 /// White-box facts the engine reports with each completion. The oracle verifies them and
-/// never trusts them.
+/// never trusts them. They are read only for operations that succeeded (and never for
+/// `Rollback`), so an engine may leave stale claims behind a failure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Claims {
     /// The snapshot (a commit sequence) of the transaction the operation ran in, as it was

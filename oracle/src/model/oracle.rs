@@ -315,7 +315,10 @@ impl SeqOracle {
             });
             self.next_txn += 1;
         }
-        if let Some(claimed) = claims.snapshot_seq {
+        // Claims describe a finished operation: a failed one (and a rollback, which
+        // reads nothing) may leave the previous operation's claims in place.
+        let claims_hold = result.is_ok() && *op != Op::Rollback;
+        if let Some(claimed) = claims.snapshot_seq.filter(|_| claims_hold) {
             self.claim_snapshot(step, conn, state, op, claimed)?;
         }
         let txn_id = state.txn.as_ref().map(|txn| txn.id);
