@@ -21,8 +21,6 @@ mod versions;
 mod view;
 
 pub use oracle::SeqOracle;
-pub use versions::{VersionStore, WriteSet};
-pub use view::View;
 
 /// How durable commits are (the engine's sync mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
