@@ -284,3 +284,21 @@ fn a_writer_restarts_a_fully_checkpointed_wal_nobody_needs() {
         assert_eq!(read_fills(&pager, &pages).expect("read"), vec![5, 2, 2]);
     });
 }
+
+#[test]
+fn the_checkpoint_sequence_follows_what_reached_the_database_file() {
+    let (io, opts) = memory();
+    let pager = open(&io, &opts).expect("create");
+    let (pages, seq1) = allocate_pages(&pager, 2, 1).expect("commit 1");
+    assert_eq!(pager.checkpoint_seq(), 0);
+    checkpoint(&pager, CheckpointMode::Passive).expect("checkpoint");
+    assert_eq!(pager.checkpoint_seq(), seq1);
+    let seq2 = rewrite_pages(&pager, &pages, 2).expect("commit 2");
+    assert_eq!(
+        pager.checkpoint_seq(),
+        seq1,
+        "a commit does not reach the database file"
+    );
+    checkpoint(&pager, CheckpointMode::Full).expect("checkpoint");
+    assert_eq!(pager.checkpoint_seq(), seq2);
+}

@@ -280,9 +280,15 @@ impl Pager {
         self.state().readers.len()
     }
 
-    /// The header as of the latest published commit.
+    /// The header as of the latest published commit (root, freelist, page count; its
+    /// `checkpoint_seq` is not maintained here, see `checkpoint_seq`).
     pub fn header(&self) -> DbHeader {
         self.state().header
+    }
+
+    /// Commit sequence of the last checkpoint that reached the database file.
+    pub fn checkpoint_seq(&self) -> u64 {
+        self.state().db_header.checkpoint_seq
     }
 
     /// Pages currently held by the shared cache.
