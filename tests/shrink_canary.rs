@@ -1,0 +1,96 @@
+//! Failure artifacts, replay and shrinking on a real canary failure (built with
+//! `--features canaries`): a failure directory replays to the same trace hash, shrinking
+//! makes it smaller, and the shrunk failure replays to the same kind.
+#![cfg(feature = "canaries")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use braid::artifacts::{FailureArtifact, FailureRecord, write_failure_dir};
+use braid::campaign::{run_seed, seed_dir};
+use braid::config;
+use braid::shrink::shrink;
+use braid_core::Canary;
+
+fn temp_out(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("braid-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs one canary seed and returns its failure directory.
+fn failure_dir(canary: Canary, seed: u64, out: &std::path::Path) -> PathBuf {
+    let mut config = config::default_config();
+    config.run.steps = 20_000;
+    let result = run_seed(&config, seed, Some(canary), out);
+    assert!(result.warning.is_none(), "{:?}", result.warning);
+    let failure = result.record.failure.expect("the canary fails this seed");
+    let dir = seed_dir(out, seed);
+    assert_eq!(failure.dir.as_deref(), Some(dir.to_str().expect("utf-8")));
+    dir
+}
+
+#[test]
+fn a_failure_directory_replays_to_the_same_trace_hash() {
+    let out = temp_out("replay");
+    let dir = failure_dir(Canary::SkipBusySnapshot, 3, &out);
+    for file in ["failure.json", "tape.bin", "timeline.txt", "history.edn"] {
+        assert!(dir.join(file).exists(), "{file} written");
+    }
+    let artifact = FailureArtifact::load(&dir).expect("readable");
+    let run = artifact.replay(false).expect("replays");
+    let failure = run.outcome.failure.expect("fails again");
+    assert_eq!(failure.kind, artifact.record.kind);
+    assert_eq!(failure.step, artifact.record.step);
+    assert_eq!(run.outcome.trace_hash, artifact.record.trace_hash);
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+#[test]
+fn a_damaged_tape_does_not_reproduce_the_recorded_trace() {
+    let out = temp_out("damaged");
+    let dir = failure_dir(Canary::SkipBusySnapshot, 3, &out);
+    let mut artifact = FailureArtifact::load(&dir).expect("readable");
+    // Zero every draw: the simplest run, which is not the recorded one.
+    artifact.tape.values.iter_mut().for_each(|v| *v = 0);
+    let run = artifact.replay(false).expect("replays");
+    assert_ne!(run.outcome.trace_hash, artifact.record.trace_hash);
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+#[test]
+fn shrinking_a_canary_failure_makes_it_smaller_and_it_still_replays() {
+    let out = temp_out("shrink");
+    let dir = failure_dir(Canary::SkipBusySnapshot, 3, &out);
+    let artifact = FailureArtifact::load(&dir).expect("readable");
+    let mut lines = 0;
+    let shrunk = shrink(&artifact, Duration::from_secs(30), &mut |_| lines += 1).expect("shrinks");
+    assert!(lines > 0, "progress is reported");
+    assert!(shrunk.kept > 0);
+    assert!(
+        shrunk.after.tape_len < shrunk.before.tape_len,
+        "{:?} -> {:?}",
+        shrunk.before,
+        shrunk.after
+    );
+    assert!(shrunk.after.decisions < shrunk.before.decisions);
+    let failure = shrunk.run.outcome.failure.clone().expect("still fails");
+    assert_eq!(failure.kind, artifact.record.kind);
+
+    // Written beside the original, the shrunk failure replays exactly.
+    let record = FailureRecord::new(
+        &shrunk.config,
+        Some(Canary::SkipBusySnapshot),
+        &shrunk.run.outcome,
+    )
+    .expect("a failure");
+    let shrunk_dir = dir.join("shrunk");
+    write_failure_dir(&shrunk_dir, &record, &shrunk.run).expect("written");
+    let again = FailureArtifact::load(&shrunk_dir)
+        .expect("readable")
+        .replay(false)
+        .expect("replays");
+    assert_eq!(again.outcome.failure.map(|f| f.kind), Some(failure.kind));
+    assert_eq!(again.outcome.trace_hash, record.trace_hash);
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
