@@ -349,7 +349,9 @@ impl Simulation {
         self.note(format!("conn {process} transaction ends {outcome:?}"));
         let record = run.program.finish(outcome);
         if let Err(v) = self.workloads.txn_finished(self.step, record) {
-            self.fail(v.kind.name(), &v.to_string());
+            if !self.corruption_explains(&v) {
+                self.fail(v.kind.name(), &v.to_string());
+            }
         }
     }
 
