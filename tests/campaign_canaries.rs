@@ -3,7 +3,6 @@
 //! finds do not depend on how many threads ran it.
 #![cfg(feature = "canaries")]
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use braid::campaign::{CampaignSpec, SeedRange, Shard, run_campaign};
