@@ -20,7 +20,9 @@ impl RecordReader {
     fn read_record(&mut self) -> Result<IOResult<Vec<u8>>> {
         if let Some(c) = self.pending.take() {
             assert!(c.finished(), "re-entered before the awaited read finished");
-            let bytes = c.take_read_buffer().expect("a finished read carries its bytes");
+            let bytes = c
+                .take_read_buffer()
+                .expect("a finished read carries its bytes");
             return Ok(IOResult::Done(bytes));
         }
         let c = self.file.pread(0, 8, Completion::new_read(8, |_| {}))?;
@@ -49,26 +51,32 @@ fn process_correct(
     reader: &mut RecordReader,
     processed: &mut u32,
 ) -> Result<IOResult<Vec<u8>>> {
-    loop {
-        match state {
-            ProcessState::WaitRecord => {
-                let bytes = return_if_io!(reader.read_record());
-                *processed += 1;
-                *state = ProcessState::Done;
-                return Ok(IOResult::Done(bytes));
-            }
-            ProcessState::Done => panic!("process_correct called after it finished"),
+    match state {
+        ProcessState::WaitRecord => {
+            let bytes = return_if_io!(reader.read_record());
+            *processed += 1;
+            *state = ProcessState::Done;
+            Ok(IOResult::Done(bytes))
         }
+        ProcessState::Done => panic!("process_correct called after it finished"),
     }
 }
 
 fn setup() -> (MemoryIO, RecordReader) {
     let io = MemoryIO::new();
     let file = io.open_file("records").expect("memory open cannot fail");
-    let c = file.pwrite(0, b"record01", Completion::new_noop()).expect("submit");
+    let c = file
+        .pwrite(0, b"record01", Completion::new_noop())
+        .expect("submit");
     io.step().expect("memory step cannot fail");
     assert!(c.succeeded());
-    (io, RecordReader { file, pending: None })
+    (
+        io,
+        RecordReader {
+            file,
+            pending: None,
+        },
+    )
 }
 
 #[test]
@@ -77,7 +85,10 @@ fn mutation_before_yield_counts_twice() {
     let mut processed = 0;
     let bytes = block_on(&io, || process_buggy(&mut reader, &mut processed)).expect("read");
     assert_eq!(bytes, b"record01");
-    assert_eq!(processed, 2, "the buggy form re-runs its increment after the yield");
+    assert_eq!(
+        processed, 2,
+        "the buggy form re-runs its increment after the yield"
+    );
 }
 
 #[test]
@@ -85,8 +96,10 @@ fn mutation_after_yield_counts_once() {
     let (io, mut reader) = setup();
     let mut processed = 0;
     let mut state = ProcessState::WaitRecord;
-    let bytes =
-        block_on(&io, || process_correct(&mut state, &mut reader, &mut processed)).expect("read");
+    let bytes = block_on(&io, || {
+        process_correct(&mut state, &mut reader, &mut processed)
+    })
+    .expect("read");
     assert_eq!(bytes, b"record01");
     assert_eq!(processed, 1);
 }

@@ -109,8 +109,7 @@ mod tests {
         while io.pending() > 0 {
             io.step().expect("step");
         }
-        let order = order.lock().expect("test mutex").clone();
-        order
+        order.lock().expect("test mutex").clone()
     }
 
     #[test]
