@@ -119,7 +119,12 @@ pub fn run_campaign(
                     }
                     let next = pending.lock().expect("no thread panics holding it").next();
                     let Some(seed) = next else { return };
-                    let result = run_seed(&spec.config, seed, spec.canary, &spec.out);
+                    // The simulation catches engine panics itself; this catches braid's own
+                    // (writing artifacts, replaying) so one seed cannot end the campaign.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_seed(&spec.config, seed, spec.canary, &spec.out)
+                    }))
+                    .unwrap_or_else(|panic| runner::internal_panic(seed, panic.as_ref()));
                     if sender.send(result).is_err() {
                         return;
                     }

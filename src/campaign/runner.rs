@@ -88,3 +88,28 @@ pub fn run_seed(config: &Config, seed: u64, canary: Option<Canary>, out: &Path) 
         warning,
     }
 }
+
+/// The result of a seed whose campaign-side work (not the simulation) panicked: reported as
+/// a failure of kind "braid-panic" without artifacts, so the campaign goes on.
+pub fn internal_panic(seed: u64, panic: &(dyn std::any::Any + Send)) -> SeedResult {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into());
+    let outcome = Outcome {
+        seed,
+        strategy: String::new(),
+        stats: RunStats::default(),
+        trace_hash: String::new(),
+        failure: Some(Failure {
+            kind: "braid-panic".into(),
+            step: 0,
+            message: format!("braid itself panicked while running seed {seed}: {message}"),
+        }),
+    };
+    SeedResult {
+        record: SeedRecord::from_outcome(&outcome, None),
+        warning: Some(format!("seed {seed}: braid panicked: {message}")),
+    }
+}

@@ -150,7 +150,14 @@ pub fn run(args: &FuzzArgs) -> i32 {
     for line in result.summary.describe() {
         println!("{line}");
     }
-    let mut code = if result.summary.failed > 0 {
+    let internal = result
+        .summary
+        .failures
+        .iter()
+        .any(|f| f.kind == "braid-panic");
+    let mut code = if internal {
+        EXIT_INTERNAL
+    } else if result.summary.failed > 0 {
         EXIT_FAILURE_FOUND
     } else {
         EXIT_PASS
