@@ -15,6 +15,8 @@
 //!   likewise `chance(0)` is false without a draw.
 //! - Draws are grouped into labelled, nested spans (a transaction, a fiber step, a fault,
 //!   a whole connection) so the shrinker can delete meaningful units.
+//! - A run that throws its tape away (`discard_tape`) keeps neither values nor spans, so its
+//!   memory stays flat however long it runs; the values drawn are the same either way.
 
 use std::borrow::Cow;
 
@@ -23,6 +25,9 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::tape::{Span, Tape};
+
+/// The `open` entry of a span that is not kept.
+const NOT_KEPT: usize = usize::MAX;
 
 /// Where draws come from.
 enum Source {
@@ -34,11 +39,16 @@ enum Source {
 pub struct Choices {
     source: Source,
     seed: Option<u64>,
-    /// Every value returned so far, in order.
+    /// Every value returned so far, in order (nothing once the tape is discarded).
     drawn: Vec<u64>,
+    /// Draws made so far (the index of the next one), kept or not.
+    position: usize,
+    /// Whether values and spans are kept for the tape.
+    keep_tape: bool,
     /// Spans in the order they were opened; open ones have `end == start` until closed.
     spans: Vec<Span>,
-    /// Indices into `spans` of the spans still open, innermost last.
+    /// Indices into `spans` of the spans still open, innermost last (`NOT_KEPT` for spans
+    /// opened while the tape is discarded).
     open: Vec<usize>,
     /// Draws answered with 0 because a replayed tape had ended.
     past_end_draws: u64,
@@ -70,6 +80,8 @@ impl Choices {
             source,
             seed,
             drawn: Vec::new(),
+            position: 0,
+            keep_tape: true,
             spans: Vec::new(),
             open: Vec::new(),
             past_end_draws: 0,
@@ -83,7 +95,7 @@ impl Choices {
         if bound <= 1 {
             return 0;
         }
-        let position = self.drawn.len();
+        let position = self.position;
         let value = match &mut self.source {
             Source::Seeded(rng) => uniform_below(rng, bound),
             Source::Replay { values } => match values.get(position) {
@@ -99,7 +111,10 @@ impl Choices {
             },
         };
         debug_assert!(value < bound, "a draw must lie below its bound");
-        self.drawn.push(value);
+        self.position += 1;
+        if self.keep_tape {
+            self.drawn.push(value);
+        }
         value
     }
 
@@ -120,6 +135,10 @@ impl Choices {
 
     /// Opens a labelled span; every draw until the matching `end_span` belongs to it.
     pub fn begin_span(&mut self, label: impl Into<Cow<'static, str>>) {
+        if !self.keep_tape {
+            self.open.push(NOT_KEPT);
+            return;
+        }
         let start = self.drawn.len();
         let depth = u32::try_from(self.open.len()).expect("span nesting fits in u32");
         self.open.push(self.spans.len());
@@ -137,7 +156,9 @@ impl Choices {
             .open
             .pop()
             .expect("end_span without a matching begin_span");
-        self.spans[index].end = self.drawn.len();
+        if index != NOT_KEPT {
+            self.spans[index].end = self.drawn.len();
+        }
     }
 
     /// Runs `f` inside a span labelled `label`.
@@ -150,7 +171,21 @@ impl Choices {
 
     /// Number of draws made so far (the index the next draw will have).
     pub fn position(&self) -> usize {
-        self.drawn.len()
+        self.position
+    }
+
+    /// Stops keeping values and spans and frees those kept so far: for a run whose tape is
+    /// thrown away. Draws go on returning exactly what they would have; `tape` is then empty.
+    pub fn discard_tape(&mut self) {
+        self.keep_tape = false;
+        self.drawn = Vec::new();
+        self.spans = Vec::new();
+        self.open.fill(NOT_KEPT);
+    }
+
+    /// Whether values and spans are kept for the tape.
+    pub fn keeps_tape(&self) -> bool {
+        self.keep_tape
     }
 
     /// Whether draws are read from a tape rather than a seeded generator.
@@ -192,7 +227,7 @@ impl Choices {
     /// open closed at the current position.
     pub fn tape(&self) -> Tape {
         let mut spans = self.spans.clone();
-        for &index in &self.open {
+        for &index in self.open.iter().filter(|&&index| index != NOT_KEPT) {
             spans[index].end = self.drawn.len();
         }
         Tape {
@@ -238,7 +273,7 @@ impl std::fmt::Debug for Choices {
         f.debug_struct("Choices")
             .field("replaying", &self.is_replaying())
             .field("seed", &self.seed)
-            .field("position", &self.drawn.len())
+            .field("position", &self.position)
             .field("open_spans", &self.open.len())
             .finish()
     }
@@ -300,6 +335,42 @@ mod tests {
         let mut never = Choices::replaying(vec![999_999]);
         assert!(!never.chance(0));
         assert_eq!(never.position(), 0, "a disabled chance draws nothing");
+    }
+
+    #[test]
+    fn a_discarded_tape_draws_the_same_values_and_keeps_nothing() {
+        let mut kept = Choices::recording(9);
+        let mut discarded = Choices::recording(9);
+        kept.begin_span("outer");
+        discarded.begin_span("outer");
+        assert_eq!(kept.draw(100), discarded.draw(100));
+        discarded.discard_tape();
+        for _ in 0..50 {
+            kept.begin_span("inner");
+            discarded.begin_span("inner");
+            assert_eq!(kept.draw(1_000), discarded.draw(1_000));
+            assert_eq!(kept.chance(500_000), discarded.chance(500_000));
+            kept.end_span();
+            discarded.end_span();
+        }
+        discarded.end_span();
+        assert_eq!(discarded.position(), kept.position());
+        assert_eq!(discarded.open_spans(), 0);
+        let tape = discarded.into_tape();
+        assert!(tape.values.is_empty() && tape.spans.is_empty());
+        assert_eq!(kept.values().len(), 101);
+    }
+
+    #[test]
+    fn a_discarded_replay_reads_the_tape_by_position() {
+        let mut choices = Choices::replaying(vec![3, 4, 5]);
+        choices.discard_tape();
+        assert_eq!(
+            [choices.draw(10), choices.draw(10), choices.draw(10)],
+            [3, 4, 5]
+        );
+        assert_eq!(choices.draw(10), 0, "past the end");
+        assert!(choices.values().is_empty());
     }
 
     #[test]
