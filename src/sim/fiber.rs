@@ -150,7 +150,7 @@ impl Simulation {
             committed: false,
             rolled_back: false,
         });
-        self.note(format!("conn {process} begins a transaction"));
+        self.note(format_args!("conn {process} begins a transaction"));
     }
 
     /// Asks the program (or the fiber's own retry logic) what to do next; invokes an op.
@@ -185,7 +185,7 @@ impl Simulation {
             }
         };
         self.invoke(process, &op);
-        self.note(format!("conn {process} invoke {op:?}"));
+        self.note(format_args!("conn {process} invoke {op:?}"));
         Action::Run(Inflight {
             core: convert::to_core(&op),
             op,
@@ -214,7 +214,7 @@ impl Simulation {
         };
         self.stats.operations += 1;
         self.hash_result(process, &inflight.op, &oracle_result);
-        self.note(format!(
+        self.note(format_args!(
             "conn {process} {} -> {oracle_result:?}",
             inflight.op_name()
         ));
@@ -297,7 +297,7 @@ impl Simulation {
             Error::Corrupt(msg) => {
                 if self.bit_flips > 0 {
                     self.corruption_detected = true;
-                    self.note(format!(
+                    self.note(format_args!(
                         "corruption detected as expected after a bit flip: {msg}"
                     ));
                 } else {
@@ -346,7 +346,7 @@ impl Simulation {
             TxnOutcome::Aborted => self.stats.abort(abort_reason.unwrap_or("rollback")),
             TxnOutcome::InDoubt => self.stats.abort("in-doubt"),
         }
-        self.note(format!("conn {process} transaction ends {outcome:?}"));
+        self.note(format_args!("conn {process} transaction ends {outcome:?}"));
         let record = run.program.finish(outcome);
         if let Err(v) = self.workloads.txn_finished(self.step, record) {
             if !self.corruption_explains(&v) {

@@ -404,7 +404,9 @@ impl Simulation {
         if self.io.flip_bit(DB_PATH, offset, bit).is_ok() {
             self.bit_flips += 1;
             self.stats.fault("bit-flip");
-            self.note(format!("nemesis bit flip {DB_PATH}@{offset} bit {bit}"));
+            self.note(format_args!(
+                "nemesis bit flip {DB_PATH}@{offset} bit {bit}"
+            ));
         }
         true
     }
@@ -467,7 +469,7 @@ impl Simulation {
             Ok(IOResult::IO(io)) => *waiting = Some(io.completion().clone()),
             Ok(IOResult::Done(db)) => {
                 let initial = *initial;
-                self.note(format!("recovered at commit {}", db.commit_seq()));
+                self.note(format_args!("recovered at commit {}", db.commit_seq()));
                 if let Err(failure) = self.verify_recovery(&db, initial) {
                     self.failure = Some(failure);
                     return;
@@ -585,7 +587,7 @@ impl Simulation {
         if why != "crash" {
             self.stats.fault(why); // SimIO counts every crash itself
         }
-        self.note(format!(
+        self.note(format_args!(
             "nemesis {why}: every connection dropped, volatile data discarded"
         ));
         self.hasher.write_str(why);
@@ -611,7 +613,7 @@ impl Simulation {
             choices.end_span();
             report
         };
-        self.note(format!("crash fates: {report:?}"));
+        self.note(format_args!("crash fates: {report:?}"));
         // A crash while recovering from the last one is part of the same outage for the
         // oracle: it still waits for the one recovery that follows.
         if !was_recovering {
@@ -789,7 +791,7 @@ impl Simulation {
     /// ends there, passing.
     pub(crate) fn corruption_explains(&mut self, v: &braid_oracle::Violation) -> bool {
         if self.bit_flips > 0 && v.kind == braid_oracle::ViolationKind::Integrity {
-            self.note(format!(
+            self.note(format_args!(
                 "corruption detected as expected after a bit flip: {v}"
             ));
             self.corruption_detected = true;
@@ -798,7 +800,9 @@ impl Simulation {
         false
     }
 
-    pub(crate) fn note(&mut self, line: String) {
+    /// Adds a timeline line. Takes `format_args!` so that nothing is formatted (keys and
+    /// values are long) unless the timeline is being recorded.
+    pub(crate) fn note(&mut self, line: std::fmt::Arguments<'_>) {
         if self.options.record_timeline {
             self.timeline.push(format!("step {} {line}", self.step));
         }
@@ -815,7 +819,10 @@ impl Simulation {
     /// Records `failure` unless the run already failed.
     pub(crate) fn fail_with(&mut self, failure: Failure) {
         if self.failure.is_none() {
-            self.note(format!("FAILURE {}: {}", failure.kind, failure.message));
+            self.note(format_args!(
+                "FAILURE {}: {}",
+                failure.kind, failure.message
+            ));
             self.failure = Some(failure);
         }
     }
@@ -823,7 +830,10 @@ impl Simulation {
     pub(crate) fn fail(&mut self, kind: &str, message: &str) {
         if self.failure.is_none() {
             let failure = self.failure_now(kind, &format!("step {}: {message}", self.step));
-            self.note(format!("FAILURE {}: {}", failure.kind, failure.message));
+            self.note(format_args!(
+                "FAILURE {}: {}",
+                failure.kind, failure.message
+            ));
             self.failure = Some(failure);
         }
     }
