@@ -8,6 +8,8 @@
 //! lists stay below the engine's value size limit. After a crash that may lose acknowledged
 //! commits (sync = normal) every active key retires: later reads never see the lost prefix.
 
+use std::collections::BTreeMap;
+
 use braid_oracle::{ElleTxn, Mop, Op, OpResult, TxMode, TxnOutcome};
 
 use crate::draw::Draw;
@@ -41,6 +43,10 @@ pub struct ListAppend {
     next_element: u64,
     history: Vec<ElleTxn>,
     unchecked_txns: usize,
+    /// Appends of transactions handed out and not finished yet, by connection. Their
+    /// commits may already be visible to others (a commit is published before its op
+    /// returns), so a check made meanwhile counts them as in doubt, as Jepsen does.
+    in_flight: BTreeMap<u64, Vec<Mop>>,
 }
 
 impl ListAppend {
@@ -59,6 +65,7 @@ impl ListAppend {
             next_element: 1,
             history,
             unchecked_txns,
+            in_flight: BTreeMap::new(),
         }
     }
 
@@ -77,7 +84,18 @@ impl ListAppend {
 
     fn check(&mut self, step: u64) -> Result<(), Violation> {
         self.unchecked_txns = 0;
-        match check_list_append(&self.history).first_violation(step) {
+        let report = if self.in_flight.is_empty() {
+            check_list_append(&self.history)
+        } else {
+            let mut history = self.history.clone();
+            history.extend(self.in_flight.iter().map(|(&conn, appends)| ElleTxn {
+                process: conn,
+                outcome: TxnOutcome::InDoubt,
+                mops: appends.clone(),
+            }));
+            check_list_append(&history)
+        };
+        match report.first_violation(step) {
             Some(violation) => Err(violation),
             None => Ok(()),
         }
@@ -109,6 +127,11 @@ impl Workload for ListAppend {
                 }
             }
         }
+        let appends = plan
+            .iter()
+            .filter(|mop| matches!(mop, Mop::Append { .. }))
+            .cloned();
+        self.in_flight.insert(conn, appends.collect());
         let rollback = draw_rollback(draw, &self.params);
         let max_value_bytes = self.params.value_bytes_max;
         let prefix = self.prefix.clone();
@@ -123,6 +146,7 @@ impl Workload for ListAppend {
     }
 
     fn txn_finished(&mut self, step: u64, record: TxnRecord) -> Result<(), Violation> {
+        self.in_flight.remove(&record.conn);
         match record.observed {
             Observed::Garbled { detail } => Err(garbled(step, record.conn, "list-append", detail)),
             Observed::ListAppend { mops } => {
@@ -367,6 +391,51 @@ mod tests {
             "a key took over 16 appends"
         );
         workload.end_check(400).expect("a serial history is valid");
+    }
+
+    #[test]
+    fn a_check_made_meanwhile_counts_unfinished_appends_as_in_doubt() {
+        let mut workload = list_append();
+        // Draws: deferred, 1 op, slot 0, write, commit: reads key 0, appends element 1.
+        let mut draw = crate::testing::ScriptDraw::new(&[0, 0, 0, 999_999, 0]);
+        let _appender = workload.next_txn(1, &mut draw);
+        let reader = |outcome, mops| TxnRecord {
+            conn: 2,
+            workload: 0,
+            outcome,
+            observed: Observed::ListAppend { mops },
+        };
+        let saw_element = vec![Mop::Read {
+            key: 0,
+            list: Some(vec![1]),
+        }];
+        workload
+            .txn_finished(3, reader(TxnOutcome::Committed, saw_element))
+            .expect("recording is fine");
+        workload
+            .check(4)
+            .expect("the appender is still running: its commit may be visible already");
+        let appender_aborted = TxnRecord {
+            conn: 1,
+            workload: 0,
+            outcome: TxnOutcome::Aborted,
+            observed: Observed::ListAppend {
+                mops: vec![
+                    Mop::Read {
+                        key: 0,
+                        list: Some(vec![]),
+                    },
+                    Mop::Append { key: 0, element: 1 },
+                ],
+            },
+        };
+        workload
+            .txn_finished(5, appender_aborted)
+            .expect("recording is fine");
+        let violation = workload
+            .check(6)
+            .expect_err("an aborted append was read: G1a");
+        assert_eq!(violation.kind.name(), "G1a", "{violation}");
     }
 
     #[test]
