@@ -194,7 +194,6 @@ fn reopen_on_real_files_rejects_another_page_size_or_keeps_its_own() {
 }
 
 #[test]
-#[ignore = "storage bug: a database whose file is still one small page (its data in the WAL) opened with a larger page_size is taken as never created: its header is overwritten, the open fails as Corrupt, and the data is lost for the right page size too"]
 fn another_page_size_is_refused_without_damage() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("sized.db");

@@ -397,8 +397,7 @@ fn normal_sync_recovers_a_prefix_after_torn_crashes_with_shuffled_io() {
 }
 
 #[test]
-#[ignore = "storage bugs: seeds 21 and 27 hit the root-collapse Internal error; 23 and 29 replay a stale generation's commit (older than the database file) after a WAL restart; see the focused tests at the end"]
-fn normal_sync_torn_crashes_seeds_that_find_storage_bugs() {
+fn normal_sync_torn_crashes_seeds_that_found_storage_bugs() {
     for seed in [21, 27, 23, 29] {
         normal_sync_under_crashes(Disk::hostile(seed, options(SyncMode::Normal, 25)), seed);
     }
@@ -841,7 +840,6 @@ fn auto_checkpoint_runs_once_per_threshold_of_uncopied_frames() {
 // storage layer fixes it).
 
 #[test]
-#[ignore = "storage bug: a torn crash right after a WAL reset replays a stale, already checkpointed commit of the old generation over the database file"]
 fn stale_generation_frames_are_not_replayed_after_a_reset() {
     // After a Restart checkpoint the next commit writes the new generation's header and
     // frames over the old ones. A crash may keep any subset of those unsynced writes: here
@@ -900,7 +898,6 @@ fn stale_generation_frames_are_not_replayed_after_a_reset() {
 }
 
 #[test]
-#[ignore = "storage bug: a root collapse frees the old root before recording the new one, and the pager refuses to free the current root (Internal error)"]
 fn update_that_shrinks_a_two_leaf_tree_to_one_leaf() {
     let disk = Disk::new(options(SyncMode::Full, 0));
     let puts: [(u64, usize); 8] = [
