@@ -3,6 +3,7 @@
 //! `cli` parses the command line; the simulator itself lives in `sim`, configs in `config`.
 
 pub mod artifacts;
+pub mod bench;
 pub mod campaign;
 pub mod cli;
 pub mod config;

@@ -2,6 +2,7 @@
 //! Exit codes (DESIGN.md §8): 0 all passed, 1 a failure was found, 2 usage or config
 //! error, 3 internal error of braid itself.
 
+mod bench;
 mod fuzz;
 mod merge;
 mod replay;
@@ -125,6 +126,20 @@ pub enum Command {
         #[arg(long)]
         time: Option<String>,
     },
+    /// Run a benchmark and print its figures (`braid bench list` names them).
+    Bench {
+        /// decisions | overhead | memory | engine | canaries | fuzz-scaling | shrink | list
+        name: String,
+        /// Seeds (or rounds) to run; each benchmark has its own default.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Decisions per simulation, overriding the benchmark's default.
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Directory for real files (engine, fuzz-scaling, shrink); the temp dir by default.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Join the JSON summaries of a campaign's shards into one.
     Merge {
         #[arg(required = true)]
@@ -211,6 +226,17 @@ pub fn main() -> i32 {
         }),
         Command::Replay { dir, trace } => replay::run(&dir, trace),
         Command::Shrink { dir, time } => shrink::run(&dir, time.as_deref()),
+        Command::Bench {
+            name,
+            seeds,
+            steps,
+            dir,
+        } => bench::run(&bench::BenchArgs {
+            name,
+            seeds,
+            steps,
+            dir,
+        }),
         Command::Merge { reports, json } => merge::run(&reports, json.as_deref()),
     }
 }

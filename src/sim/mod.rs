@@ -18,7 +18,7 @@
 //! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
 
 pub mod choices;
-mod convert;
+pub(crate) mod convert;
 pub mod fault_draws;
 mod fiber;
 pub mod hash;

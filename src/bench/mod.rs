@@ -1,0 +1,24 @@
+//! Benchmarks (DESIGN.md §9), run by `braid bench <name>`, never by `cargo test`: each one
+//! prints its figures, the spread over repetitions, and the ratio wherever two things are
+//! compared. BENCHMARKS.md lists the commands and the figures measured with them.
+//!
+//! - `decisions`: decisions per second of the default config on one core (several seeds).
+//! - `overhead`: the simulator against the same ops run directly on `MemoryIO`.
+//! - `memory`: peak resident memory of a ten-million-decision run.
+//! - `engine`: braid's engine on real files, against SQLite with `--features sqlite-bench`.
+//! - `canaries`: time to first failure per canary and strategy (`--features canaries`).
+//! - `fuzz-scaling`, `shrink`: whole `braid fuzz` and `braid shrink` commands.
+
+pub mod canaries;
+pub mod commands;
+pub mod compare;
+pub mod decisions;
+pub mod engine;
+pub mod machine;
+pub mod memory;
+pub mod overhead;
+#[cfg(feature = "sqlite-bench")]
+pub mod sqlite;
+pub mod stats;
+
+pub use stats::Summary;
