@@ -9,10 +9,11 @@
 //!
 //! Passes, repeated until a whole round changes nothing or the time runs out:
 //! 1. config: fewer steps (the failure step plus a margin), fewer connections;
-//! 2. delete spans, largest first (a transaction, a program, a decision, a fault ...);
-//! 3. zero spans, largest first (every decision inside becomes the simplest);
-//! 4. delete runs of 8, 4, 2, 1 values, from the end;
-//! 5. lower each value: to 0 first, then by binary search.
+//! 2. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;
+//! 3. delete spans, largest first (a transaction, a program, a decision, a fault ...);
+//! 4. zero spans, largest first (every decision inside becomes the simplest);
+//! 5. delete runs of 8, 4, 2, 1 values, from the end;
+//! 6. lower each value: to 0 first, then by binary search.
 
 mod passes;
 

@@ -14,6 +14,7 @@ const STEP_MARGIN: u64 = 50;
 pub(crate) fn run_to_fixed_point(s: &mut Shrinker<'_>) -> bool {
     loop {
         let mut changed = shrink_config(s);
+        changed |= delete_span_runs(s);
         changed |= delete_spans(s);
         changed |= zero_spans(s);
         changed |= delete_runs(s);
@@ -64,6 +65,52 @@ fn spans_by_size(s: &Shrinker<'_>) -> Vec<(usize, usize, String)> {
     spans.sort_by(|a, b| (b.1 - b.0, a.0).cmp(&(a.1 - a.0, b.0)));
     spans.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
     spans
+}
+
+/// Outermost spans in tape order, as `(start, end)` draw ranges.
+fn outermost_spans(s: &Shrinker<'_>) -> Vec<(usize, usize)> {
+    let mut spans: Vec<_> = s
+        .tape
+        .spans
+        .iter()
+        .filter(|span| span.depth == 0 && !span.is_empty() && span.end <= s.tape.values.len())
+        .map(|span| (span.start, span.end))
+        .collect();
+    spans.sort_unstable();
+    spans
+}
+
+/// Deletes runs of consecutive outermost spans: half of them at once, then quarters, and
+/// so on down to pairs, walking from the end. Long runs (thousands of decisions) lose most
+/// of their bulk here in few candidates; single spans are left to `delete_spans`.
+fn delete_span_runs(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    let mut size = outermost_spans(s).len() / 2;
+    while size >= 2 {
+        let mut end = outermost_spans(s).len();
+        while end >= size {
+            if s.out_of_time() {
+                return changed;
+            }
+            let spans = outermost_spans(s);
+            let end_index = end.min(spans.len());
+            if end_index < size {
+                break;
+            }
+            let (first, last) = (spans[end_index - size], spans[end_index - 1]);
+            let mut values = s.tape.values.clone();
+            values.drain(first.0..last.1);
+            let what = format!("delete {size} spans ({} draws)", last.1 - first.0);
+            if s.try_values(values, &what) {
+                changed = true;
+                end = end_index.min(outermost_spans(s).len());
+            } else {
+                end = end_index - size;
+            }
+        }
+        size /= 2;
+    }
+    changed
 }
 
 /// Deletes whole spans, largest first.
