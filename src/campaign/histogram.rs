@@ -93,7 +93,11 @@ impl Distribution {
                 .record_n(value, count)
                 .expect("an auto-resizing histogram takes any value");
         }
-        histogram.value_at_quantile(percentile / 100.0)
+        // hdrhistogram answers with the top of the value's bucket, which for large values
+        // can pass the largest value recorded.
+        histogram
+            .value_at_quantile(percentile / 100.0)
+            .min(self.max())
     }
 
     /// `p50 a  p90 b  p99 c  max d` for summaries.
@@ -140,6 +144,16 @@ mod tests {
         assert!(json.contains("\"p50\":3"), "{json}");
         let back: Distribution = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn percentiles_never_pass_the_largest_value() {
+        let mut d = Distribution::default();
+        for value in 20_000..20_040 {
+            d.record(value);
+        }
+        assert!(d.percentile(99.0) <= 20_039);
+        assert!(d.percentile(50.0) >= 20_000);
     }
 
     #[test]
