@@ -123,13 +123,16 @@ pub fn run(args: &FuzzArgs) -> i32 {
         bar.inc(1);
         if let Some(failure) = &seed.record.failure {
             failures += 1;
-            bar.println(format!(
-                "FAILED seed {}: {} at step {}",
-                failure.seed, failure.kind, failure.step
-            ));
+            say(
+                &bar,
+                format!(
+                    "FAILED seed {}: {} at step {}",
+                    failure.seed, failure.kind, failure.step
+                ),
+            );
         }
         if let Some(warning) = &seed.warning {
-            bar.println(format!("warning: {warning}"));
+            say(&bar, format!("warning: {warning}"));
         }
         bar.set_message(format!("{failures} failed"));
     });
@@ -175,6 +178,16 @@ pub fn run(args: &FuzzArgs) -> i32 {
         }
     }
     code
+}
+
+/// Prints a line above the bar, or to stderr when the bar is hidden (indicatif drops
+/// `println` on a hidden bar).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 /// A bar counting seeds (a spinner for open-ended campaigns); hidden when stderr is not a
