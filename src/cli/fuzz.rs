@@ -88,6 +88,12 @@ pub fn campaign_spec(args: &FuzzArgs) -> Result<CampaignSpec, String> {
 
 /// Runs `braid fuzz`; returns the exit code.
 pub fn run(args: &FuzzArgs) -> i32 {
+    if args.canary.as_deref() == Some("list") {
+        for canary in braid_core::Canary::ALL {
+            println!("{}", canary.name());
+        }
+        return EXIT_PASS;
+    }
     let spec = match campaign_spec(args) {
         Ok(spec) => spec,
         Err(message) => {
