@@ -1,9 +1,9 @@
 //! `Get`: point lookup, one page per level from the root down to a leaf.
 
-use super::node::{Node, child_index};
+use super::node::{LookupStep, Node, lookup};
 use super::put::check_key;
 use crate::io::IOResult;
-use crate::storage::{PageAccess, PageNo};
+use crate::storage::{PageAccess, PageNo, PageRef};
 use crate::{Error, Result, return_if_io};
 
 /// A path longer than this means a cycle in corrupt pages.
@@ -55,20 +55,21 @@ impl Get {
                     };
                 }
                 GetState::WaitPage { pgno, depth } => {
-                    match return_if_io!(read_node(pages, pgno, depth)) {
-                        Node::Interior { keys, children } => {
-                            let child = children[child_index(&keys, &self.key)];
+                    // Read straight from the page image: decoding a whole node per level
+                    // (every key and value copied) dominated point lookups.
+                    let image = return_if_io!(read_image(pages, pgno, depth));
+                    let step = lookup(&image, pages.usable_size(), &self.key)
+                        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+                    match step {
+                        LookupStep::Child(child) => {
                             self.state = GetState::WaitPage {
                                 pgno: child,
                                 depth: depth + 1,
                             };
                         }
-                        Node::Leaf { cells } => {
+                        LookupStep::Leaf(value) => {
                             self.state = GetState::Done;
-                            let found =
-                                cells.binary_search_by(|(k, _)| k.as_slice().cmp(&self.key));
-                            let value = found.ok().map(|index| cells[index].1.clone());
-                            return Ok(IOResult::Done(value));
+                            return Ok(IOResult::Done(value.map(<[u8]>::to_vec)));
                         }
                     }
                 }
@@ -85,6 +86,19 @@ pub(super) fn read_node<P: PageAccess + ?Sized>(
     pgno: PageNo,
     depth: usize,
 ) -> Result<IOResult<Node>> {
+    let image = return_if_io!(read_image(pages, pgno, depth));
+    let node = Node::decode(&image, pages.usable_size())
+        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+    Ok(IOResult::Done(node))
+}
+
+/// Reads page `pgno`, found `depth` levels below the root; impossible page numbers and
+/// depths are `Error::Corrupt`.
+fn read_image<P: PageAccess + ?Sized>(
+    pages: &mut P,
+    pgno: PageNo,
+    depth: usize,
+) -> Result<IOResult<PageRef>> {
     if depth > MAX_DEPTH {
         return Err(Error::Corrupt(format!(
             "page {pgno}: tree deeper than {MAX_DEPTH} levels"
@@ -93,8 +107,5 @@ pub(super) fn read_node<P: PageAccess + ?Sized>(
     if pgno < 2 {
         return Err(Error::Corrupt(format!("child pointer to page {pgno}")));
     }
-    let image = return_if_io!(pages.read_page(pgno));
-    let node = Node::decode(&image, pages.usable_size())
-        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
-    Ok(IOResult::Done(node))
+    pages.read_page(pgno)
 }

@@ -211,6 +211,94 @@ impl Node {
     }
 }
 
+/// Where a point lookup goes from one page, read straight from the page image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupStep<'a> {
+    /// Descend into this child page.
+    Child(PageNo),
+    /// The page is a leaf: the key's value, if present.
+    Leaf(Option<&'a [u8]>),
+}
+
+/// A point lookup in one encoded page without decoding it into a `Node`: no allocation,
+/// which makes it the hot path of `Get`. It checks everything `Node::decode` checks over
+/// the whole page (bounds, kinds, key lengths, key order, child pointers), so a page is
+/// rejected here exactly when decoding it would fail.
+pub fn lookup<'a>(
+    image: &'a [u8],
+    usable_size: usize,
+    key: &[u8],
+) -> Result<LookupStep<'a>, String> {
+    if image.len() < usable_size || usable_size < HEADER_BYTES {
+        return Err(format!(
+            "page is {} bytes, shorter than expected",
+            image.len()
+        ));
+    }
+    let area = &image[..usable_size];
+    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+    let mut reader = Reader {
+        area,
+        at: HEADER_BYTES,
+    };
+    let mut previous: Option<&[u8]> = None;
+    let mut in_order = |cell_key: &'a [u8], index: usize| -> Result<(), String> {
+        if previous.is_some_and(|prev| prev >= cell_key) {
+            return Err(format!(
+                "keys out of order at cells {} and {index}",
+                index - 1
+            ));
+        }
+        previous = Some(cell_key);
+        Ok(())
+    };
+    match area[0] {
+        KIND_LEAF => {
+            if rightmost != 0 {
+                return Err(format!("leaf has a rightmost child pointer ({rightmost})"));
+            }
+            let mut found = None;
+            for index in 0..count {
+                let key_len = usize::from(reader.take(1, index)?[0]);
+                let value_len = reader.take(2, index)?;
+                let value_len = usize::from(u16::from_le_bytes([value_len[0], value_len[1]]));
+                check_key_len(key_len, index)?;
+                let cell_key = reader.take(key_len, index)?;
+                let value = reader.take(value_len, index)?;
+                in_order(cell_key, index)?;
+                if cell_key == key {
+                    found = Some(value);
+                }
+            }
+            Ok(LookupStep::Leaf(found))
+        }
+        KIND_INTERIOR => {
+            // The child is the first one whose separator is above the key.
+            let mut chosen = None;
+            for index in 0..count {
+                let child = reader.take(4, index)?;
+                let child = u32::from_le_bytes([child[0], child[1], child[2], child[3]]);
+                let key_len = usize::from(reader.take(1, index)?[0]);
+                check_key_len(key_len, index)?;
+                let separator = reader.take(key_len, index)?;
+                if child < 2 {
+                    return Err(format!("child {index} points to page {child}"));
+                }
+                in_order(separator, index)?;
+                if chosen.is_none() && key < separator {
+                    chosen = Some(child);
+                }
+            }
+            if rightmost < 2 {
+                return Err(format!("child {count} points to page {rightmost}"));
+            }
+            Ok(LookupStep::Child(chosen.unwrap_or(rightmost)))
+        }
+        kind => Err(format!("unknown node kind {kind}")),
+    }
+}
+
 /// Bytes one leaf cell takes.
 pub fn leaf_cell_bytes(key: &[u8], value: &[u8]) -> usize {
     LEAF_CELL_OVERHEAD + key.len() + value.len()
@@ -332,5 +420,43 @@ mod tests {
         assert_eq!(child_index(&keys, b"c"), 1);
         assert_eq!(child_index(&keys, b"d"), 2);
         assert_eq!(child_index(&keys, b"z"), 2);
+    }
+    #[test]
+    fn lookup_agrees_with_decoding_and_rejects_what_decode_rejects() {
+        let usable = 512 - 8;
+        let leaf = Node::Leaf {
+            cells: vec![
+                (b"b".to_vec(), b"1".to_vec()),
+                (b"d".to_vec(), b"2".to_vec()),
+            ],
+        };
+        let mut image = vec![0u8; 512];
+        leaf.encode_into(&mut image, usable);
+        assert_eq!(
+            lookup(&image, usable, b"d"),
+            Ok(LookupStep::Leaf(Some(&b"2"[..])))
+        );
+        assert_eq!(lookup(&image, usable, b"c"), Ok(LookupStep::Leaf(None)));
+        let interior = Node::Interior {
+            keys: vec![b"g".to_vec(), b"p".to_vec()],
+            children: vec![5, 6, 7],
+        };
+        interior.encode_into(&mut image, usable);
+        for (key, child) in [(&b"a"[..], 5), (b"g", 6), (b"o", 6), (b"p", 7), (b"z", 7)] {
+            let expected = child_index(&[b"g".to_vec(), b"p".to_vec()], key);
+            assert_eq!(lookup(&image, usable, key), Ok(LookupStep::Child(child)));
+            assert_eq!([5, 6, 7][expected], child);
+        }
+        // Swap the two separators' first bytes: out of order, for decode and lookup alike.
+        let mut damaged = image.clone();
+        let second = HEADER_BYTES + INTERIOR_CELL_OVERHEAD + 1 + 4 + 1;
+        damaged[HEADER_BYTES + 5] = b'q';
+        assert_eq!(damaged[second], b'p');
+        assert!(Node::decode(&damaged, usable).is_err());
+        assert!(lookup(&damaged, usable, b"a").is_err());
+        damaged[3..7].copy_from_slice(&0u32.to_le_bytes());
+        image[3..7].copy_from_slice(&0u32.to_le_bytes());
+        assert!(Node::decode(&image, usable).is_err(), "rightmost child 0");
+        assert!(lookup(&image, usable, b"a").is_err(), "rightmost child 0");
     }
 }
