@@ -16,12 +16,13 @@ pub struct Cell {
     pub canary: Canary,
     pub strategy: Strategy,
     pub seeds: usize,
-    /// Per seed that failed: (decision of the failure, CPU seconds to it).
+    /// Per seed that failed: (decision of the failure, wall seconds to it; CPU time is too
+    /// coarse for runs this short).
     pub found: Vec<(u64, f64)>,
 }
 
 impl Cell {
-    /// Median seconds to the failure over the seeds that found it.
+    /// Median wall seconds to the failure over the seeds that found it.
     pub fn median_seconds(&self) -> Option<f64> {
         median(&self.found.iter().map(|f| f.1).collect::<Vec<_>>())
     }
@@ -48,7 +49,7 @@ pub fn measure(canary: Canary, strategy: Strategy, seeds: &[u64], steps: u64) ->
         };
         let (outcome, elapsed) = timed(|| Simulation::new(settings, seed, options).run());
         if let Some(failure) = outcome.failure {
-            found.push((failure.step, elapsed.best_seconds()));
+            found.push((failure.step, elapsed.wall_seconds));
         }
     }
     Cell {
@@ -75,14 +76,15 @@ pub fn run(seeds: &[u64], steps: u64) -> Vec<Cell> {
             .into_iter()
             .map(|strategy| measure(canary, strategy, seeds, steps))
             .collect();
+        // Compared in decisions: deterministic, and free of timer resolution on short runs.
         let baseline = row
             .iter()
             .find(|c| c.strategy == Strategy::RoundRobin)
-            .and_then(Cell::median_seconds);
+            .and_then(Cell::median_decisions);
         for cell in &row {
-            let vs = match (cell.median_seconds(), baseline) {
-                (Some(t), Some(base)) if cell.strategy != Strategy::RoundRobin => {
-                    format!("  {:.2}x round-robin's time", t / base)
+            let vs = match (cell.median_decisions(), baseline) {
+                (Some(d), Some(base)) if cell.strategy != Strategy::RoundRobin => {
+                    format!("  {:.2}x round-robin's decisions", d / base)
                 }
                 (Some(_), None) => "  (round-robin found nothing)".into(),
                 _ => String::new(),
@@ -96,7 +98,7 @@ pub fn run(seeds: &[u64], steps: u64) -> Vec<Cell> {
                 cell.median_decisions()
                     .map_or("-".into(), |d| format!("{d:.0}")),
                 cell.median_seconds()
-                    .map_or("-".into(), |s| format!("{:.3} s", s))
+                    .map_or("-".into(), |s| format!("{:.4} s", s))
             );
         }
         cells.extend(row);

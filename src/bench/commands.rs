@@ -8,6 +8,28 @@ use std::process::{Command, Output};
 use super::engine::Scratch;
 use super::stats::timed;
 
+/// CPU seconds used by the children this process has waited for (`cutime + cstime` of
+/// `/proc/self/stat`, in clock ticks of 1/100 s).
+fn children_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / 100.0)
+}
+
+/// Runs this binary with `args`; returns its output, the wall seconds it took and the CPU
+/// seconds it used (when known).
+fn braid_timed(args: &[String]) -> Result<(Output, f64, Option<f64>), String> {
+    let cpu_before = children_cpu_seconds();
+    let (output, seconds) = braid(args)?;
+    let cpu = children_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    Ok((output, seconds, cpu))
+}
+
 /// Runs this binary with `args`; returns its output and the wall seconds it took.
 fn braid(args: &[String]) -> Result<(Output, f64), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
@@ -43,9 +65,14 @@ pub fn fuzz_scaling(base: &Path, seeds: u64, steps: Option<u64>) -> Result<f64, 
         if let Some(steps) = steps {
             args.extend(strings(&["--steps", &steps.to_string()]));
         }
-        let (_, seconds) = braid(&args)?;
+        let (_, seconds, cpu) = braid_timed(&args)?;
         let rate = seeds as f64 / seconds;
-        println!("  --jobs {jobs}: {seeds} seeds in {seconds:.2} s = {rate:.2} seeds/s");
+        // CPU seconds per wall second: how many cores the campaign really got.
+        let cores = cpu.map_or("unknown".into(), |cpu| format!("{:.2}", cpu / seconds));
+        println!(
+            "  --jobs {jobs}: {seeds} seeds in {seconds:.2} s = {rate:.2} seeds/s \
+             (cores busy on average: {cores})"
+        );
         rates.push(rate);
     }
     let speedup = rates[1] / rates[0];

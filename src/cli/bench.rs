@@ -34,7 +34,7 @@ pub const BENCHMARKS: [(&str, &str); 7] = [
     ),
     (
         "shrink",
-        "braid shrink on each canary's first failure: reduction and time",
+        "braid shrink (30 s each) on each canary's first failure: reduction and time",
     ),
 ];
 
@@ -100,7 +100,7 @@ pub fn run(args: &BenchArgs) -> i32 {
                 eprintln!("braid bench shrink: needs a binary built with `--features canaries`");
                 return EXIT_USAGE;
             }
-            bench::commands::shrink(&dir, &names, args.seeds.unwrap_or(8), "60s")
+            bench::commands::shrink(&dir, &names, args.seeds.unwrap_or(8), "30s")
         }
         _ => unreachable!("checked against BENCHMARKS above"),
     };
