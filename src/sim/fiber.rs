@@ -348,10 +348,10 @@ impl Simulation {
         }
         self.note(format_args!("conn {process} transaction ends {outcome:?}"));
         let record = run.program.finish(outcome);
-        if let Err(v) = self.workloads.txn_finished(self.step, record) {
-            if !self.corruption_explains(&v) {
-                self.fail(v.kind.name(), &v.to_string());
-            }
+        if let Err(v) = self.workloads.txn_finished(self.step, record)
+            && !self.corruption_explains(&v)
+        {
+            self.fail(v.kind.name(), &v.to_string());
         }
     }
 
