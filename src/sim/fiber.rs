@@ -90,6 +90,12 @@ impl Fiber {
         }
     }
 
+    /// Whether this fiber's connection may hold the write lock (see
+    /// `Connection::may_hold_write_lock`).
+    pub(crate) fn may_hold_write_lock(&self) -> bool {
+        self.conn.may_hold_write_lock()
+    }
+
     /// Whether the fiber is inside a transaction program.
     pub(crate) fn busy(&self) -> bool {
         self.txn.is_some()

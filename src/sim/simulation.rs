@@ -722,10 +722,19 @@ impl Simulation {
 
     fn check_liveness(&mut self) {
         let limit = self.settings.liveness.stuck_decisions.max(1);
-        if !matches!(self.phase, Phase::Running { .. }) || self.failure.is_some() {
+        let Phase::Running { db } = &self.phase else {
+            return;
+        };
+        if self.failure.is_some() {
             return;
         }
-        if self.step.saturating_sub(self.last_progress_step) > limit && self.has_work() {
+        if db.pager().is_write_locked() && !self.fibers.iter().any(Fiber::may_hold_write_lock) {
+            self.fail(
+                "stuck",
+                "the write lock is held but no connection holds it: it leaked, and every \
+                 writer will get Busy forever",
+            );
+        } else if self.step.saturating_sub(self.last_progress_step) > limit && self.has_work() {
             self.fail(
                 "stuck",
                 &format!("no operation completed for {limit} decisions while work remained"),

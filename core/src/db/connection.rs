@@ -184,6 +184,14 @@ impl Connection {
         }
     }
 
+    /// Whether this connection may be the holder of the database's write lock: it has a
+    /// write transaction, or an op in flight (a checkpoint holds the lock while it runs).
+    /// When the lock is held and no connection may hold it, it has leaked.
+    pub fn may_hold_write_lock(&self) -> bool {
+        let state = self.state();
+        state.running.is_some() || state.txn.as_ref().is_some_and(|t| t.write.is_some())
+    }
+
     /// Whether an explicit transaction is open.
     pub fn in_transaction(&self) -> bool {
         self.state().txn.as_ref().is_some_and(|t| t.explicit)
