@@ -6,17 +6,27 @@ use std::sync::Arc;
 use braid_core::{Completion, CompletionError, File, FileIO, IO, MemoryIO};
 
 fn write(io: &dyn IO, file: &Arc<dyn File>, pos: u64, bytes: &[u8]) {
-    let c = file.pwrite(pos, bytes, Completion::new_noop()).expect("submit write");
-    assert!(!c.finished(), "a backend must not finish an operation inside submit");
+    let c = file
+        .pwrite(pos, bytes, Completion::new_noop())
+        .expect("submit write");
+    assert!(
+        !c.finished(),
+        "a backend must not finish an operation inside submit"
+    );
     io.step().expect("step");
     assert_eq!(c.result(), Some(Ok(bytes.len() as i32)));
 }
 
 fn read(io: &dyn IO, file: &Arc<dyn File>, pos: u64, len: usize) -> (i32, Vec<u8>) {
-    let c = file.pread(pos, len, Completion::new_read(len, |_| {})).expect("submit read");
+    let c = file
+        .pread(pos, len, Completion::new_read(len, |_| {}))
+        .expect("submit read");
     assert!(!c.finished());
     io.step().expect("step");
-    let n = c.result().expect("finished after step").expect("read succeeded");
+    let n = c
+        .result()
+        .expect("finished after step")
+        .expect("read succeeded");
     (n, c.take_read_buffer().expect("read buffer"))
 }
 
@@ -75,7 +85,9 @@ fn file_io_data_survives_reopen() {
 fn operation_aborted_while_pending_never_touches_the_file() {
     let io = MemoryIO::new();
     let file = io.open_file("db").expect("open");
-    let c = file.pwrite(0, b"lost", Completion::new_noop()).expect("submit");
+    let c = file
+        .pwrite(0, b"lost", Completion::new_noop())
+        .expect("submit");
     c.abort();
     io.step().expect("step");
     assert_eq!(c.get_error(), Some(CompletionError::Aborted));
