@@ -44,6 +44,23 @@ pub enum Op {
     IntegrityCheck,
 }
 
+impl Op {
+    /// Stable short name ("get", "commit", ...), as in histories and reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Begin(_) => "begin",
+            Op::Get(_) => "get",
+            Op::Put(..) => "put",
+            Op::Delete(_) => "delete",
+            Op::Scan { .. } => "scan",
+            Op::Commit => "commit",
+            Op::Rollback => "rollback",
+            Op::Checkpoint(_) => "checkpoint",
+            Op::IntegrityCheck => "integrity-check",
+        }
+    }
+}
+
 /// What a successful operation returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpOutput {

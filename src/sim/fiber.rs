@@ -382,7 +382,7 @@ impl Simulation {
     fn hash_result(&mut self, process: u64, op: &Op, result: &OpResult) {
         use std::hash::Hasher;
         self.hasher.write_u64(process);
-        self.hasher.write_str(op_name(op));
+        self.hasher.write_str(op.name());
         match result {
             Ok(out) => {
                 self.hasher.write_u8(0);
@@ -426,21 +426,7 @@ fn in_doubt_or_aborted_at_crash(inflight: &Inflight, conn: &Connection) -> TxnOu
 
 impl Inflight {
     fn op_name(&self) -> &'static str {
-        op_name(&self.op)
-    }
-}
-
-pub(crate) fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Begin(_) => "begin",
-        Op::Get(_) => "get",
-        Op::Put(..) => "put",
-        Op::Delete(_) => "delete",
-        Op::Scan { .. } => "scan",
-        Op::Commit => "commit",
-        Op::Rollback => "rollback",
-        Op::Checkpoint(_) => "checkpoint",
-        Op::IntegrityCheck => "integrity-check",
+        self.op.name()
     }
 }
 

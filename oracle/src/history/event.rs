@@ -85,7 +85,7 @@ impl Event {
     pub fn f(&self) -> &'static str {
         match &self.value {
             EventValue::None => "unknown",
-            EventValue::Op(op) | EventValue::Output(op, _) => op_f(op),
+            EventValue::Op(op) | EventValue::Output(op, _) => op.name(),
             EventValue::Txn(_) => "txn",
             EventValue::Nemesis(Nemesis::Crash) => "crash",
             EventValue::Nemesis(Nemesis::Restart { .. }) => "restart",
@@ -112,20 +112,6 @@ impl Event {
             entries.push((Edn::Keyword("error"), Edn::Str(error.clone())));
         }
         Edn::Map(entries)
-    }
-}
-
-fn op_f(op: &Op) -> &'static str {
-    match op {
-        Op::Begin(_) => "begin",
-        Op::Get(_) => "get",
-        Op::Put(..) => "put",
-        Op::Delete(_) => "delete",
-        Op::Scan { .. } => "scan",
-        Op::Commit => "commit",
-        Op::Rollback => "rollback",
-        Op::Checkpoint(_) => "checkpoint",
-        Op::IntegrityCheck => "integrity-check",
     }
 }
 
