@@ -129,23 +129,21 @@ impl Planner<'_> {
         };
         let mut path = Vec::new();
         let mut pgno = root;
-        let mut cells = loop {
+        // The descent borrows each node; only the leaf, which changes, is copied.
+        let (mut cells, old_fill) = loop {
             if path.len() > MAX_DEPTH {
                 return Err(corrupt(pgno, "tree deeper than 64 levels (a cycle?)"));
             }
-            match self.node(pgno)? {
+            let node = self.node_ref(pgno)?;
+            match node {
                 Node::Interior { keys, children } => {
-                    let index = child_index(&keys, key);
+                    let index = child_index(keys, key);
                     path.push((pgno, index));
                     pgno = children[index];
                 }
-                Node::Leaf { cells } => break cells,
+                Node::Leaf { cells } => break (cells.clone(), node.fill()),
             }
         };
-        let old_fill = Node::Leaf {
-            cells: cells.clone(),
-        }
-        .fill();
         let found = cells.binary_search_by(|(k, _)| k.as_slice().cmp(key));
         let outcome = match (change, found) {
             (Change::Put { value, .. }, Ok(index)) if cells[index].1 == value => {
@@ -264,7 +262,7 @@ impl Planner<'_> {
                 {
                     continue;
                 }
-                if self.node(children[index])?.fill() >= min_fill(self.capacity) {
+                if self.node_ref(children[index])?.fill() >= min_fill(self.capacity) {
                     continue;
                 }
                 let neighbours = [index.checked_sub(1), Some(index + 1)];
@@ -383,11 +381,16 @@ impl Planner<'_> {
 
     /// The current content of `pgno`: as planned so far, else as read.
     fn node(&self, pgno: PageNo) -> Planning<Node> {
+        self.node_ref(pgno).cloned()
+    }
+
+    /// The current content of `pgno`, borrowed: for reading a node without copying it.
+    fn node_ref(&self, pgno: PageNo) -> Planning<&Node> {
         if let Some(node) = self.writes.get(&pgno) {
-            return Ok(node.clone());
+            return Ok(node);
         }
         if let Some(node) = self.nodes.get(&pgno) {
-            return Ok(node.clone());
+            return Ok(node);
         }
         if !(2..PLACEHOLDER_BASE).contains(&pgno) {
             return Err(corrupt(pgno, "page number out of range in a child pointer"));

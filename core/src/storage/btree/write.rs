@@ -174,12 +174,17 @@ fn prepare<P: PageAccess + ?Sized>(
     };
     let mut encoded = Vec::with_capacity(plan.writes.len());
     for (&pgno, node) in &plan.writes {
+        // Only an interior node's child pointers need rewriting; a leaf is encoded as is.
+        let renumbered;
         let node = match node {
-            Node::Interior { keys, children } => Node::Interior {
-                keys: keys.clone(),
-                children: children.iter().map(|&child| real(child)).collect(),
-            },
-            Node::Leaf { .. } => node.clone(),
+            Node::Interior { keys, children } => {
+                renumbered = Node::Interior {
+                    keys: keys.clone(),
+                    children: children.iter().map(|&child| real(child)).collect(),
+                };
+                &renumbered
+            }
+            Node::Leaf { .. } => node,
         };
         let mut image = match images.get(&pgno) {
             Some(old) => old.as_ref().clone(),
