@@ -88,7 +88,6 @@ fn recovery_skip_checksum_is_caught() {
 }
 
 #[test]
-#[ignore = "the simulator does not catch evict-dirty-page yet (no failure in seeds 0..40)"]
 fn evict_dirty_page_is_caught() {
     assert_caught(Canary::EvictDirtyPage);
 }
