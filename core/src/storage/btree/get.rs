@@ -61,7 +61,7 @@ impl Get {
                     let step = lookup(&image, pages.usable_size(), &self.key)
                         .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
                     match step {
-                        LookupStep::Child(child) => {
+                        LookupStep::Child { page: child, .. } => {
                             self.state = GetState::WaitPage {
                                 pgno: child,
                                 depth: depth + 1,

@@ -214,8 +214,13 @@ impl Node {
 /// Where a point lookup goes from one page, read straight from the page image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LookupStep<'a> {
-    /// Descend into this child page.
-    Child(PageNo),
+    /// Descend into child `index` of the node, page `page`.
+    Child {
+        /// The child's page.
+        page: PageNo,
+        /// Its position among the node's children (`child_index` of the key).
+        index: usize,
+    },
     /// The page is a leaf: the key's value, if present.
     Leaf(Option<&'a [u8]>),
 }
@@ -287,16 +292,22 @@ pub fn lookup<'a>(
                 }
                 in_order(separator, index)?;
                 if chosen.is_none() && key < separator {
-                    chosen = Some(child);
+                    chosen = Some((child, index));
                 }
             }
             if rightmost < 2 {
                 return Err(format!("child {count} points to page {rightmost}"));
             }
-            Ok(LookupStep::Child(chosen.unwrap_or(rightmost)))
+            let (page, index) = chosen.unwrap_or((rightmost, count));
+            Ok(LookupStep::Child { page, index })
         }
         kind => Err(format!("unknown node kind {kind}")),
     }
+}
+
+/// Whether an encoded page says it is an interior node (its other bytes are not checked).
+pub fn is_interior_image(image: &[u8]) -> bool {
+    image.first() == Some(&KIND_INTERIOR)
 }
 
 /// Bytes one leaf cell takes.
@@ -444,7 +455,13 @@ mod tests {
         interior.encode_into(&mut image, usable);
         for (key, child) in [(&b"a"[..], 5), (b"g", 6), (b"o", 6), (b"p", 7), (b"z", 7)] {
             let expected = child_index(&[b"g".to_vec(), b"p".to_vec()], key);
-            assert_eq!(lookup(&image, usable, key), Ok(LookupStep::Child(child)));
+            assert_eq!(
+                lookup(&image, usable, key),
+                Ok(LookupStep::Child {
+                    page: child,
+                    index: expected
+                })
+            );
             assert_eq!([5, 6, 7][expected], child);
         }
         // Swap the two separators' first bytes: out of order, for decode and lookup alike.

@@ -21,9 +21,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::node::{Node, child_index, min_fill};
+use super::node::{LookupStep, Node, child_index, lookup, min_fill};
 use super::pack::{Pieces, merge, split};
-use crate::storage::PageNo;
+use crate::storage::{PageNo, PageRef};
 use crate::{Error, Result};
 
 /// Page numbers at and above this stand for pages a plan allocates.
@@ -67,15 +67,45 @@ pub(super) enum Planned {
     Ready(Plan),
 }
 
-/// Plans `change` against the tree rooted at `root`, given the pages read so far.
+/// The pages a plan has to work with: every image read so far (`usable_size` bytes of each
+/// hold the node), and those of them that were decoded.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Read<'a> {
+    pub images: &'a BTreeMap<PageNo, PageRef>,
+    pub nodes: &'a BTreeMap<PageNo, Node>,
+    pub usable_size: usize,
+}
+
+/// Plans `change` against the tree rooted at `root`, given only decoded pages (tests).
+#[cfg(test)]
 pub(super) fn plan(
     nodes: &BTreeMap<PageNo, Node>,
     root: PageNo,
     change: Change<'_>,
     capacity: usize,
 ) -> Result<Planned> {
-    let mut planner = Planner {
+    let images = BTreeMap::new();
+    let read = Read {
+        images: &images,
         nodes,
+        usable_size: 0,
+    };
+    plan_over(read, root, change, capacity)
+}
+
+/// Plans `change` against the tree rooted at `root`, given the pages read so far. The
+/// descent looks interior pages up in their images; a page the plan must change or
+/// inspect as a whole is asked for (`Need`) until it is decoded into `read.nodes`.
+pub(super) fn plan_over(
+    read: Read<'_>,
+    root: PageNo,
+    change: Change<'_>,
+    capacity: usize,
+) -> Result<Planned> {
+    let mut planner = Planner {
+        images: read.images,
+        usable_size: read.usable_size,
+        nodes: read.nodes,
         capacity,
         writes: BTreeMap::new(),
         frees: Vec::new(),
@@ -112,6 +142,8 @@ fn corrupt(pgno: PageNo, what: impl std::fmt::Display) -> Stop {
 }
 
 struct Planner<'a> {
+    images: &'a BTreeMap<PageNo, PageRef>,
+    usable_size: usize,
     nodes: &'a BTreeMap<PageNo, Node>,
     capacity: usize,
     writes: BTreeMap<PageNo, Node>,
@@ -133,6 +165,20 @@ impl Planner<'_> {
         let (mut cells, old_fill) = loop {
             if path.len() > MAX_DEPTH {
                 return Err(corrupt(pgno, "tree deeper than 64 levels (a cycle?)"));
+            }
+            if !self.nodes.contains_key(&pgno)
+                && let Some(image) = self.images.get(&pgno)
+            {
+                // Not decoded: an interior page is only passed through (decoding it copied
+                // every separator, per put); a leaf is asked for decoded.
+                match lookup(image, self.usable_size, key).map_err(|why| corrupt(pgno, why))? {
+                    LookupStep::Child { page, index } => {
+                        path.push((pgno, index));
+                        pgno = page;
+                        continue;
+                    }
+                    LookupStep::Leaf(_) => return Err(Stop::Missing(pgno)),
+                }
             }
             let node = self.node_ref(pgno)?;
             match node {
@@ -441,6 +487,59 @@ mod tests {
             Planned::Ready(plan) => plan,
             Planned::Need(pgno) => panic!("plan needs page {pgno}"),
         }
+    }
+
+    /// Plans over images only (nothing decoded) of 512-byte pages.
+    fn plan_images(
+        images: &BTreeMap<PageNo, PageRef>,
+        nodes: &BTreeMap<PageNo, Node>,
+        change: Change<'_>,
+    ) -> Result<Planned> {
+        let read = Read {
+            images,
+            nodes,
+            usable_size: 512,
+        };
+        plan_over(read, 2, change, CAPACITY)
+    }
+
+    fn image_of(node: &Node) -> PageRef {
+        let mut image = vec![0; 512];
+        node.encode_into(&mut image, 512);
+        std::sync::Arc::new(image)
+    }
+
+    #[test]
+    fn an_interior_image_is_passed_through_and_a_leaf_asked_for_decoded() {
+        let nodes = two_leaves(leaf(&[("a", 10)]), leaf(&[("m", 10)]));
+        let images: BTreeMap<PageNo, PageRef> = nodes
+            .iter()
+            .map(|(&pgno, node)| (pgno, image_of(node)))
+            .collect();
+        let change = Change::Put {
+            key: b"n",
+            value: b"v",
+        };
+        let none = BTreeMap::new();
+        // The root is looked up in its image; the leaf it leads to must be decoded.
+        assert!(matches!(
+            plan_images(&images, &none, change),
+            Ok(Planned::Need(4))
+        ));
+        let leaf_only = BTreeMap::from([(4, nodes[&4].clone())]);
+        let Ok(Planned::Ready(plan)) = plan_images(&images, &leaf_only, change) else {
+            panic!("the root's image and the decoded leaf are all a growing put needs");
+        };
+        assert_eq!(plan.writes.keys().copied().collect::<Vec<_>>(), vec![4]);
+        assert!(!plan.outcome);
+        // A damaged interior image is refused as corrupt, as decoding it would be.
+        let mut damaged = images[&2].as_ref().clone();
+        damaged[0] = 9;
+        let damaged = BTreeMap::from([(2, std::sync::Arc::new(damaged))]);
+        assert!(matches!(
+            plan_images(&damaged, &none, change),
+            Err(Error::Corrupt(_))
+        ));
     }
 
     #[test]

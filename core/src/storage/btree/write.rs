@@ -11,9 +11,10 @@
 //!    of the next write, so re-entry continues exactly where it stopped.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
-use super::node::{Node, capacity};
-use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, plan};
+use super::node::{Node, capacity, is_interior_image};
+use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use crate::io::{Completion, IOResult};
 use crate::storage::{PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
@@ -29,7 +30,7 @@ pub(super) struct Write {
 
 #[derive(Debug)]
 enum WriteState {
-    /// Waiting for pages the plan needs; holds every page read so far.
+    /// Waiting for pages the plan needs; holds every page read so far, and those decoded.
     Gather {
         images: BTreeMap<PageNo, PageRef>,
         nodes: BTreeMap<PageNo, Node>,
@@ -92,13 +93,29 @@ impl Write {
                         },
                         None => Change::Delete { key: &self.key },
                     };
-                    match plan(nodes, root, change, capacity(pages.usable_size()))? {
+                    let usable_size = pages.usable_size();
+                    let read = Read {
+                        images,
+                        nodes,
+                        usable_size,
+                    };
+                    match plan_over(read, root, change, capacity(usable_size))? {
                         Planned::Need(pgno) => {
-                            let image = return_if_io!(pages.read_page(pgno));
-                            let node = Node::decode(&image, pages.usable_size())
-                                .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
-                            images.insert(pgno, image);
-                            nodes.insert(pgno, node);
+                            // An interior page is kept as its image until the plan needs
+                            // it decoded (it asks for it again); a leaf is always needed.
+                            let decode = match images.entry(pgno) {
+                                Entry::Occupied(_) => true,
+                                Entry::Vacant(slot) => {
+                                    let image = return_if_io!(pages.read_page(pgno));
+                                    !is_interior_image(slot.insert(image))
+                                }
+                            };
+                            if decode {
+                                let image = images.get(&pgno).expect("inserted or present");
+                                let node = Node::decode(image, usable_size)
+                                    .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+                                nodes.insert(pgno, node);
+                            }
                         }
                         Planned::Ready(plan) if plan.writes.is_empty() && plan.frees.is_empty() => {
                             self.state = WriteState::Done;
