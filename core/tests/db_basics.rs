@@ -161,3 +161,42 @@ fn reentering_with_a_different_op_is_misuse() {
         Output::Done
     );
 }
+
+#[test]
+fn integrity_check_reports_a_page_whose_checksum_fails() {
+    use braid_core::CheckpointMode;
+    use braid_core::storage::crash_io::CrashIO;
+    let io = Arc::new(CrashIO::new());
+    let options = DbOptions {
+        page_size: 512,
+        ..DbOptions::default()
+    };
+    let db = Database::open_blocking(io.clone(), "db", options.clone()).expect("open");
+    let conn = db.connect();
+    let step = |op: Op| -> Result<Output> { block_on(io.as_ref(), || conn.execute(&op)) };
+    step(Op::Begin(TxMode::Immediate)).expect("begin");
+    for i in 0..200 {
+        step(Op::Put(key(i), vec![b'v'; 40])).expect("put");
+    }
+    step(Op::Commit).expect("commit");
+    step(Op::Checkpoint(CheckpointMode::Truncate)).expect("checkpoint");
+    assert_eq!(
+        step(Op::IntegrityCheck).expect("check"),
+        Output::Integrity(vec![])
+    );
+    drop(conn);
+    drop(db);
+    // Damage the third page (a B-tree page: the header is page 1 and the tree spans many).
+    io.flip_bit("db", 2 * 512 + 100, 3);
+    let db = Database::open_blocking(io.clone(), "db", options).expect("reopen");
+    let conn = db.connect();
+    let Output::Integrity(problems) =
+        block_on(io.as_ref(), || conn.execute(&Op::IntegrityCheck)).expect("check runs")
+    else {
+        panic!("an integrity check returns a report")
+    };
+    assert!(
+        problems.iter().any(|p| p.contains("checksum")),
+        "the damaged page is reported: {problems:?}"
+    );
+}
