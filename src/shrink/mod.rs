@@ -7,14 +7,21 @@
 //! (normalization), so every kept candidate is a real run. Tapes only ever get smaller in
 //! shortlex order (shorter, or as long and lexicographically smaller), so shrinking ends.
 //!
+//! After every kept candidate the run's `steps` is cut to the failure step plus a margin
+//! (checked by one replay), so later candidates that do not fail stop soon after the
+//! point where the failure was.
+//!
 //! Passes, repeated until a whole round changes nothing or the time runs out:
 //! 1. config: fewer steps (the failure step plus a margin), fewer connections;
-//! 2. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;
-//! 3. delete spans, largest first (a transaction, a program, a decision, a fault ...);
-//! 4. zero spans, largest first (every decision inside becomes the simplest);
-//! 5. delete runs of 8, 4, 2, 1 values, from the end;
-//! 6. lower each value: to 0 first, then by binary search.
+//! 2. truncate: the shortest failing prefix of the tape, by binary search (`bulk.rs`);
+//! 3. delete every span of one label at once, else half of them (`bulk.rs`);
+//! 4. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;
+//! 5. delete spans, largest first (a transaction, a program, a decision, a fault ...);
+//! 6. zero spans, largest first (every decision inside becomes the simplest);
+//! 7. delete runs of 8, 4, 2, 1 values, from the end;
+//! 8. lower each value: to 0 first, then by binary search.
 
+mod bulk;
 mod passes;
 
 use std::time::{Duration, Instant};
@@ -24,6 +31,10 @@ use braid_core::Canary;
 use crate::artifacts::{ArtifactError, FailureArtifact, replay_tape};
 use crate::config::Config;
 use crate::sim::{Outcome, RunArtifacts, Tape};
+
+/// Extra decisions past the failure step when cutting `steps` (the failure may need a few
+/// decisions of slack to be detected the same way).
+const STEP_MARGIN: u64 = 50;
 
 /// How big a failing run is, for before/after reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +157,36 @@ impl Shrinker<'_> {
         self.config = config;
         self.tape = tape;
         self.outcome = run.outcome;
+        self.cap_steps();
         true
+    }
+
+    /// Cuts `steps` to the current failure step plus `STEP_MARGIN` if the current tape
+    /// still fails the same way under it (one replay). Candidates that do not fail then
+    /// stop near where the failure was instead of running the whole original length.
+    fn cap_steps(&mut self) {
+        let steps = self.failure_step().saturating_add(STEP_MARGIN);
+        if steps >= self.config.run.steps || self.out_of_time() {
+            return;
+        }
+        let mut config = self.config.clone();
+        config.run.steps = steps;
+        self.tried += 1;
+        let run = replay_tape(&config, self.seed, self.canary, &self.tape, false);
+        let same_kind = run
+            .outcome
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == self.kind);
+        let tape = normalize(run.tape);
+        if !same_kind || tape.values.len() > self.tape.values.len() {
+            return;
+        }
+        self.kept += 1;
+        (self.progress)(&format!("shrink: steps -> {steps}"));
+        self.config = config;
+        self.tape = tape;
+        self.outcome = run.outcome;
     }
 
     /// The step of the current failure.

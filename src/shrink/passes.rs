@@ -3,17 +3,15 @@
 //! After a kept candidate the tape has changed, so a pass recomputes what it walks and
 //! carries on from about the same place.
 
-use super::Shrinker;
-
-/// Extra decisions past the failure step when cutting `steps` (the failure may need a few
-/// decisions of slack to be detected the same way).
-const STEP_MARGIN: u64 = 50;
+use super::{STEP_MARGIN, Shrinker, bulk};
 
 /// Runs every pass in turn until a whole round keeps nothing (returns true) or the time runs
 /// out (returns false).
 pub(crate) fn run_to_fixed_point(s: &mut Shrinker<'_>) -> bool {
     loop {
         let mut changed = shrink_config(s);
+        changed |= bulk::truncate(s);
+        changed |= bulk::delete_by_label(s);
         changed |= delete_span_runs(s);
         changed |= delete_spans(s);
         changed |= zero_spans(s);
