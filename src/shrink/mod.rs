@@ -12,7 +12,8 @@
 //! point where the failure was.
 //!
 //! Passes, repeated until a whole round changes nothing or the time runs out:
-//! 1. config: fewer steps (the failure step plus a margin), fewer connections;
+//! 1. config: fewer steps (the failure step plus a margin), fewer connections, a smaller
+//!    page cache, earlier checkpoints;
 //! 2. truncate: the shortest failing prefix of the tape, by binary search (`bulk.rs`);
 //! 3. delete every span of one label at once, else half of them (`bulk.rs`);
 //! 4. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;

@@ -48,6 +48,34 @@ fn shrink_config(s: &mut Shrinker<'_>) -> bool {
             break;
         }
     }
+    changed |= shrink_storage(s);
+    changed
+}
+
+/// A smaller page cache (down to the least allowed, 8 pages) and earlier checkpoints: a
+/// failure that needs evictions or a checkpoint then needs far less data to appear.
+fn shrink_storage(s: &mut Shrinker<'_>) -> bool {
+    let mut changed = false;
+    for divisor in [8, 2] {
+        if s.out_of_time() {
+            return changed;
+        }
+        let pages = (s.config.storage.cache_pages / divisor).max(8);
+        if pages < s.config.storage.cache_pages {
+            let mut config = s.config.clone();
+            config.storage.cache_pages = pages;
+            let values = s.tape.values.clone();
+            changed |= s.try_candidate(config, values, &format!("cache_pages -> {pages}"));
+        }
+        let frames = (s.config.storage.autocheckpoint_frames / u64::from(divisor)).max(1);
+        if frames < s.config.storage.autocheckpoint_frames {
+            let mut config = s.config.clone();
+            config.storage.autocheckpoint_frames = frames;
+            let values = s.tape.values.clone();
+            let what = format!("autocheckpoint_frames -> {frames}");
+            changed |= s.try_candidate(config, values, &what);
+        }
+    }
     changed
 }
 
