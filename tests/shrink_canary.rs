@@ -94,3 +94,29 @@ fn shrinking_a_canary_failure_makes_it_smaller_and_it_still_replays() {
     assert_eq!(again.outcome.trace_hash, record.trace_hash);
     std::fs::remove_dir_all(&out).expect("cleanup");
 }
+
+/// The acceptance bar of shrinking: a canary failure ends at most a tenth of its original
+/// decisions, with `steps` cut near the failure so the shrunk run does not go past it.
+#[test]
+fn canary_failures_shrink_to_a_tenth_of_their_decisions() {
+    for (canary, seed) in [(Canary::CounterBeforeYield, 0), (Canary::LeakWriteLock, 0)] {
+        let out = temp_out(&format!("tenth-{canary:?}"));
+        let dir = failure_dir(canary, seed, &out);
+        let artifact = FailureArtifact::load(&dir).expect("readable");
+        let shrunk = shrink(&artifact, Duration::from_secs(30), &mut |_| {}).expect("shrinks");
+        let failure = shrunk.run.outcome.failure.clone().expect("still fails");
+        assert_eq!(failure.kind, artifact.record.kind, "{canary:?}");
+        assert!(
+            shrunk.after.decisions * 10 <= shrunk.before.decisions,
+            "{canary:?}: {:?} -> {:?}",
+            shrunk.before,
+            shrunk.after
+        );
+        assert!(
+            shrunk.config.run.steps < shrunk.before.decisions,
+            "{canary:?}: steps {} not cut below the original failure",
+            shrunk.config.run.steps
+        );
+        std::fs::remove_dir_all(&out).expect("cleanup");
+    }
+}
