@@ -11,7 +11,6 @@ use crate::draw::Draw;
 use crate::params::{WorkloadParams, draw_begin, draw_between, draw_rollback, key, value};
 use crate::program::{Next, TxnProgram, TxnRecord, Workload};
 use crate::register::draw_is_write;
-use crate::violation::Violation;
 
 /// The long-reader workload; its own writes go to keys under its prefix.
 #[derive(Debug)]
@@ -74,10 +73,6 @@ impl Workload for LongReader {
             end,
             stage: 0,
         })
-    }
-
-    fn txn_finished(&mut self, _step: u64, _record: TxnRecord) -> Result<(), Violation> {
-        Ok(())
     }
 }
 

@@ -40,10 +40,6 @@ impl Workload for Checkpoint {
         let mode = MODES[usize::try_from(draw.draw(MODES.len() as u64)).expect("below 4")];
         Box::new(Script::new(conn, vec![Op::Checkpoint(mode)]))
     }
-
-    fn txn_finished(&mut self, _step: u64, _record: TxnRecord) -> Result<(), Violation> {
-        Ok(())
-    }
 }
 
 /// The integrity workload: one integrity check per transaction.

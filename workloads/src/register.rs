@@ -5,12 +5,9 @@
 use braid_oracle::Op;
 
 use crate::draw::Draw;
-use crate::params::{
-    WorkloadParams, draw_begin, draw_key_index, draw_rollback, draw_txn_ops, draw_value, key,
-};
-use crate::program::{TxnProgram, TxnRecord, Workload};
-use crate::script::Script;
-use crate::violation::Violation;
+use crate::params::{WorkloadParams, draw_begin, draw_key_index, draw_txn_ops, draw_value, key};
+use crate::program::{TxnProgram, Workload};
+use crate::script::commit_or_rollback;
 
 /// The register workload over keys `<prefix>00000000..`.
 #[derive(Debug)]
@@ -54,16 +51,7 @@ impl Workload for Register {
                 ops.push(Op::Get(key));
             }
         }
-        ops.push(if draw_rollback(draw, params) {
-            Op::Rollback
-        } else {
-            Op::Commit
-        });
-        Box::new(Script::new(conn, ops))
-    }
-
-    fn txn_finished(&mut self, _step: u64, _record: TxnRecord) -> Result<(), Violation> {
-        Ok(())
+        commit_or_rollback(conn, ops, draw, params)
     }
 }
 

@@ -7,13 +7,11 @@ use braid_oracle::Op;
 
 use crate::draw::Draw;
 use crate::params::{
-    WorkloadParams, draw_begin, draw_between, draw_key_index, draw_rollback, draw_txn_ops,
-    draw_value, key,
+    WorkloadParams, draw_begin, draw_between, draw_key_index, draw_txn_ops, draw_value, key,
 };
-use crate::program::{TxnProgram, TxnRecord, Workload};
+use crate::program::{TxnProgram, Workload};
 use crate::register::draw_is_write;
-use crate::script::Script;
-use crate::violation::Violation;
+use crate::script::commit_or_rollback;
 
 /// The scan workload over keys `<prefix>00000000..`.
 #[derive(Debug)]
@@ -72,16 +70,7 @@ impl Workload for Scan {
                 self.next_tag += 1;
             }
         }
-        ops.push(if draw_rollback(draw, params) {
-            Op::Rollback
-        } else {
-            Op::Commit
-        });
-        Box::new(Script::new(conn, ops))
-    }
-
-    fn txn_finished(&mut self, _step: u64, _record: TxnRecord) -> Result<(), Violation> {
-        Ok(())
+        commit_or_rollback(conn, ops, draw, params)
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use braid_oracle::{Op, OpResult, TxnOutcome};
 
 use crate::draw::Draw;
+use crate::params::{WorkloadParams, draw_rollback};
 use crate::program::{Next, TxnProgram, TxnRecord};
 
 /// A fixed list of ops run in order.
@@ -43,4 +44,20 @@ impl TxnProgram for Script {
     fn finish(self: Box<Self>, outcome: TxnOutcome) -> TxnRecord {
         TxnRecord::nothing(self.conn, outcome)
     }
+}
+
+/// Ends `ops` with a commit or, as drawn from the rollback rate, a rollback, and runs them
+/// as one script (the shape of every scripted read/write transaction).
+pub(crate) fn commit_or_rollback(
+    conn: u64,
+    mut ops: Vec<Op>,
+    draw: &mut dyn Draw,
+    params: &WorkloadParams,
+) -> Box<dyn TxnProgram> {
+    ops.push(if draw_rollback(draw, params) {
+        Op::Rollback
+    } else {
+        Op::Commit
+    });
+    Box::new(Script::new(conn, ops))
 }
