@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use braid::artifacts::{FailureArtifact, FailureRecord, write_failure_dir};
+use braid::artifacts::{FailureArtifact, FailureRecord, replay_tape, write_failure_dir};
 use braid::campaign::{run_seed, seed_dir};
 use braid::config;
-use braid::shrink::shrink;
+use braid::shrink::{ShrinkOptions, shrink, shrink_with};
 use braid_core::Canary;
 
 fn temp_out(name: &str) -> PathBuf {
@@ -119,4 +119,63 @@ fn canary_failures_shrink_to_a_tenth_of_their_decisions() {
         );
         std::fs::remove_dir_all(&out).expect("cleanup");
     }
+}
+
+/// A failure that needs a full page cache cannot get small by editing its own tape: the
+/// search finds the same kind under a smaller cache, and the result is still the canary's
+/// (the engine without the canary does not fail on the shrunk tape).
+#[test]
+fn search_shrinks_a_full_cache_failure_to_a_tenth_and_it_is_the_canarys() {
+    let out = temp_out("search-evict");
+    let dir = failure_dir(Canary::EvictDirtyPage, 0, &out);
+    let artifact = FailureArtifact::load(&dir).expect("readable");
+    let shrunk = shrink(&artifact, Duration::from_secs(60), &mut |_| {}).expect("shrinks");
+    let failure = shrunk.run.outcome.failure.clone().expect("still fails");
+    assert_eq!(failure.kind, artifact.record.kind);
+    assert!(
+        shrunk.after.decisions * 10 <= shrunk.before.decisions,
+        "{:?} -> {:?}",
+        shrunk.before,
+        shrunk.after
+    );
+    let seed = artifact.record.seed;
+    let again = replay_tape(
+        &shrunk.config,
+        seed,
+        Some(Canary::EvictDirtyPage),
+        &shrunk.run.tape,
+        false,
+    );
+    assert_eq!(again.outcome.trace_hash, shrunk.run.outcome.trace_hash);
+    let without = replay_tape(&shrunk.config, seed, None, &shrunk.run.tape, false);
+    assert!(
+        without
+            .outcome
+            .failure
+            .is_none_or(|f| f.kind != failure.kind),
+        "the correct engine fails the shrunk run the same way"
+    );
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+/// Without the search the shrinker only edits the failure's own tape: it never runs
+/// another seed, so the shrunk tape's seed is the original's and the kind is kept.
+#[test]
+fn no_search_keeps_to_the_original_tape() {
+    let out = temp_out("no-search");
+    let dir = failure_dir(Canary::EvictDirtyPage, 0, &out);
+    let artifact = FailureArtifact::load(&dir).expect("readable");
+    let options = ShrinkOptions {
+        time_limit: Duration::from_secs(5),
+        search: false,
+    };
+    let shrunk = shrink_with(&artifact, options, &mut |line| {
+        assert!(!line.contains("search"), "{line}");
+    })
+    .expect("shrinks");
+    assert_eq!(shrunk.run.tape.seed, artifact.tape.seed);
+    assert_eq!(shrunk.config.run.seed, artifact.record.seed);
+    let failure = shrunk.run.outcome.failure.clone().expect("still fails");
+    assert_eq!(failure.kind, artifact.record.kind);
+    std::fs::remove_dir_all(&out).expect("cleanup");
 }

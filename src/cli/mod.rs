@@ -125,6 +125,10 @@ pub enum Command {
         /// Stop after this long (default 5m).
         #[arg(long)]
         time: Option<String>,
+        /// Only edit the failure's own tape; do not search fresh seeds under simpler configs
+        /// (a search may find the same failure kind through another bug).
+        #[arg(long)]
+        no_search: bool,
     },
     /// Run a benchmark and print its figures (`braid bench list` names them).
     Bench {
@@ -225,7 +229,11 @@ pub fn main() -> i32 {
             steps,
         }),
         Command::Replay { dir, trace } => replay::run(&dir, trace),
-        Command::Shrink { dir, time } => shrink::run(&dir, time.as_deref()),
+        Command::Shrink {
+            dir,
+            time,
+            no_search,
+        } => shrink::run(&dir, time.as_deref(), !no_search),
         Command::Bench {
             name,
             seeds,

@@ -1,4 +1,4 @@
-//! `braid shrink DIR [--time T]`: minimize a failure directory's tape and config, keeping the
+//! `braid shrink DIR [--time T] [--no-search]`: minimize a failure directory's tape and config, keeping the
 //! failure kind, and write the result to `DIR/shrunk/` (replayable with `braid replay`).
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::artifacts::{FailureArtifact, FailureRecord, write_failure_dir};
 use crate::campaign::parse_duration;
 use crate::cli::{EXIT_FAILURE_FOUND, EXIT_INTERNAL, EXIT_USAGE};
-use crate::shrink::{ShrinkError, shrink};
+use crate::shrink::{ShrinkError, ShrinkOptions, shrink_with};
 
 /// Shrinking stops after this long unless `--time` says otherwise.
 const DEFAULT_TIME: Duration = Duration::from_secs(300);
@@ -15,8 +15,9 @@ const DEFAULT_TIME: Duration = Duration::from_secs(300);
 /// Name of the directory, inside the failure directory, that receives the shrunk failure.
 pub const SHRUNK_DIR: &str = "shrunk";
 
-/// Runs `braid shrink`; returns the exit code (1: shrunk failure written).
-pub fn run(dir: &Path, time: Option<&str>) -> i32 {
+/// Runs `braid shrink`; returns the exit code (1: shrunk failure written). `search`: also
+/// look for a smaller failure of the same kind under fresh seeds and simpler configs.
+pub fn run(dir: &Path, time: Option<&str>, search: bool) -> i32 {
     let limit = match time.map(parse_duration).transpose() {
         Ok(limit) => limit.unwrap_or(DEFAULT_TIME),
         Err(message) => {
@@ -39,7 +40,11 @@ pub fn run(dir: &Path, time: Option<&str>) -> i32 {
         artifact.record.seed,
         limit.as_secs()
     );
-    let shrunk = match shrink(&artifact, limit, &mut |line| println!("{line}")) {
+    let options = ShrinkOptions {
+        time_limit: limit,
+        search,
+    };
+    let shrunk = match shrink_with(&artifact, options, &mut |line| println!("{line}")) {
         Ok(shrunk) => shrunk,
         Err(ShrinkError::Artifact(err)) => {
             eprintln!("braid shrink: {err}");

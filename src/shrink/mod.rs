@@ -5,11 +5,17 @@
 //! end are 0, the simplest outcome) and kept if the run fails with the original kind. The
 //! tape the replay actually consumed, with trailing zeros cut, becomes the new current tape
 //! (normalization), so every kept candidate is a real run. Tapes only ever get smaller in
-//! shortlex order (shorter, or as long and lexicographically smaller), so shrinking ends.
+//! shortlex order (shorter, or as long and lexicographically smaller), and a search adopts
+//! only runs with fewer decisions, so shrinking ends.
 //!
 //! After every kept candidate the run's `steps` is cut to the failure step plus a margin
 //! (checked by one replay), so later candidates that do not fail stop soon after the
 //! point where the failure was.
+//!
+//! Before the passes, and again each time they reach a fixed point, a search (`search.rs`)
+//! runs fresh seeds under simpler configs and adopts any run that fails with the same kind
+//! in fewer decisions: some failures (a full cache, a long log before a crash) cannot get
+//! small by editing their tape. `ShrinkOptions::search` turns it off.
 //!
 //! Passes, repeated until a whole round changes nothing or the time runs out:
 //! 1. config: fewer steps (the failure step plus a margin), fewer connections, a smaller
@@ -24,6 +30,7 @@
 
 mod bulk;
 mod passes;
+mod search;
 
 use std::time::{Duration, Instant};
 
@@ -92,6 +99,26 @@ pub struct Shrunk {
     pub elapsed: Duration,
     /// Whether a whole round of passes changed nothing (false: the time ran out first).
     pub fixed_point: bool,
+}
+
+/// How to shrink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShrinkOptions {
+    /// Stop after this long (the best failure so far is kept).
+    pub time_limit: Duration,
+    /// Also search fresh seeds under simpler configs for a smaller failure of the same kind
+    /// (see `search.rs`); off keeps to the original run's interleaving.
+    pub search: bool,
+}
+
+impl ShrinkOptions {
+    /// Tape passes and search, for at most `time_limit`.
+    pub fn new(time_limit: Duration) -> ShrinkOptions {
+        ShrinkOptions {
+            time_limit,
+            search: true,
+        }
+    }
 }
 
 /// The state of one shrink: what must be preserved and the best run so far.
@@ -196,6 +223,26 @@ impl Shrinker<'_> {
     }
 }
 
+/// Searches (if asked), then runs the passes to a fixed point; repeats while a search finds
+/// a smaller failure. Returns false if the time ran out first.
+fn shrink_loop(s: &mut Shrinker<'_>, search: bool) -> bool {
+    let mut round = 0;
+    loop {
+        let found = search && {
+            // A search may use a quarter of the time that is left.
+            let left = s.deadline.saturating_duration_since(Instant::now());
+            search::search(s, Instant::now() + left / 4, round)
+        };
+        if !passes::run_to_fixed_point(s) {
+            return false;
+        }
+        if !found {
+            return true;
+        }
+        round += 1;
+    }
+}
+
 /// Whether `a` is shorter than `b`, or as long and lexicographically smaller.
 fn shortlex_less(a: &[u64], b: &[u64]) -> bool {
     (a.len(), a) < (b.len(), b)
@@ -222,6 +269,16 @@ pub fn shrink(
     time_limit: Duration,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
+    shrink_with(artifact, ShrinkOptions::new(time_limit), progress)
+}
+
+/// `shrink` with every option.
+pub fn shrink_with(
+    artifact: &FailureArtifact,
+    options: ShrinkOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Shrunk, ShrinkError> {
+    let time_limit = options.time_limit;
     let started = Instant::now();
     let record = &artifact.record;
     let config = record.config(&artifact.dir)?;
@@ -249,7 +306,7 @@ pub fn shrink(
         kept: 0,
         progress,
     };
-    let fixed_point = passes::run_to_fixed_point(&mut shrinker);
+    let fixed_point = shrink_loop(&mut shrinker, options.search);
     let run = replay_tape(
         &shrinker.config,
         shrinker.seed,
