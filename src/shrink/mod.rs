@@ -161,12 +161,7 @@ impl Shrinker<'_> {
             spans: Vec::new(),
         };
         let run = replay_tape(&config, self.seed, self.canary, &candidate, false);
-        let same_kind = run
-            .outcome
-            .failure
-            .as_ref()
-            .is_some_and(|f| f.kind == self.kind);
-        if !same_kind {
+        if !self.fails_same_way(&run.outcome) {
             return false;
         }
         let tape = normalize(run.tape);
@@ -201,11 +196,7 @@ impl Shrinker<'_> {
         config.run.steps = steps;
         self.tried += 1;
         let run = replay_tape(&config, self.seed, self.canary, &self.tape, false);
-        let same_kind = run
-            .outcome
-            .failure
-            .as_ref()
-            .is_some_and(|f| f.kind == self.kind);
+        let same_kind = self.fails_same_way(&run.outcome);
         let tape = normalize(run.tape);
         if !same_kind || tape.values.len() > self.tape.values.len() {
             return;
@@ -215,6 +206,14 @@ impl Shrinker<'_> {
         self.config = config;
         self.tape = tape;
         self.outcome = run.outcome;
+    }
+
+    /// Whether `outcome` is a failure of the kind being shrunk.
+    pub(crate) fn fails_same_way(&self, outcome: &Outcome) -> bool {
+        outcome
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == self.kind)
     }
 
     /// The step of the current failure.

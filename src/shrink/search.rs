@@ -84,12 +84,7 @@ fn try_seed(s: &mut Shrinker<'_>, config: Config, seed: u64) -> bool {
         ..SimOptions::default()
     };
     let run = Simulation::new(settings, seed, options).run_full();
-    let same_kind = run
-        .outcome
-        .failure
-        .as_ref()
-        .is_some_and(|f| f.kind == s.kind);
-    if !same_kind || run.outcome.stats.decisions >= s.outcome.stats.decisions {
+    if !s.fails_same_way(&run.outcome) || run.outcome.stats.decisions >= s.outcome.stats.decisions {
         return false;
     }
     s.kept += 1;
@@ -127,19 +122,12 @@ fn variant(
     let connections = u64::from(config.run.connections);
     variant.run.connections = u32::try_from(1 + below(rng, connections)).ok()?;
 
-    let mut caches: Vec<u32> = CACHE_PAGES
-        .into_iter()
-        .filter(|&pages| pages < config.storage.cache_pages)
-        .collect();
-    caches.push(config.storage.cache_pages);
-    variant.storage.cache_pages = caches[pick(rng, caches.len())];
-
-    let mut frames: Vec<u64> = CHECKPOINT_FRAMES
-        .into_iter()
-        .filter(|&f| f < config.storage.autocheckpoint_frames)
-        .collect();
-    frames.push(config.storage.autocheckpoint_frames);
-    variant.storage.autocheckpoint_frames = frames[pick(rng, frames.len())];
+    variant.storage.cache_pages = at_most(rng, &CACHE_PAGES, config.storage.cache_pages);
+    variant.storage.autocheckpoint_frames = at_most(
+        rng,
+        &CHECKPOINT_FRAMES,
+        config.storage.autocheckpoint_frames,
+    );
 
     match below(rng, 4) {
         // Only crashes (and torn writes at a crash) stay.
@@ -176,6 +164,13 @@ fn variant(
 
     variant.validate("shrink search").ok()?;
     Some(variant)
+}
+
+/// One of the `options` below `current`, or `current` itself, with equal chances.
+fn at_most<T: Copy + PartialOrd>(rng: &mut Xoshiro256PlusPlus, options: &[T], current: T) -> T {
+    let mut choices: Vec<T> = options.iter().copied().filter(|&o| o < current).collect();
+    choices.push(current);
+    choices[pick(rng, choices.len())]
 }
 
 fn below(rng: &mut Xoshiro256PlusPlus, bound: u64) -> u64 {
