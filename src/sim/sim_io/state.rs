@@ -256,8 +256,7 @@ impl FileData {
                 (Ok(moved), None)
             }
             OpData::Sync => {
-                self.durable.clone_from(&self.volatile);
-                self.unsynced.clear();
+                self.make_durable();
                 (Ok(0), None)
             }
             OpData::Truncate { len } => {
@@ -270,6 +269,41 @@ impl FileData {
                 (Ok(0), None)
             }
         }
+    }
+
+    /// A successful sync: the durable image becomes the volatile one.
+    ///
+    /// Outside the byte ranges of the unsynced writes the two images are already equal
+    /// (every change to the volatile image is recorded in `unsynced` until a sync or a
+    /// crash makes both images equal again; a bit flip changes the volatile byte only where
+    /// it equalled the durable one), so only those ranges are copied, not the whole file.
+    /// A truncate may have cut or zero-filled anything past its length: then the whole
+    /// image is copied.
+    fn make_durable(&mut self) {
+        let truncated = self
+            .unsynced
+            .iter()
+            .any(|unsynced| matches!(unsynced.data, OpData::Truncate { .. }));
+        if truncated || self.volatile.len() < self.durable.len() {
+            self.durable.clone_from(&self.volatile);
+        } else {
+            // Bytes past the old durable end that no write covers are the zeros
+            // `write_at` filled the volatile image with.
+            self.durable.resize(self.volatile.len(), 0);
+            for unsynced in &self.unsynced {
+                if let OpData::Write { offset, bytes } = &unsynced.data {
+                    let start = file_len(*offset);
+                    let end = start + bytes.len();
+                    self.durable[start..end].copy_from_slice(&self.volatile[start..end]);
+                }
+            }
+        }
+        debug_assert!(
+            self.durable == self.volatile,
+            "after a sync the durable image of {} equals the volatile one",
+            self.path
+        );
+        self.unsynced.clear();
     }
 }
 
@@ -289,4 +323,106 @@ pub(crate) fn write_at(image: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
         image.resize(end, 0);
     }
     image[start..end].copy_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Submits `data` to file `id` and completes it with `outcome`.
+    fn run(state: &mut SimState, id: FileId, data: OpData, outcome: IoOutcome) {
+        let op = state.submit(id, data, Completion::new_noop());
+        state.validate(op, outcome).expect("a valid outcome");
+        state.complete(op, outcome, None).deliver();
+    }
+
+    fn write(offset: u64, bytes: &[u8]) -> OpData {
+        OpData::Write {
+            offset,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn images(state: &SimState, id: FileId) -> (Vec<u8>, Vec<u8>) {
+        let file = &state.files[&id];
+        (file.durable.clone(), file.volatile.clone())
+    }
+
+    #[test]
+    fn a_sync_makes_every_unsynced_write_durable_and_nothing_else_changes() {
+        let mut state = SimState::default();
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 10]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        // Overlapping writes, a short one, one past the end leaving a zero gap.
+        run(&mut state, id, write(2, &[2; 4]), IoOutcome::Ok);
+        run(&mut state, id, write(4, &[3; 4]), IoOutcome::Short(2));
+        run(&mut state, id, write(20, &[4; 3]), IoOutcome::Ok);
+        run(
+            &mut state,
+            id,
+            write(0, &[9; 2]),
+            IoOutcome::Error(std::io::ErrorKind::Other),
+        );
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, vec![1; 10], "nothing is durable before the sync");
+        let mut expected = vec![1, 1, 2, 2, 3, 3, 1, 1, 1, 1];
+        expected.extend([0; 10]);
+        expected.extend([4; 3]);
+        assert_eq!(volatile, expected);
+        run(
+            &mut state,
+            id,
+            OpData::Sync,
+            IoOutcome::Error(std::io::ErrorKind::Other),
+        );
+        assert_eq!(
+            images(&state, id).0,
+            vec![1; 10],
+            "a failed sync changes nothing"
+        );
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, expected);
+        assert_eq!(volatile, expected);
+        assert!(state.files[&id].unsynced.is_empty());
+    }
+
+    #[test]
+    fn a_sync_after_a_truncate_copies_the_cut_and_the_regrown_tail() {
+        let mut state = SimState::default();
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[7; 16]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, OpData::Truncate { len: 4 }, IoOutcome::Ok);
+        run(&mut state, id, write(10, &[5; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let mut expected = vec![7; 4];
+        expected.extend([0; 6]);
+        expected.extend([5; 2]);
+        assert_eq!(images(&state, id), (expected.clone(), expected));
+    }
+
+    #[test]
+    fn a_sync_keeps_a_bit_flip_wherever_the_volatile_image_kept_it() {
+        let mut state = SimState::default();
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[0; 8]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        // Byte 1 is rewritten with the value it had, byte 5 with a new one, byte 7 not at
+        // all; then all three are flipped the way `SimIO::flip_bit` does.
+        run(&mut state, id, write(1, &[0]), IoOutcome::Ok);
+        run(&mut state, id, write(5, &[6]), IoOutcome::Ok);
+        let file = state.files.get_mut(&id).expect("open");
+        for index in [1, 5, 7] {
+            let old = file.durable[index];
+            file.durable[index] = old ^ 1;
+            if file.volatile[index] == old {
+                file.volatile[index] = old ^ 1;
+            }
+        }
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let expected = vec![0, 1, 0, 0, 0, 6, 0, 1];
+        assert_eq!(images(&state, id), (expected.clone(), expected));
+    }
 }
