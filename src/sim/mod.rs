@@ -3,8 +3,9 @@
 //!
 //! How a simulation loop uses them, one decision at a time:
 //! 1. `SimIO::set_now(step)`; build a `SchedView` from the fibers not waiting on I/O and
-//!    from `SimIO::pending_ops()` (`IoCandidate::from_pending`). If nothing is enabled but
-//!    I/O is held, advance the clock to the earliest `ready_at`.
+//!    from `SimIO::candidates_into` (the ids and readiness of `SimIO::pending_ops()`, into
+//!    a reused buffer). If nothing is enabled but I/O is held, advance the clock to the
+//!    earliest `ready_at`.
 //! 2. Inside a `Choices` span ("decision"), ask the `Scheduler` (`Strategy::build`).
 //! 3. `StepFiber(i)`: re-enter that fiber's state machine once. `CompleteIo(id)`: draw the
 //!    outcome (0 = no fault) and call `SimIO::complete`, or inject a fault with `hold`,

@@ -112,6 +112,10 @@ pub struct Simulation {
     pub(crate) timeline: Vec<String>,
     pub(crate) history: Option<History>,
     pub(crate) failure: Option<Failure>,
+    /// Scratch list of runnable fibers, reused by every decision.
+    runnable_buffer: Vec<usize>,
+    /// Scratch list of pending I/O candidates, reused by every decision.
+    io_buffer: Vec<IoCandidate>,
 }
 
 impl Simulation {
@@ -173,6 +177,8 @@ impl Simulation {
             timeline: Vec::new(),
             history: None,
             failure: None,
+            runnable_buffer: Vec::new(),
+            io_buffer: Vec::new(),
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -289,28 +295,35 @@ impl Simulation {
             self.step += 1;
             return;
         }
-        let pending = self.io.pending_ops();
-        let ios: Vec<IoCandidate> = pending
-            .iter()
-            .map(|op| IoCandidate::from_pending(op, self.step))
-            .collect();
-        let mut runnable = self.runnable();
+        // The per-decision lists live in buffers reused from one decision to the next.
+        let mut runnable = std::mem::take(&mut self.runnable_buffer);
+        let mut ios = std::mem::take(&mut self.io_buffer);
+        self.schedule(&mut runnable, &mut ios);
+        self.runnable_buffer = runnable;
+        self.io_buffer = ios;
+    }
+
+    /// The part of a decision that picks among the enabled events and carries one out;
+    /// `runnable` and `ios` are scratch buffers.
+    fn schedule(&mut self, runnable: &mut Vec<usize>, ios: &mut Vec<IoCandidate>) {
+        let earliest_ready_at = self.io.candidates_into(self.step, ios);
+        self.runnable_into(runnable);
         if runnable.is_empty() && !ios.iter().any(|io| io.ready) {
             // Everyone backing off: let them try again.
             for fiber in &mut self.fibers {
                 fiber.backing_off = false;
             }
-            runnable = self.runnable();
+            self.runnable_into(runnable);
         }
         let view = SchedView {
             step: self.step,
             fiber_count: self.fiber_count(),
-            runnable: &runnable,
+            runnable,
             last_fiber: self.last_fiber,
-            ios: &ios,
+            ios,
         };
         if !view.has_enabled() {
-            if let Some(next) = pending.iter().map(|op| op.ready_at).min() {
+            if let Some(next) = earliest_ready_at {
                 // Only held I/O remains: time passes until the first becomes ready.
                 self.step = self.step.max(next);
                 return;
@@ -341,10 +354,7 @@ impl Simulation {
                 for fiber in &mut self.fibers {
                     fiber.backing_off = false;
                 }
-                let op = pending
-                    .iter()
-                    .find(|op| op.id == id)
-                    .expect("chosen among pending");
+                let op = self.io.pending_op(id).expect("chosen among pending");
                 if self.options.record_timeline {
                     self.timeline.push(format!(
                         "step {} io complete #{} {} {} @{}+{} {:?}",
@@ -363,7 +373,7 @@ impl Simulation {
                         .expect("pending");
                 } else {
                     let mut choices = lock_choices(&self.choices);
-                    nemesis::complete_io(&self.io, op, &self.settings.faults, &mut choices);
+                    nemesis::complete_io(&self.io, &op, &self.settings.faults, &mut choices);
                 }
             }
         }
@@ -418,23 +428,23 @@ impl Simulation {
         }
     }
 
-    fn runnable(&self) -> Vec<usize> {
+    /// The fibers that may step now, ascending, written into `out` (cleared first).
+    fn runnable_into(&self, out: &mut Vec<usize>) {
+        out.clear();
         match &self.phase {
             Phase::Recovering { waiting, .. } => {
                 if waiting.as_ref().is_none_or(Completion::finished) {
-                    vec![0]
-                } else {
-                    vec![]
+                    out.push(0);
                 }
             }
-            Phase::Down => vec![],
-            Phase::Running { .. } => self
-                .fibers
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.runnable(self.draining))
-                .map(|(i, _)| i)
-                .collect(),
+            Phase::Down => {}
+            Phase::Running { .. } => out.extend(
+                self.fibers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.runnable(self.draining))
+                    .map(|(i, _)| i),
+            ),
         }
     }
 
@@ -631,7 +641,7 @@ impl Simulation {
         while self.failure.is_none() && !self.corruption_detected {
             let idle = matches!(self.phase, Phase::Running { .. })
                 && self.fibers.iter().all(|f| !f.busy())
-                && self.io.pending_ops().is_empty();
+                && self.io.pending() == 0;
             if idle {
                 return;
             }

@@ -112,6 +112,60 @@ impl SchedView<'_> {
         turn
     }
 
+    /// Number of I/Os that may complete now.
+    pub fn ready_count(&self) -> usize {
+        self.ios.iter().filter(|io| io.ready).count()
+    }
+
+    /// Runnable fibers in turn after the last one, without the last one itself: the first
+    /// of them is the next fiber in turn (`fibers_in_turn` without building a list).
+    fn others_in_turn(&self) -> impl Iterator<Item = usize> + '_ {
+        let last = self.last_fiber;
+        let after = self
+            .runnable
+            .iter()
+            .filter(move |&&f| last.is_none_or(|last| f > last));
+        let before = self
+            .runnable
+            .iter()
+            .filter(move |&&f| last.is_some_and(|last| f < last));
+        after.chain(before).copied()
+    }
+
+    /// The first runnable fiber in turn after the last one (`fibers_in_turn()[0]`).
+    pub fn next_in_turn(&self) -> Option<usize> {
+        self.others_in_turn()
+            .next()
+            .or(self.last_fiber.filter(|_| self.last_is_runnable()))
+    }
+
+    /// Number of enabled events (`enabled_simplest_first().len()`).
+    pub fn enabled_count(&self) -> usize {
+        self.runnable.len() + self.ready_count()
+    }
+
+    /// Event `index` of `enabled_simplest_first()`, found without building the list (the
+    /// random scheduler asks this at every decision). `index < enabled_count()`.
+    pub fn enabled_at(&self, index: usize) -> Decision {
+        let mut rest = index;
+        if let Some(last) = self.last_fiber.filter(|_| self.last_is_runnable()) {
+            if rest == 0 {
+                return Decision::StepFiber(last);
+            }
+            rest -= 1;
+        }
+        let ready = self.ready_count();
+        if rest < ready {
+            let id = self.ready_ios().nth(rest).expect("rest < ready I/Os");
+            return Decision::CompleteIo(id);
+        }
+        let fiber = self
+            .others_in_turn()
+            .nth(rest - ready)
+            .expect("index < enabled_count()");
+        Decision::StepFiber(fiber)
+    }
+
     /// Every enabled event, simplest first: the last fiber (no context switch), then ready
     /// I/O oldest first, then the other runnable fibers in turn.
     pub fn enabled_simplest_first(&self) -> Vec<Decision> {
@@ -243,6 +297,49 @@ mod tests {
             "held I/O is not enabled"
         );
         assert!(!view.is_enabled(Decision::StepFiber(2)));
+    }
+
+    #[test]
+    fn enabled_at_indexes_the_simplest_first_list_without_building_it() {
+        let io_sets: [&[IoCandidate]; 3] = [
+            &[],
+            &[IoCandidate { id: 3, ready: true }],
+            &[
+                IoCandidate { id: 4, ready: true },
+                IoCandidate {
+                    id: 5,
+                    ready: false,
+                },
+                IoCandidate { id: 6, ready: true },
+            ],
+        ];
+        let runnable_sets: [&[usize]; 5] = [&[], &[0], &[2], &[0, 2, 3], &[1, 2, 3, 4]];
+        let mut checked = 0;
+        for ios in io_sets {
+            for runnable in runnable_sets {
+                for last_fiber in [None, Some(0), Some(2), Some(4)] {
+                    let view = SchedView {
+                        step: 0,
+                        fiber_count: 5,
+                        runnable,
+                        last_fiber,
+                        ios,
+                    };
+                    let list = view.enabled_simplest_first();
+                    assert_eq!(view.enabled_count(), list.len(), "{view:?}");
+                    for (index, &decision) in list.iter().enumerate() {
+                        assert_eq!(view.enabled_at(index), decision, "{view:?} at {index}");
+                    }
+                    assert_eq!(
+                        view.next_in_turn(),
+                        view.fibers_in_turn().first().copied(),
+                        "{view:?}"
+                    );
+                    checked += list.len();
+                }
+            }
+        }
+        assert!(checked > 100, "the views cover many events: {checked}");
     }
 
     #[test]

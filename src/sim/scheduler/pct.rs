@@ -125,8 +125,8 @@ impl Scheduler for PctScheduler {
             self.start(choices);
         }
         self.assign_priorities(view.fiber_count, choices);
-        let ready: Vec<u64> = view.ready_ios().collect();
-        let step_fiber = match (view.runnable.is_empty(), ready.is_empty()) {
+        let ready = view.ready_count();
+        let step_fiber = match (view.runnable.is_empty(), ready == 0) {
             (false, true) => true,
             (true, false) => false,
             // The simple choice keeps the current fiber going; when it waits, I/O first.
@@ -134,7 +134,9 @@ impl Scheduler for PctScheduler {
             (true, true) => panic!("choose is called only with an enabled event"),
         };
         if !step_fiber {
-            return Decision::CompleteIo(ready[choices.draw_index(ready.len())]);
+            let index = choices.draw_index(ready);
+            let id = view.ready_ios().nth(index).expect("index < ready I/Os");
+            return Decision::CompleteIo(id);
         }
         let mut fiber = self.highest_runnable(view).expect("a fiber is runnable");
         if self.change_points.contains(&(self.fiber_steps + 1)) {

@@ -25,12 +25,9 @@ impl Scheduler for RandomScheduler {
     }
 
     fn choose(&mut self, view: &SchedView, choices: &mut Choices) -> Decision {
-        let events = view.enabled_simplest_first();
-        assert!(
-            !events.is_empty(),
-            "choose is called only with an enabled event"
-        );
-        events[choices.draw_index(events.len())]
+        let count = view.enabled_count();
+        assert!(count > 0, "choose is called only with an enabled event");
+        view.enabled_at(choices.draw_index(count))
     }
 }
 

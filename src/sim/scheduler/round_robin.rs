@@ -25,7 +25,7 @@ impl Scheduler for RoundRobinScheduler {
         if let Some(oldest) = view.ready_ios().next() {
             return Decision::CompleteIo(oldest);
         }
-        let next = view.fibers_in_turn().first().copied();
+        let next = view.next_in_turn();
         Decision::StepFiber(next.expect("choose is called only with an enabled event"))
     }
 }

@@ -49,6 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use braid_core::{Completion, File, IO, Result};
 
 use super::hash::StableHasher;
+use super::scheduler::IoCandidate;
 use file::SimFile;
 use state::{Delivery, SimState};
 
@@ -199,6 +200,29 @@ impl SimIO {
             .iter()
             .map(|(&id, pending)| state.describe(id, pending))
             .collect()
+    }
+
+    /// The scheduler's view of every pending operation at decision `now`, in submission
+    /// order (aborted ones are dropped first): `pending_ops()` without describing each one
+    /// (no path or group labels copied). `out` is cleared first, so a caller can reuse it
+    /// at every decision. Returns the earliest `ready_at` (None when nothing is pending).
+    pub fn candidates_into(&self, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
+        let mut state = self.state();
+        state.drop_finished();
+        out.clear();
+        out.extend(state.pending.iter().map(|(&id, pending)| IoCandidate {
+            id,
+            ready: pending.ready_at <= now,
+        }));
+        state.pending.values().map(|pending| pending.ready_at).min()
+    }
+
+    /// Pending operation `id` described as in `pending_ops()`, if it is pending.
+    pub fn pending_op(&self, id: u64) -> Option<PendingOp> {
+        let mut state = self.state();
+        state.drop_finished();
+        let pending = state.pending.get(&id)?;
+        Some(state.describe(id, pending))
     }
 
     /// Completes operation `id` with `outcome` and runs its callback.
