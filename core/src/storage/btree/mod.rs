@@ -2,14 +2,16 @@
 //! values (at most `page_size / 4` bytes) over the `PageAccess` trait.
 //!
 //! Every operation is a re-entrant state machine with `step(&mut self, pages)`: `Get`,
-//! `Put`, `Delete`, `Scan`, `CreateTree` and `IntegrityCheck`. Writes plan their change in
-//! memory from the pages they read (`plan.rs`), then reserve, then apply without I/O
-//! (`write.rs`). The page layout and the minimum-fill rule are in `node.rs`.
+//! `Put`, `Delete`, `Scan`, `CreateTree` and `IntegrityCheck`. A put that fits in its leaf
+//! edits the leaf image in place (`leaf_edit.rs`); other writes plan their change in memory
+//! from the pages they read (`plan.rs`), then reserve, then apply without I/O (`write.rs`).
+//! The page layout and the minimum-fill rule are in `node.rs`.
 
 mod create;
 mod delete;
 mod get;
 mod integrity;
+mod leaf_edit;
 mod node;
 mod pack;
 mod plan;

@@ -1,5 +1,9 @@
 //! The state machine shared by `Put` and `Delete`: gather, reserve, apply.
 //!
+//! 0. `Descend`: read the pages from the root to the key's leaf, one per level, passing
+//!    through interior pages in their images. A put whose leaf keeps room for it and does
+//!    not shrink is written right there, the leaf image edited in place (`leaf_edit.rs`):
+//!    no plan, no decoded node. Anything else continues with the pages read so far.
 //! 1. `Gather`: plan the change against the pages read so far (`plan.rs`); while the plan
 //!    needs another page, read it (yielding as the pager needs) and plan again. Nothing
 //!    outside this state machine changes.
@@ -13,7 +17,8 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use super::node::{Node, capacity, is_interior_image};
+use super::leaf_edit::{InPlace, put_in_place};
+use super::node::{LookupStep, Node, capacity, is_interior_image, lookup};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use crate::io::{Completion, IOResult};
 use crate::storage::{PageAccess, PageNo, PageRef};
@@ -28,8 +33,17 @@ pub(super) struct Write {
     state: WriteState,
 }
 
+/// A path longer than this means a cycle in corrupt pages.
+const MAX_DEPTH: usize = 64;
+
 #[derive(Debug)]
 enum WriteState {
+    /// Waiting for page `pgno` on the way down from the root; `path` holds the interior
+    /// pages above it (empty before the root is known).
+    Descend {
+        path: Vec<(PageNo, PageRef)>,
+        pgno: PageNo,
+    },
     /// Waiting for pages the plan needs; holds every page read so far, and those decoded.
     Gather {
         images: BTreeMap<PageNo, PageRef>,
@@ -60,9 +74,9 @@ struct Apply {
 
 impl Write {
     pub(super) fn new(key: Vec<u8>, value: Option<Vec<u8>>) -> Write {
-        let state = WriteState::Gather {
-            images: BTreeMap::new(),
-            nodes: BTreeMap::new(),
+        let state = WriteState::Descend {
+            path: Vec::new(),
+            pgno: 0,
         };
         Write { key, value, state }
     }
@@ -77,15 +91,43 @@ impl Write {
     pub(super) fn step<P: PageAccess + ?Sized>(&mut self, pages: &mut P) -> Result<IOResult<bool>> {
         loop {
             match &mut self.state {
+                WriteState::Descend { path, pgno } => {
+                    if *pgno == 0 {
+                        let root = pages.root();
+                        if root == 0 {
+                            if self.value.is_none() {
+                                self.state = WriteState::Done;
+                                return Ok(IOResult::Done(false));
+                            }
+                            return Err(Error::Misuse("put before the tree was created".into()));
+                        }
+                        *pgno = root;
+                    }
+                    if path.len() > MAX_DEPTH {
+                        return Err(corrupt(*pgno, "tree deeper than 64 levels (a cycle?)"));
+                    }
+                    let image = return_if_io!(pages.read_page(*pgno));
+                    let usable_size = pages.usable_size();
+                    if is_interior_image(&image) {
+                        let step = lookup(&image, usable_size, &self.key)
+                            .map_err(|why| corrupt(*pgno, why))?;
+                        let LookupStep::Child { page, .. } = step else {
+                            unreachable!("an interior image leads to a child")
+                        };
+                        path.push((*pgno, image));
+                        *pgno = page;
+                        continue;
+                    }
+                    let leaf = *pgno;
+                    let path = std::mem::take(path);
+                    if let Some(outcome) = self.at_leaf(pages, path, leaf, image)? {
+                        self.state = WriteState::Done;
+                        return Ok(IOResult::Done(outcome));
+                    }
+                }
                 WriteState::Gather { images, nodes } => {
                     let root = pages.root();
-                    if root == 0 {
-                        if self.value.is_none() {
-                            self.state = WriteState::Done;
-                            return Ok(IOResult::Done(false));
-                        }
-                        return Err(Error::Misuse("put before the tree was created".into()));
-                    }
+                    assert_ne!(root, 0, "the descent found a root");
                     let change = match &self.value {
                         Some(value) => Change::Put {
                             key: &self.key,
@@ -163,6 +205,41 @@ impl Write {
             }
         }
     }
+
+    /// The descent reached leaf `pgno`: a put that fits is written in place (returns its
+    /// outcome); anything else moves to `Gather` with every page read so far, the leaf
+    /// decoded. No I/O.
+    fn at_leaf<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        path: Vec<(PageNo, PageRef)>,
+        pgno: PageNo,
+        image: PageRef,
+    ) -> Result<Option<bool>> {
+        let usable_size = pages.usable_size();
+        if let Some(value) = &self.value {
+            match put_in_place(&image, usable_size, &self.key, value)
+                .map_err(|why| corrupt(pgno, why))?
+            {
+                InPlace::Unchanged => return Ok(Some(true)),
+                InPlace::Written { image, replaced } => {
+                    pages.write_page(pgno, image)?;
+                    return Ok(Some(replaced));
+                }
+                InPlace::NeedsPlan => {}
+            }
+        }
+        let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
+        let mut images: BTreeMap<PageNo, PageRef> = path.into_iter().collect();
+        images.insert(pgno, image);
+        let nodes = BTreeMap::from([(pgno, node)]);
+        self.state = WriteState::Gather { images, nodes };
+        Ok(None)
+    }
+}
+
+fn corrupt(pgno: PageNo, why: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("page {pgno}: {why}"))
 }
 
 /// Allocates the plan's new pages and turns it into page images. No I/O: the pages were

@@ -1,0 +1,252 @@
+//! Editing a leaf page image in place: the fast path of a put whose leaf keeps room for it.
+//!
+//! A put that replaces a value or inserts a cell into a leaf that still fits needs neither
+//! the planner nor a decoded `Node`: the cells of a leaf are packed in key order (node.rs),
+//! so the new image is the old one with one cell spliced in (or swapped) and the counts
+//! updated. The result is byte for byte what `Node::encode_into` would write for the
+//! changed node, so both paths produce the same pages.
+//!
+//! The fast path applies only when the leaf does not shrink: a leaf that grows in place
+//! cannot make itself or a sibling mergeable, so the minimum-fill rule still holds (the
+//! planner's `propagate` relies on the same fact). Anything else (a split, a smaller value)
+//! goes through the planner.
+
+use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, leaf_cell_bytes};
+
+/// Where a key sits in a leaf image, found without decoding the leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct LeafSlot {
+    /// Byte offset of the key's cell, or of the first cell above the key (where a new cell
+    /// goes); the end of the cells when every key is below it.
+    pub offset: usize,
+    /// Length in bytes of the key's cell when the key is present.
+    pub existing: Option<usize>,
+    /// Byte offset just past the last cell.
+    pub end: usize,
+    /// Number of cells.
+    pub count: usize,
+}
+
+/// What an in-place put produced.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum InPlace {
+    /// The key already holds exactly this value: nothing to write.
+    Unchanged,
+    /// The new leaf image (the page's reserved tail copied unchanged); `replaced` says
+    /// whether a value was overwritten.
+    Written { image: Vec<u8>, replaced: bool },
+    /// The change does not fit in place (the leaf would overflow or shrink): plan it.
+    NeedsPlan,
+}
+
+/// Finds `key` in a leaf image, checking what `node::lookup` checks over the whole page
+/// (bounds, kind, key lengths, key order), so a page is refused here exactly when decoding
+/// it would fail. The caller knows the image is a leaf's (`is_interior_image` is false).
+pub(super) fn locate(image: &[u8], usable_size: usize, key: &[u8]) -> Result<LeafSlot, String> {
+    // The lookup checks the page as a whole; the walk below then only finds offsets.
+    match super::node::lookup(image, usable_size, key)? {
+        super::node::LookupStep::Leaf(_) => {}
+        super::node::LookupStep::Child { .. } => {
+            return Err("expected a leaf, found an interior page".into());
+        }
+    }
+    let area = &image[..usable_size];
+    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let mut at = HEADER_BYTES;
+    let mut slot = None;
+    for _ in 0..count {
+        // Bounds were checked by `lookup`.
+        let key_len = usize::from(area[at]);
+        let value_len = usize::from(u16::from_le_bytes([area[at + 1], area[at + 2]]));
+        let cell_len = LEAF_CELL_OVERHEAD + key_len + value_len;
+        if slot.is_none() {
+            let cell_key = &area[at + LEAF_CELL_OVERHEAD..at + LEAF_CELL_OVERHEAD + key_len];
+            match cell_key.cmp(key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => slot = Some((at, Some(cell_len))),
+                std::cmp::Ordering::Greater => slot = Some((at, None)),
+            }
+        }
+        at += cell_len;
+    }
+    let (offset, existing) = slot.unwrap_or((at, None));
+    Ok(LeafSlot {
+        offset,
+        existing,
+        end: at,
+        count,
+    })
+}
+
+/// Puts `key` = `value` into the leaf `image` in place when the leaf neither overflows nor
+/// shrinks. Errors are damage found in the page (as `Node::decode` would report it).
+pub(super) fn put_in_place(
+    image: &[u8],
+    usable_size: usize,
+    key: &[u8],
+    value: &[u8],
+) -> Result<InPlace, String> {
+    let slot = locate(image, usable_size, key)?;
+    let new_cell = leaf_cell_bytes(key, value);
+    let old_cell = slot.existing.unwrap_or(0);
+    if let Some(len) = slot.existing {
+        let stored = &image[slot.offset + LEAF_CELL_OVERHEAD + key.len()..slot.offset + len];
+        if stored == value {
+            return Ok(InPlace::Unchanged);
+        }
+    }
+    let old_fill = slot.end - HEADER_BYTES;
+    let new_fill = old_fill - old_cell + new_cell;
+    if new_fill < old_fill || new_fill > capacity(usable_size) {
+        return Ok(InPlace::NeedsPlan);
+    }
+    let count = if slot.existing.is_some() {
+        slot.count
+    } else {
+        slot.count + 1
+    };
+    let Ok(count) = u16::try_from(count) else {
+        return Ok(InPlace::NeedsPlan);
+    };
+    let mut new_image = image.to_vec();
+    let tail_from = slot.offset + old_cell;
+    let new_end = slot.end - old_cell + new_cell;
+    // Move the cells after the slot to their new place, then write the new cell.
+    new_image.copy_within(tail_from..slot.end, slot.offset + new_cell);
+    let key_len = u8::try_from(key.len()).expect("key length checked on entry");
+    let value_len = u16::try_from(value.len()).expect("value length checked on entry");
+    let cell = &mut new_image[slot.offset..slot.offset + new_cell];
+    cell[0] = key_len;
+    cell[1..3].copy_from_slice(&value_len.to_le_bytes());
+    cell[LEAF_CELL_OVERHEAD..LEAF_CELL_OVERHEAD + key.len()].copy_from_slice(key);
+    cell[LEAF_CELL_OVERHEAD + key.len()..].copy_from_slice(value);
+    new_image[1..3].copy_from_slice(&count.to_le_bytes());
+    // What follows the cells is zero, as `encode_into` leaves it.
+    new_image[new_end..usable_size].fill(0);
+    Ok(InPlace::Written {
+        image: new_image,
+        replaced: slot.existing.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::node::Node;
+    use super::*;
+
+    const PAGE: usize = 512;
+    const USABLE: usize = PAGE - 8;
+
+    fn leaf(cells: &[(&str, &[u8])]) -> Node {
+        Node::Leaf {
+            cells: cells
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.to_vec()))
+                .collect(),
+        }
+    }
+
+    /// The image of `node`, with a recognisable reserved tail.
+    fn image_of(node: &Node) -> Vec<u8> {
+        let mut image = vec![0xAB; PAGE];
+        node.encode_into(&mut image, USABLE);
+        image
+    }
+
+    #[test]
+    fn an_in_place_put_writes_exactly_what_encoding_the_changed_node_writes() {
+        let before = leaf(&[("b", b"1"), ("d", b"22"), ("f", b"333")]);
+        let cases: [(&str, &[u8], Node, bool); 5] = [
+            (
+                "a",
+                b"x",
+                leaf(&[("a", b"x"), ("b", b"1"), ("d", b"22"), ("f", b"333")]),
+                false,
+            ),
+            (
+                "c",
+                b"x",
+                leaf(&[("b", b"1"), ("c", b"x"), ("d", b"22"), ("f", b"333")]),
+                false,
+            ),
+            (
+                "g",
+                b"x",
+                leaf(&[("b", b"1"), ("d", b"22"), ("f", b"333"), ("g", b"x")]),
+                false,
+            ),
+            (
+                "d",
+                b"44",
+                leaf(&[("b", b"1"), ("d", b"44"), ("f", b"333")]),
+                true,
+            ),
+            (
+                "b",
+                b"5555",
+                leaf(&[("b", b"5555"), ("d", b"22"), ("f", b"333")]),
+                true,
+            ),
+        ];
+        for (key, value, after, replaced) in cases {
+            let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value);
+            assert_eq!(
+                got,
+                Ok(InPlace::Written {
+                    image: image_of(&after),
+                    replaced
+                }),
+                "put {key}"
+            );
+        }
+        let empty = image_of(&Node::empty_leaf());
+        let Ok(InPlace::Written { image, .. }) = put_in_place(&empty, USABLE, b"k", b"v") else {
+            panic!("an empty leaf takes a cell in place");
+        };
+        assert_eq!(image, image_of(&leaf(&[("k", b"v")])));
+    }
+
+    #[test]
+    fn same_value_is_unchanged_and_shrinking_or_overflowing_is_not_in_place() {
+        let before = image_of(&leaf(&[("b", b"1"), ("d", b"22")]));
+        assert_eq!(
+            put_in_place(&before, USABLE, b"d", b"22"),
+            Ok(InPlace::Unchanged)
+        );
+        assert_eq!(
+            put_in_place(&before, USABLE, b"d", b"2"),
+            Ok(InPlace::NeedsPlan),
+            "a smaller value shrinks the leaf: the planner settles it"
+        );
+        // A value that would pass the usable end.
+        let big = vec![7u8; 120];
+        let full = image_of(&leaf(&[
+            ("a", &big),
+            ("b", &big),
+            ("c", &big),
+            ("d", &big[..100]),
+        ]));
+        assert_eq!(
+            put_in_place(&full, USABLE, b"e", &big),
+            Ok(InPlace::NeedsPlan)
+        );
+    }
+
+    #[test]
+    fn damaged_leaves_are_refused_as_decode_refuses_them() {
+        let mut image = image_of(&leaf(&[("a", b"1"), ("b", b"2")]));
+        image[HEADER_BYTES + 3] = b'c'; // the first key becomes "c", above "b"
+        assert!(Node::decode(&image, USABLE).is_err());
+        let why = put_in_place(&image, USABLE, b"z", b"v").expect_err("unsorted keys");
+        assert!(why.contains("out of order"), "{why}");
+        let mut image = image_of(&leaf(&[("a", b"1")]));
+        image[1] = 9; // claims nine cells
+        image[20..USABLE].fill(0xFF);
+        assert!(put_in_place(&image, USABLE, b"z", b"v").is_err());
+        let interior = image_of(&Node::Interior {
+            keys: vec![b"m".to_vec()],
+            children: vec![5, 9],
+        });
+        assert!(put_in_place(&interior, USABLE, b"a", b"v").is_err());
+    }
+}
