@@ -31,7 +31,7 @@ impl SeqOracle {
                 .writes
                 .iter()
                 .any(|(key, value)| view.get(key) != value.as_ref());
-            if changes && self.unresolved_through(base).is_empty() {
+            if changes && self.unresolved_count_through(base) == 0 {
                 return Err(violation(
                     ViolationKind::WrongCommitSeq,
                     format!("sequence {}", self.acked_max + 1),
@@ -109,8 +109,10 @@ impl SeqOracle {
     /// distinct commit in flight. When a commit leaves the flight without filling one
     /// (it failed, was busy, or never published), the history is broken.
     pub(super) fn check_fillable(&self, step: u64, conn: u64, op: &Op) -> Result<(), Violation> {
+        // Runs after every completion: nothing is allocated or formatted unless a rule
+        // is broken.
         let inflight = self.inflight.len();
-        let cause = match self.failed.last() {
+        let cause = || match self.failed.last() {
             Some(commit) => format!(
                 "the commit of connection {} (transaction {}), invoked at step {}, failed",
                 commit.conn, commit.txn, commit.step
@@ -123,8 +125,9 @@ impl SeqOracle {
             ViolationKind::AbortedRead
         };
         for read in self.unconfirmed.iter().filter(|read| read.lowest.is_none()) {
-            let unresolved = self.unresolved_through(read.snapshot);
-            if unresolved.len() > inflight {
+            if self.unresolved_count_through(read.snapshot) > inflight {
+                let unresolved = self.unresolved_through(read.snapshot);
+                let cause = cause();
                 return Err(read
                     .violation(
                         read_kind,
@@ -144,6 +147,7 @@ impl SeqOracle {
                 .detail(detail)
         };
         if self.gaps.len() > inflight {
+            let cause = cause();
             return Err(violation(
                 ViolationKind::SeqGap,
                 format!("sequences {:?} filled by commits in flight", self.gaps),
@@ -154,8 +158,9 @@ impl SeqOracle {
                 ),
             ));
         }
-        let seen = self.unresolved_through(self.max_seen_snapshot);
-        if seen.len() > inflight {
+        if self.unresolved_count_through(self.max_seen_snapshot) > inflight {
+            let seen = self.unresolved_through(self.max_seen_snapshot);
+            let cause = cause();
             return Err(violation(
                 read_kind,
                 format!("snapshots <= {}", self.acked_max),

@@ -248,10 +248,14 @@ impl SeqOracle {
         result: &OpResult,
         claims: Claims,
     ) -> Result<(), Violation> {
-        let mut state = self
-            .conns
-            .remove(&conn)
-            .expect("an op completes on a known connection");
+        // The connection's state is taken out (an idle `Conn` stands in for it, as if it
+        // were absent) so that `complete` can borrow both it and the oracle; it goes back
+        // into the same map entry afterwards, without removing and reinserting the key.
+        let mut state = std::mem::take(
+            self.conns
+                .get_mut(&conn)
+                .expect("an op completes on a known connection"),
+        );
         let pending = state
             .pending
             .take()
@@ -265,7 +269,10 @@ impl SeqOracle {
         if state.txn.as_ref().is_some_and(|txn| !txn.explicit) {
             state.txn = None;
         }
-        self.conns.insert(conn, state);
+        *self
+            .conns
+            .get_mut(&conn)
+            .expect("complete neither adds nor removes connections") = state;
         outcome?;
         self.check_fillable(step, conn, op)?;
         self.judge_resolved_reads()?;

@@ -63,7 +63,7 @@ impl SeqOracle {
                 state.last_snapshot
             )));
         }
-        let unresolved = self.unresolved_through(claimed).len();
+        let unresolved = self.unresolved_count_through(claimed);
         if unresolved > self.inflight.len() {
             let possible = (self.acked_max + self.inflight.len() as u64)
                 .saturating_sub(self.gaps.len() as u64);
@@ -88,6 +88,13 @@ impl SeqOracle {
         state.last_snapshot = claimed;
         self.max_seen_snapshot = self.max_seen_snapshot.max(claimed);
         Ok(())
+    }
+
+    /// `unresolved_through(snapshot).len()`, without building the list.
+    pub(super) fn unresolved_count_through(&self, snapshot: u64) -> usize {
+        let beyond = snapshot.saturating_sub(self.acked_max);
+        let beyond = usize::try_from(beyond).expect("sequences seen fit in memory");
+        self.gaps.range(..=snapshot).count() + beyond
     }
 
     /// Sequences at or below `snapshot` that no acknowledged commit holds.
@@ -219,7 +226,7 @@ impl SeqOracle {
                 // A read of unknown snapshot saw at most what can still be published.
                 read.snapshot = read.snapshot.min(reachable);
             }
-            if outcome.is_ok() && self.unresolved_through(read.snapshot).is_empty() {
+            if outcome.is_ok() && self.unresolved_count_through(read.snapshot) == 0 {
                 let view_at = |snapshot| View::at(&self.store, snapshot).with_own(&read.own);
                 outcome = check_read_at_some(view_at, &self.store, &read, &self.failed_writes());
             } else {
@@ -248,4 +255,26 @@ fn violation_from_failure(read: &ReadRecord, slot: u64, failure: &PendingCommit)
          {}), which failed at step {}",
         failure.conn, failure.txn, failure.failed_step
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Durability;
+    use crate::model::oracle::SeqOracle;
+
+    #[test]
+    fn the_unresolved_count_is_the_length_of_the_unresolved_list() {
+        let mut oracle = SeqOracle::new(Durability::Full);
+        oracle.acked_max = 10;
+        oracle.gaps.extend([3, 7, 8]);
+        for snapshot in 0..16 {
+            assert_eq!(
+                oracle.unresolved_count_through(snapshot),
+                oracle.unresolved_through(snapshot).len(),
+                "snapshot {snapshot}"
+            );
+        }
+        assert_eq!(oracle.unresolved_through(12), vec![3, 7, 8, 11, 12]);
+        assert_eq!(oracle.unresolved_count_through(7), 2);
+    }
 }
