@@ -45,6 +45,21 @@ pub trait PageAccess {
     /// Mutates nothing the caller can observe, so re-entry is always safe.
     fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>>;
 
+    /// Like `read_page`, and whether this very image already passed the B-tree's whole-page
+    /// check (recorded by `mark_checked`), so that a lookup passing through it may skip the
+    /// check. Implementations that do not remember say false.
+    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
+        Ok(IOResult::Done((
+            crate::return_if_io!(self.read_page(pgno)),
+            false,
+        )))
+    }
+
+    /// Records that `image`, just read for `pgno`, passed the B-tree's whole-page check.
+    /// Page images never change once read, so the mark holds for as long as the image is
+    /// shared. Changes nothing a reader can see; the default forgets it.
+    fn mark_checked(&mut self, _pgno: PageNo, _image: &PageRef) {}
+
     /// Replaces `pgno`'s image in this transaction's private dirty set. No I/O.
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()>;
 

@@ -18,7 +18,7 @@ use crate::storage::pager::commit::CommitState;
 use crate::storage::pager::fetch::{PageView, PendingRead};
 use crate::storage::pager::{Pager, Snapshot};
 use crate::yields::YieldPoint;
-use crate::{Error, Result};
+use crate::{Error, Result, return_if_io};
 
 /// A read-only transaction on one snapshot. Beginning and ending it need no I/O.
 pub struct ReadTxn {
@@ -90,12 +90,21 @@ impl PageAccess for ReadTxn {
     }
 
     fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
+        let (image, _) = return_if_io!(self.read_page_checked(pgno));
+        Ok(IOResult::Done(image))
+    }
+
+    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
         let view = PageView {
             snapshot: &self.snapshot,
             page_count: self.snapshot.header().page_count,
             dirty_txn: None,
         };
         self.pager.fetch(view, pgno, &mut self.pending)
+    }
+
+    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef) {
+        self.pager.state().cache.mark_checked(pgno, image);
     }
 
     fn write_page(&mut self, _pgno: PageNo, _image: Vec<u8>) -> Result<()> {
@@ -262,6 +271,11 @@ impl PageAccess for WriteTxn {
     }
 
     fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
+        let (image, _) = return_if_io!(self.read_page_checked(pgno));
+        Ok(IOResult::Done(image))
+    }
+
+    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
         self.check_open()?;
         let view = PageView {
             snapshot: &self.snapshot,
@@ -269,6 +283,10 @@ impl PageAccess for WriteTxn {
             dirty_txn: Some(self.id),
         };
         self.pager.fetch(view, pgno, &mut self.pending)
+    }
+
+    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef) {
+        self.pager.state().cache.mark_checked(pgno, image);
     }
 
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `Get`: point lookup, one page per level from the root down to a leaf.
 
-use super::node::{LookupStep, Node, lookup};
+use super::node::{LookupStep, Node, lookup, lookup_checked};
 use super::put::check_key;
 use crate::io::IOResult;
 use crate::storage::{PageAccess, PageNo, PageRef};
@@ -57,10 +57,8 @@ impl Get {
                 GetState::WaitPage { pgno, depth } => {
                     // Read straight from the page image: decoding a whole node per level
                     // (every key and value copied) dominated point lookups.
-                    let image = return_if_io!(read_image(pages, pgno, depth));
-                    let step = lookup(&image, pages.usable_size(), &self.key)
-                        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
-                    match step {
+                    let (image, checked) = return_if_io!(read_image_checked(pages, pgno, depth));
+                    match lookup_in(pages, pgno, &image, checked, &self.key)? {
                         LookupStep::Child { page: child, .. } => {
                             self.state = GetState::WaitPage {
                                 pgno: child,
@@ -99,6 +97,16 @@ fn read_image<P: PageAccess + ?Sized>(
     pgno: PageNo,
     depth: usize,
 ) -> Result<IOResult<PageRef>> {
+    let (image, _) = return_if_io!(read_image_checked(pages, pgno, depth));
+    Ok(IOResult::Done(image))
+}
+
+/// `read_image`, and whether the image already passed the whole-page check.
+fn read_image_checked<P: PageAccess + ?Sized>(
+    pages: &mut P,
+    pgno: PageNo,
+    depth: usize,
+) -> Result<IOResult<(PageRef, bool)>> {
     if depth > MAX_DEPTH {
         return Err(Error::Corrupt(format!(
             "page {pgno}: tree deeper than {MAX_DEPTH} levels"
@@ -107,5 +115,25 @@ fn read_image<P: PageAccess + ?Sized>(
     if pgno < 2 {
         return Err(Error::Corrupt(format!("child pointer to page {pgno}")));
     }
-    pages.read_page(pgno)
+    pages.read_page_checked(pgno)
+}
+
+/// Where `key` leads from `image`, the image of `pgno`. The whole-page check (`lookup`)
+/// runs the first time an image is seen, which then is marked checked; later lookups in
+/// the same image skip it (`lookup_checked`).
+pub(super) fn lookup_in<'a, P: PageAccess + ?Sized>(
+    pages: &mut P,
+    pgno: PageNo,
+    image: &'a PageRef,
+    checked: bool,
+    key: &[u8],
+) -> Result<LookupStep<'a>> {
+    let usable_size = pages.usable_size();
+    let corrupt = |why: String| Error::Corrupt(format!("page {pgno}: {why}"));
+    if checked {
+        return lookup_checked(image, usable_size, key).map_err(corrupt);
+    }
+    let step = lookup(image, usable_size, key).map_err(corrupt)?;
+    pages.mark_checked(pgno, image);
+    Ok(step)
 }

@@ -11,7 +11,9 @@
 //! planner's `propagate` relies on the same fact). Anything else (a split, a smaller value)
 //! goes through the planner.
 
-use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, leaf_cell_bytes};
+use super::node::{
+    HEADER_BYTES, LEAF_CELL_OVERHEAD, LookupStep, capacity, leaf_cell_bytes, lookup, lookup_checked,
+};
 
 /// Where a key sits in a leaf image, found without decoding the leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,16 +41,23 @@ pub(super) enum InPlace {
     NeedsPlan,
 }
 
-/// Finds `key` in a leaf image, checking what `node::lookup` checks over the whole page
-/// (bounds, kind, key lengths, key order), so a page is refused here exactly when decoding
-/// it would fail. The caller knows the image is a leaf's (`is_interior_image` is false).
-pub(super) fn locate(image: &[u8], usable_size: usize, key: &[u8]) -> Result<LeafSlot, String> {
+/// Finds `key` in a leaf image. Unless the image was `checked` already, checks first what
+/// `node::lookup` checks over the whole page (bounds, kind, key lengths, key order), so a
+/// page is refused here exactly when decoding it would fail. The caller knows the image is
+/// a leaf's (`is_interior_image` is false).
+pub(super) fn locate(
+    image: &[u8],
+    usable_size: usize,
+    key: &[u8],
+    checked: bool,
+) -> Result<LeafSlot, String> {
     // The lookup checks the page as a whole; the walk below then only finds offsets.
-    match super::node::lookup(image, usable_size, key)? {
-        super::node::LookupStep::Leaf(_) => {}
-        super::node::LookupStep::Child { .. } => {
-            return Err("expected a leaf, found an interior page".into());
-        }
+    let step = match checked {
+        true => lookup_checked(image, usable_size, key)?,
+        false => lookup(image, usable_size, key)?,
+    };
+    if let LookupStep::Child { .. } = step {
+        return Err("expected a leaf, found an interior page".into());
     }
     let area = &image[..usable_size];
     let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
@@ -79,14 +88,16 @@ pub(super) fn locate(image: &[u8], usable_size: usize, key: &[u8]) -> Result<Lea
 }
 
 /// Puts `key` = `value` into the leaf `image` in place when the leaf neither overflows nor
-/// shrinks. Errors are damage found in the page (as `Node::decode` would report it).
+/// shrinks. Errors are damage found in the page (as `Node::decode` would report it); an
+/// image already `checked` is not checked again.
 pub(super) fn put_in_place(
     image: &[u8],
     usable_size: usize,
     key: &[u8],
     value: &[u8],
+    checked: bool,
 ) -> Result<InPlace, String> {
-    let slot = locate(image, usable_size, key)?;
+    let slot = locate(image, usable_size, key, checked)?;
     let new_cell = leaf_cell_bytes(key, value);
     let old_cell = slot.existing.unwrap_or(0);
     if let Some(len) = slot.existing {
@@ -189,7 +200,7 @@ mod tests {
             ),
         ];
         for (key, value, after, replaced) in cases {
-            let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value);
+            let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value, false);
             assert_eq!(
                 got,
                 Ok(InPlace::Written {
@@ -200,7 +211,8 @@ mod tests {
             );
         }
         let empty = image_of(&Node::empty_leaf());
-        let Ok(InPlace::Written { image, .. }) = put_in_place(&empty, USABLE, b"k", b"v") else {
+        let Ok(InPlace::Written { image, .. }) = put_in_place(&empty, USABLE, b"k", b"v", false)
+        else {
             panic!("an empty leaf takes a cell in place");
         };
         assert_eq!(image, image_of(&leaf(&[("k", b"v")])));
@@ -210,11 +222,11 @@ mod tests {
     fn same_value_is_unchanged_and_shrinking_or_overflowing_is_not_in_place() {
         let before = image_of(&leaf(&[("b", b"1"), ("d", b"22")]));
         assert_eq!(
-            put_in_place(&before, USABLE, b"d", b"22"),
+            put_in_place(&before, USABLE, b"d", b"22", true),
             Ok(InPlace::Unchanged)
         );
         assert_eq!(
-            put_in_place(&before, USABLE, b"d", b"2"),
+            put_in_place(&before, USABLE, b"d", b"2", true),
             Ok(InPlace::NeedsPlan),
             "a smaller value shrinks the leaf: the planner settles it"
         );
@@ -227,7 +239,7 @@ mod tests {
             ("d", &big[..100]),
         ]));
         assert_eq!(
-            put_in_place(&full, USABLE, b"e", &big),
+            put_in_place(&full, USABLE, b"e", &big, false),
             Ok(InPlace::NeedsPlan)
         );
     }
@@ -237,16 +249,16 @@ mod tests {
         let mut image = image_of(&leaf(&[("a", b"1"), ("b", b"2")]));
         image[HEADER_BYTES + 3] = b'c'; // the first key becomes "c", above "b"
         assert!(Node::decode(&image, USABLE).is_err());
-        let why = put_in_place(&image, USABLE, b"z", b"v").expect_err("unsorted keys");
+        let why = put_in_place(&image, USABLE, b"z", b"v", false).expect_err("unsorted keys");
         assert!(why.contains("out of order"), "{why}");
         let mut image = image_of(&leaf(&[("a", b"1")]));
         image[1] = 9; // claims nine cells
         image[20..USABLE].fill(0xFF);
-        assert!(put_in_place(&image, USABLE, b"z", b"v").is_err());
+        assert!(put_in_place(&image, USABLE, b"z", b"v", false).is_err());
         let interior = image_of(&Node::Interior {
             keys: vec![b"m".to_vec()],
             children: vec![5, 9],
         });
-        assert!(put_in_place(&interior, USABLE, b"a", b"v").is_err());
+        assert!(put_in_place(&interior, USABLE, b"a", b"v", false).is_err());
     }
 }

@@ -17,8 +17,9 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
+use super::get::lookup_in;
 use super::leaf_edit::{InPlace, put_in_place};
-use super::node::{LookupStep, Node, capacity, is_interior_image, lookup};
+use super::node::{LookupStep, Node, capacity, is_interior_image};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use crate::io::{Completion, IOResult};
 use crate::storage::{PageAccess, PageNo, PageRef};
@@ -106,11 +107,9 @@ impl Write {
                     if path.len() > MAX_DEPTH {
                         return Err(corrupt(*pgno, "tree deeper than 64 levels (a cycle?)"));
                     }
-                    let image = return_if_io!(pages.read_page(*pgno));
-                    let usable_size = pages.usable_size();
+                    let (image, checked) = return_if_io!(pages.read_page_checked(*pgno));
                     if is_interior_image(&image) {
-                        let step = lookup(&image, usable_size, &self.key)
-                            .map_err(|why| corrupt(*pgno, why))?;
+                        let step = lookup_in(pages, *pgno, &image, checked, &self.key)?;
                         let LookupStep::Child { page, .. } = step else {
                             unreachable!("an interior image leads to a child")
                         };
@@ -120,7 +119,7 @@ impl Write {
                     }
                     let leaf = *pgno;
                     let path = std::mem::take(path);
-                    if let Some(outcome) = self.at_leaf(pages, path, leaf, image)? {
+                    if let Some(outcome) = self.at_leaf(pages, path, leaf, image, checked)? {
                         self.state = WriteState::Done;
                         return Ok(IOResult::Done(outcome));
                     }
@@ -215,10 +214,11 @@ impl Write {
         path: Vec<(PageNo, PageRef)>,
         pgno: PageNo,
         image: PageRef,
+        checked: bool,
     ) -> Result<Option<bool>> {
         let usable_size = pages.usable_size();
         if let Some(value) = &self.value {
-            match put_in_place(&image, usable_size, &self.key, value)
+            match put_in_place(&image, usable_size, &self.key, value, checked)
                 .map_err(|why| corrupt(pgno, why))?
             {
                 InPlace::Unchanged => return Ok(Some(true)),

@@ -5,6 +5,10 @@
 //! writer's private dirty image. Dirty entries are pinned: eviction never drops them
 //! (except under the evict-dirty-page canary), so the cache may exceed its capacity while
 //! a large transaction is open.
+//!
+//! Each entry also remembers whether its image passed the B-tree's whole-page check
+//! (`mark_checked`): images never change once cached, so a page checked once need not be
+//! checked again by every lookup that passes through it.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +35,8 @@ pub(crate) struct CacheKey {
 struct Entry {
     image: PageRef,
     last_used: u64,
+    /// The image passed the B-tree's whole-page check.
+    checked: bool,
 }
 
 /// The cache itself; lives inside the pager's mutex.
@@ -67,6 +73,12 @@ impl PageCache {
 
     /// The image under `key`, marking it recently used.
     pub(crate) fn get(&mut self, key: &CacheKey) -> Option<PageRef> {
+        self.get_checked(key).map(|(image, _)| image)
+    }
+
+    /// The image under `key` and whether it passed the whole-page check, marking it
+    /// recently used.
+    pub(crate) fn get_checked(&mut self, key: &CacheKey) -> Option<(PageRef, bool)> {
         self.tick += 1;
         let tick = self.tick;
         let entry = self.entries.get_mut(key)?;
@@ -74,7 +86,26 @@ impl PageCache {
         lru.remove(&entry.last_used);
         entry.last_used = tick;
         lru.insert(tick, *key);
-        Some(entry.image.clone())
+        Some((entry.image.clone(), entry.checked))
+    }
+
+    /// Records that `image`, cached under some version of `page`, passed the B-tree's
+    /// whole-page check. Touches neither the recency order nor anything else; an image no
+    /// longer cached is ignored.
+    pub(crate) fn mark_checked(&mut self, page: PageNo, image: &PageRef) {
+        let versions = CacheKey {
+            page,
+            version: Version::DbFile,
+        }..;
+        for (key, entry) in self.entries.range_mut(versions) {
+            if key.page != page {
+                break;
+            }
+            if std::sync::Arc::ptr_eq(&entry.image, image) {
+                entry.checked = true;
+                return;
+            }
+        }
     }
 
     /// The image under `key` without touching the recency order.
@@ -103,6 +134,7 @@ impl PageCache {
             Entry {
                 image,
                 last_used: self.tick,
+                checked: false,
             },
         );
     }
@@ -193,6 +225,36 @@ mod tests {
         // With the canary the oldest dirty page goes.
         cache.insert(key(4, Version::DbFile), image(4), true);
         assert!(!cache.contains(&key(1, dirty)));
+    }
+
+    #[test]
+    fn a_checked_mark_sticks_to_one_image_and_dies_with_it() {
+        let mut cache = PageCache::new(4);
+        let frame = Version::Frame {
+            generation: 0,
+            frame: 3,
+        };
+        let (old, new) = (image(1), image(2));
+        cache.insert(key(5, Version::DbFile), old.clone(), false);
+        cache.insert(key(5, frame), new.clone(), false);
+        cache.mark_checked(5, &new);
+        cache.mark_checked(6, &old); // another page: no effect
+        assert_eq!(cache.get_checked(&key(5, frame)), Some((new.clone(), true)));
+        assert_eq!(
+            cache.get_checked(&key(5, Version::DbFile)),
+            Some((old, false))
+        );
+        // A replaced image starts unchecked, even under the same key.
+        cache.insert(key(5, frame), image(2), false);
+        assert_eq!(
+            cache.get_checked(&key(5, frame)).map(|(_, c)| c),
+            Some(false)
+        );
+        cache.mark_checked(5, &new); // no longer cached: ignored
+        assert_eq!(
+            cache.get_checked(&key(5, frame)).map(|(_, c)| c),
+            Some(false)
+        );
     }
 
     #[test]

@@ -44,13 +44,15 @@ pub(crate) struct PageView<'a> {
 }
 
 impl Pager {
-    /// The image of `pgno` under `view`. Re-enter with the same `pending` until Done.
+    /// The image of `pgno` under `view`, and whether it passed the B-tree's whole-page
+    /// check already (see `PageCache::mark_checked`). Re-enter with the same `pending`
+    /// until Done.
     pub(crate) fn fetch(
         &self,
         view: PageView<'_>,
         pgno: PageNo,
         pending: &mut Option<PendingRead>,
-    ) -> Result<IOResult<PageRef>> {
+    ) -> Result<IOResult<(PageRef, bool)>> {
         let key = {
             let mut state = self.live_state()?;
             if pgno == 0 || pgno > view.page_count {
@@ -64,9 +66,9 @@ impl Pager {
                     page: pgno,
                     version: Version::Dirty { txn },
                 };
-                if let Some(image) = state.cache.get(&dirty) {
+                if let Some(found) = state.cache.get_checked(&dirty) {
                     *pending = None;
-                    return Ok(IOResult::Done(image));
+                    return Ok(IOResult::Done(found));
                 }
             }
             let max_frame = view.snapshot.visible_max_frame(&state.wal);
@@ -81,9 +83,9 @@ impl Pager {
                 page: pgno,
                 version,
             };
-            if let Some(image) = state.cache.get(&key) {
+            if let Some(found) = state.cache.get_checked(&key) {
                 *pending = None;
-                return Ok(IOResult::Done(image));
+                return Ok(IOResult::Done(found));
             }
             key
         };
@@ -122,7 +124,7 @@ impl Pager {
         self.live_state()?
             .cache
             .insert(key, image.clone(), evict_dirty);
-        Ok(IOResult::Done(image))
+        Ok(IOResult::Done((image, false)))
     }
 
     fn submit_read(&self, key: CacheKey) -> Result<Completion> {
