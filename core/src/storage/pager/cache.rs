@@ -32,22 +32,49 @@ pub(crate) struct CacheKey {
     pub(crate) version: Version,
 }
 
+/// Index of a slot in `PageCache::slots`.
+type Slot = usize;
+/// The end of a recency list.
+const NONE: Slot = usize::MAX;
+
 struct Entry {
+    key: CacheKey,
     image: PageRef,
-    last_used: u64,
     /// The image passed the B-tree's whole-page check.
     checked: bool,
+    /// Neighbours in the entry's recency list (`NONE` at the ends): older, newer.
+    older: Slot,
+    newer: Slot,
+}
+
+/// A recency list threaded through the slots: oldest first.
+#[derive(Clone, Copy)]
+struct Recency {
+    oldest: Slot,
+    newest: Slot,
+}
+
+impl Recency {
+    const EMPTY: Recency = Recency {
+        oldest: NONE,
+        newest: NONE,
+    };
 }
 
 /// The cache itself; lives inside the pager's mutex.
+///
+/// Entries live in slots (a `Vec`, reused through a free list); each clean or dirty entry
+/// is threaded into the recency list of its kind, so a use moves it to the newest end and
+/// eviction takes the oldest, both without searching.
 pub(crate) struct PageCache {
     capacity: usize,
-    entries: BTreeMap<CacheKey, Entry>,
-    /// last_used tick -> key of clean entries, oldest first.
-    clean_lru: BTreeMap<u64, CacheKey>,
-    /// last_used tick -> key of dirty entries (evictable only by the canary).
-    dirty_lru: BTreeMap<u64, CacheKey>,
-    tick: u64,
+    index: BTreeMap<CacheKey, Slot>,
+    slots: Vec<Option<Entry>>,
+    free_slots: Vec<Slot>,
+    /// Clean entries, least recently used first.
+    clean: Recency,
+    /// Dirty entries, least recently used first (evictable only by the canary).
+    dirty: Recency,
 }
 
 impl PageCache {
@@ -55,20 +82,21 @@ impl PageCache {
         assert!(capacity > 0, "a cache holds at least one page");
         PageCache {
             capacity,
-            entries: BTreeMap::new(),
-            clean_lru: BTreeMap::new(),
-            dirty_lru: BTreeMap::new(),
-            tick: 0,
+            index: BTreeMap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            clean: Recency::EMPTY,
+            dirty: Recency::EMPTY,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Whether inserting a new entry would evict one first.
     pub(crate) fn is_full(&self) -> bool {
-        self.entries.len() >= self.capacity
+        self.index.len() >= self.capacity
     }
 
     /// The image under `key`, marking it recently used.
@@ -79,13 +107,10 @@ impl PageCache {
     /// The image under `key` and whether it passed the whole-page check, marking it
     /// recently used.
     pub(crate) fn get_checked(&mut self, key: &CacheKey) -> Option<(PageRef, bool)> {
-        self.tick += 1;
-        let tick = self.tick;
-        let entry = self.entries.get_mut(key)?;
-        let lru = Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, key);
-        lru.remove(&entry.last_used);
-        entry.last_used = tick;
-        lru.insert(tick, *key);
+        let slot = *self.index.get(key)?;
+        self.unlink(slot);
+        self.link_newest(slot);
+        let entry = self.entry(slot);
         Some((entry.image.clone(), entry.checked))
     }
 
@@ -97,10 +122,13 @@ impl PageCache {
             page,
             version: Version::DbFile,
         }..;
-        for (key, entry) in self.entries.range_mut(versions) {
+        for (key, &slot) in self.index.range(versions) {
             if key.page != page {
                 break;
             }
+            let entry = self.slots[slot]
+                .as_mut()
+                .expect("indexed slots hold entries");
             if std::sync::Arc::ptr_eq(&entry.image, image) {
                 entry.checked = true;
                 return;
@@ -110,76 +138,123 @@ impl PageCache {
 
     /// The image under `key` without touching the recency order.
     pub(crate) fn peek(&self, key: &CacheKey) -> Option<PageRef> {
-        self.entries.get(key).map(|e| e.image.clone())
+        let slot = *self.index.get(key)?;
+        Some(self.entry(slot).image.clone())
     }
 
     #[cfg(test)]
     pub(crate) fn contains(&self, key: &CacheKey) -> bool {
-        self.entries.contains_key(key)
+        self.index.contains_key(key)
     }
 
     /// Inserts (or replaces) an entry, evicting least-recently-used clean entries while
     /// the cache is over capacity. `evict_dirty` is the canary that lets dirty entries go.
     pub(crate) fn insert(&mut self, key: CacheKey, image: PageRef, evict_dirty: bool) {
         self.remove(&key);
-        while self.entries.len() >= self.capacity {
+        while self.index.len() >= self.capacity {
             if !self.evict_one(evict_dirty) {
                 break; // only pinned entries left: grow past capacity
             }
         }
-        self.tick += 1;
-        Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, &key).insert(self.tick, key);
-        self.entries.insert(
+        let entry = Entry {
             key,
-            Entry {
-                image,
-                last_used: self.tick,
-                checked: false,
-            },
-        );
+            image,
+            checked: false,
+            older: NONE,
+            newer: NONE,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.link_newest(slot);
+        let previous = self.index.insert(key, slot);
+        assert!(previous.is_none(), "the key was removed above");
     }
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<PageRef> {
-        let entry = self.entries.remove(key)?;
-        Self::lru_of(&mut self.clean_lru, &mut self.dirty_lru, key).remove(&entry.last_used);
+        let slot = self.index.remove(key)?;
+        self.unlink(slot);
+        let entry = self.slots[slot].take().expect("indexed slots hold entries");
+        self.free_slots.push(slot);
         Some(entry.image)
     }
 
-    /// The recency map `key` belongs in.
-    fn lru_of<'a>(
-        clean: &'a mut BTreeMap<u64, CacheKey>,
-        dirty: &'a mut BTreeMap<u64, CacheKey>,
-        key: &CacheKey,
-    ) -> &'a mut BTreeMap<u64, CacheKey> {
+    fn entry(&self, slot: Slot) -> &Entry {
+        self.slots[slot]
+            .as_ref()
+            .expect("linked slots hold entries")
+    }
+
+    fn entry_mut(&mut self, slot: Slot) -> &mut Entry {
+        self.slots[slot]
+            .as_mut()
+            .expect("linked slots hold entries")
+    }
+
+    /// The recency list `key` belongs in.
+    fn recency_of(&mut self, key: &CacheKey) -> &mut Recency {
         match key.version {
-            Version::Dirty { .. } => dirty,
-            _ => clean,
+            Version::Dirty { .. } => &mut self.dirty,
+            _ => &mut self.clean,
         }
+    }
+
+    /// Takes `slot` out of its recency list.
+    fn unlink(&mut self, slot: Slot) {
+        let (key, older, newer) = {
+            let entry = self.entry(slot);
+            (entry.key, entry.older, entry.newer)
+        };
+        match older {
+            NONE => self.recency_of(&key).oldest = newer,
+            older => self.entry_mut(older).newer = newer,
+        }
+        match newer {
+            NONE => self.recency_of(&key).newest = older,
+            newer => self.entry_mut(newer).older = older,
+        }
+        let entry = self.entry_mut(slot);
+        entry.older = NONE;
+        entry.newer = NONE;
+    }
+
+    /// Puts `slot` at the newest end of its recency list.
+    fn link_newest(&mut self, slot: Slot) {
+        let key = self.entry(slot).key;
+        let newest = self.recency_of(&key).newest;
+        {
+            let entry = self.entry_mut(slot);
+            entry.older = newest;
+            entry.newer = NONE;
+        }
+        match newest {
+            NONE => self.recency_of(&key).oldest = slot,
+            newest => self.entry_mut(newest).newer = slot,
+        }
+        self.recency_of(&key).newest = slot;
     }
 
     /// Drops the oldest evictable entry; false if there is none. Clean entries only,
     /// unless `evict_dirty` (the canary), which takes the oldest dirty entry first so the
     /// lost change shows up in ordinary runs, not only in transactions larger than the cache.
     fn evict_one(&mut self, evict_dirty: bool) -> bool {
-        let clean = self
-            .clean_lru
-            .first_key_value()
-            .map(|(&tick, &key)| (tick, key));
-        let dirty = self
-            .dirty_lru
-            .first_key_value()
-            .map(|(&tick, &key)| (tick, key));
-        let victim = match (clean, dirty) {
-            (_, Some(d)) if evict_dirty => Some(d),
-            (c, _) => c,
+        let victim = match (self.clean.oldest, self.dirty.oldest) {
+            (_, dirty) if evict_dirty && dirty != NONE => dirty,
+            (clean, _) => clean,
         };
-        match victim {
-            Some((_, key)) => {
-                self.remove(&key);
-                true
-            }
-            None => false,
+        if victim == NONE {
+            return false;
         }
+        let key = self.entry(victim).key;
+        self.remove(&key);
+        true
     }
 }
 
@@ -255,6 +330,67 @@ mod tests {
             cache.get_checked(&key(5, frame)).map(|(_, c)| c),
             Some(false)
         );
+    }
+
+    /// The same operations on the cache and on a plain model of it (last-use ticks, oldest
+    /// evicted first) leave the same entries.
+    #[test]
+    fn eviction_order_matches_a_model_of_least_recently_used() {
+        let mut cache = PageCache::new(5);
+        let mut model: Vec<(CacheKey, u64)> = Vec::new(); // key, last use
+        let mut seed = 7u64;
+        for tick in 0..2_000u64 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let page = ((seed >> 33) % 9) as PageNo;
+            let version = match (seed >> 20) % 4 {
+                0 => Version::Dirty { txn: 1 },
+                _ => Version::DbFile,
+            };
+            let k = key(page, version);
+            let evict_dirty = (seed >> 40).is_multiple_of(16);
+            match (seed >> 10) % 3 {
+                0 => {
+                    let got = cache.get(&k).is_some();
+                    let found = model.iter_mut().find(|(mk, _)| *mk == k);
+                    assert_eq!(got, found.is_some());
+                    if let Some(entry) = found {
+                        entry.1 = tick;
+                    }
+                }
+                1 => {
+                    cache.remove(&k);
+                    model.retain(|(mk, _)| *mk != k);
+                }
+                _ => {
+                    cache.insert(k, image(1), evict_dirty);
+                    model.retain(|(mk, _)| *mk != k);
+                    while model.len() >= 5 {
+                        let oldest = |dirty: bool| {
+                            model
+                                .iter()
+                                .filter(|(mk, _)| {
+                                    matches!(mk.version, Version::Dirty { .. }) == dirty
+                                })
+                                .min_by_key(|(_, used)| *used)
+                                .map(|(mk, _)| *mk)
+                        };
+                        let victim = match (oldest(false), oldest(true)) {
+                            (_, Some(d)) if evict_dirty => Some(d),
+                            (c, _) => c,
+                        };
+                        let Some(victim) = victim else { break };
+                        model.retain(|(mk, _)| *mk != victim);
+                    }
+                    model.push((k, tick));
+                }
+            }
+            let mut expected: Vec<CacheKey> = model.iter().map(|(mk, _)| *mk).collect();
+            expected.sort();
+            let held: Vec<CacheKey> = cache.index.keys().copied().collect();
+            assert_eq!(held, expected, "after operation {tick}");
+        }
     }
 
     #[test]
