@@ -29,6 +29,49 @@ pub fn to_core(op: &Op) -> CoreOp {
     }
 }
 
+/// The engine's op for a workload's op, taking its keys and values instead of copying them
+/// (a fiber converts every op it runs, and back with `from_core` when it finishes).
+pub fn into_core(op: Op) -> CoreOp {
+    match op {
+        Op::Begin(TxMode::Deferred) => CoreOp::Begin(CoreTx::Deferred),
+        Op::Begin(TxMode::Immediate) => CoreOp::Begin(CoreTx::Immediate),
+        Op::Get(key) => CoreOp::Get(key),
+        Op::Put(key, value) => CoreOp::Put(key, value),
+        Op::Delete(key) => CoreOp::Delete(key),
+        Op::Scan { start, end, limit } => CoreOp::Scan { start, end, limit },
+        Op::Commit => CoreOp::Commit,
+        Op::Rollback => CoreOp::Rollback,
+        Op::Checkpoint(mode) => CoreOp::Checkpoint(match mode {
+            CheckpointMode::Passive => CoreCheckpoint::Passive,
+            CheckpointMode::Full => CoreCheckpoint::Full,
+            CheckpointMode::Restart => CoreCheckpoint::Restart,
+            CheckpointMode::Truncate => CoreCheckpoint::Truncate,
+        }),
+        Op::IntegrityCheck => CoreOp::IntegrityCheck,
+    }
+}
+
+/// The workload's op an engine op came from: the inverse of `into_core`.
+pub fn from_core(op: CoreOp) -> Op {
+    match op {
+        CoreOp::Begin(CoreTx::Deferred) => Op::Begin(TxMode::Deferred),
+        CoreOp::Begin(CoreTx::Immediate) => Op::Begin(TxMode::Immediate),
+        CoreOp::Get(key) => Op::Get(key),
+        CoreOp::Put(key, value) => Op::Put(key, value),
+        CoreOp::Delete(key) => Op::Delete(key),
+        CoreOp::Scan { start, end, limit } => Op::Scan { start, end, limit },
+        CoreOp::Commit => Op::Commit,
+        CoreOp::Rollback => Op::Rollback,
+        CoreOp::Checkpoint(mode) => Op::Checkpoint(match mode {
+            CoreCheckpoint::Passive => CheckpointMode::Passive,
+            CoreCheckpoint::Full => CheckpointMode::Full,
+            CoreCheckpoint::Restart => CheckpointMode::Restart,
+            CoreCheckpoint::Truncate => CheckpointMode::Truncate,
+        }),
+        CoreOp::IntegrityCheck => Op::IntegrityCheck,
+    }
+}
+
 /// The oracle's view of an engine output.
 pub fn output(out: Output) -> OpOutput {
     match out {
@@ -65,4 +108,42 @@ pub fn error(err: &Error) -> OpError {
 /// so a refusal or an internal error means the engine lost track of its state.
 pub fn is_engine_bug(err: &Error) -> bool {
     matches!(error(err), OpError::Refused(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_converts_to_the_engine_and_back_unchanged() {
+        let ops = vec![
+            Op::Begin(TxMode::Deferred),
+            Op::Begin(TxMode::Immediate),
+            Op::Get(b"k".to_vec()),
+            Op::Put(b"k".to_vec(), b"v".to_vec()),
+            Op::Delete(b"d".to_vec()),
+            Op::Scan {
+                start: b"a".to_vec(),
+                end: Some(b"z".to_vec()),
+                limit: 7,
+            },
+            Op::Scan {
+                start: vec![],
+                end: None,
+                limit: usize::MAX,
+            },
+            Op::Commit,
+            Op::Rollback,
+            Op::Checkpoint(CheckpointMode::Passive),
+            Op::Checkpoint(CheckpointMode::Full),
+            Op::Checkpoint(CheckpointMode::Restart),
+            Op::Checkpoint(CheckpointMode::Truncate),
+            Op::IntegrityCheck,
+        ];
+        for op in ops {
+            let core = into_core(op.clone());
+            assert_eq!(core, to_core(&op), "moving and copying agree on {op:?}");
+            assert_eq!(from_core(core), op);
+        }
+    }
 }

@@ -54,9 +54,9 @@ enum Action {
     Done(TxnOutcome),
 }
 
-/// The op a fiber is running.
+/// The op a fiber is running, in the engine's terms (`convert::from_core` gives back the
+/// workload's op when it finishes: its keys and values move, never copied).
 struct Inflight {
-    op: Op,
     core: braid_core::Op,
     /// The completion the engine is waiting for (None before the first execute).
     waiting: Option<Completion>,
@@ -193,8 +193,7 @@ impl Simulation {
         self.invoke(process, &op);
         self.note(format_args!("conn {process} invoke {op:?}"));
         Action::Run(Inflight {
-            core: convert::to_core(&op),
-            op,
+            core: convert::into_core(op),
             waiting: None,
             by_fiber,
         })
@@ -213,27 +212,27 @@ impl Simulation {
         result: Result<braid_core::Output, Error>,
     ) {
         let process = self.fibers[index].process;
-        let inflight = run.inflight.take().expect("an op was in flight");
-        let oracle_result: OpResult = match &result {
-            Ok(output) => Ok(convert::output(output.clone())),
-            Err(err) => Err(convert::error(err)),
+        let Inflight { core, by_fiber, .. } = run.inflight.take().expect("an op was in flight");
+        let op = convert::from_core(core);
+        // The output moves into the oracle's terms; only the error is kept beside it.
+        let (oracle_result, error): (OpResult, Option<Error>) = match result {
+            Ok(output) => (Ok(convert::output(output)), None),
+            Err(err) => (Err(convert::error(&err)), Some(err)),
         };
         self.stats.operations += 1;
-        self.hash_result(process, &inflight.op, &oracle_result);
+        self.hash_result(process, &op, &oracle_result);
         self.note(format_args!(
             "conn {process} {} -> {oracle_result:?}",
-            inflight.op_name()
+            op.name()
         ));
         let claims = claims_of(&self.fibers[index].conn);
-        let indeterminate = match &result {
-            Err(err) if !matches!(err, Error::Busy | Error::BusySnapshot) => {
-                in_doubt_or_aborted(&inflight) == TxnOutcome::InDoubt
+        let indeterminate = match &error {
+            Some(err) if !matches!(err, Error::Busy | Error::BusySnapshot) => {
+                in_doubt_or_aborted(&op) == TxnOutcome::InDoubt
             }
             _ => false,
         };
-        if let Err(failure) =
-            self.judge(process, &inflight.op, &oracle_result, claims, indeterminate)
-        {
+        if let Err(failure) = self.judge(process, &op, &oracle_result, claims, indeterminate) {
             self.fail_with(failure);
             return;
         }
@@ -243,8 +242,8 @@ impl Simulation {
             self.next_process += 1;
             self.fibers[index].process = self.next_process;
         }
-        let err = match result {
-            Ok(_) => {
+        let err = match error {
+            None => {
                 self.last_progress_step = self.step;
                 run.ops += 1;
                 run.busy_retries = 0;
@@ -253,13 +252,13 @@ impl Simulation {
                     self.last_commit_step = self.step;
                     self.busy_since_commit = false;
                 }
-                if matches!(inflight.op, Op::Commit) {
+                if matches!(op, Op::Commit) {
                     run.committed = true;
                 }
-                if matches!(inflight.op, Op::Rollback) {
+                if matches!(op, Op::Rollback) {
                     run.rolled_back = true;
                 }
-                if inflight.by_fiber {
+                if by_fiber {
                     self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
                     return;
                 }
@@ -267,7 +266,7 @@ impl Simulation {
                 self.fibers[index].txn = Some(run);
                 return;
             }
-            Err(err) => err,
+            Some(err) => err,
         };
         match err {
             Error::Busy => {
@@ -285,10 +284,11 @@ impl Simulation {
                 }
                 // Retry the same op after backing off (a fresh invoke).
                 self.fibers[index].backing_off = true;
-                self.invoke(process, &inflight.op);
+                self.invoke(process, &op);
                 run.inflight = Some(Inflight {
+                    core: convert::into_core(op),
                     waiting: None,
-                    ..inflight
+                    by_fiber,
                 });
                 self.fibers[index].txn = Some(run);
             }
@@ -296,7 +296,7 @@ impl Simulation {
                 self.end_txn(index, run, TxnOutcome::Aborted, Some("busy-snapshot"))
             }
             Error::Poisoned => {
-                let outcome = in_doubt_or_aborted(&inflight);
+                let outcome = in_doubt_or_aborted(&op);
                 self.end_txn(index, run, outcome, Some("poisoned"));
                 self.restart_requested = true;
             }
@@ -307,11 +307,11 @@ impl Simulation {
                         "corruption detected as expected after a bit flip: {msg}"
                     ));
                 } else {
-                    self.fail("corrupt", &format!("conn {process}: {} failed with Corrupt ({msg}) although no bit was flipped", inflight.op_name()));
+                    self.fail("corrupt", &format!("conn {process}: {} failed with Corrupt ({msg}) although no bit was flipped", op.name()));
                 }
             }
             Error::Io { .. } | Error::Completion(_) => {
-                let outcome = in_doubt_or_aborted(&inflight);
+                let outcome = in_doubt_or_aborted(&op);
                 if self.fibers[index].conn.database().pager().is_poisoned() {
                     self.restart_requested = true;
                 }
@@ -321,10 +321,7 @@ impl Simulation {
                 debug_assert!(convert::is_engine_bug(&other));
                 self.fail(
                     "engine-error",
-                    &format!(
-                        "conn {process}: {} was refused: {other}",
-                        inflight.op_name()
-                    ),
+                    &format!("conn {process}: {} was refused: {other}", op.name()),
                 );
             }
         }
@@ -408,8 +405,8 @@ impl Simulation {
 }
 
 /// A failed commit (explicit, or a write outside a transaction) may have applied.
-fn in_doubt_or_aborted(inflight: &Inflight) -> TxnOutcome {
-    match inflight.op {
+fn in_doubt_or_aborted(op: &Op) -> TxnOutcome {
+    match op {
         Op::Commit => TxnOutcome::InDoubt,
         Op::Put(..) | Op::Delete(_) => TxnOutcome::InDoubt,
         _ => TxnOutcome::Aborted,
@@ -417,16 +414,12 @@ fn in_doubt_or_aborted(inflight: &Inflight) -> TxnOutcome {
 }
 
 fn in_doubt_or_aborted_at_crash(inflight: &Inflight, conn: &Connection) -> TxnOutcome {
-    match inflight.op {
-        Op::Commit => TxnOutcome::InDoubt,
-        Op::Put(..) | Op::Delete(_) if !conn.in_transaction() => TxnOutcome::InDoubt,
+    match inflight.core {
+        braid_core::Op::Commit => TxnOutcome::InDoubt,
+        braid_core::Op::Put(..) | braid_core::Op::Delete(_) if !conn.in_transaction() => {
+            TxnOutcome::InDoubt
+        }
         _ => TxnOutcome::Aborted,
-    }
-}
-
-impl Inflight {
-    fn op_name(&self) -> &'static str {
-        self.op.name()
     }
 }
 
