@@ -136,10 +136,18 @@ impl PageCache {
         }
     }
 
-    /// The image under `key` without touching the recency order.
-    pub(crate) fn peek(&self, key: &CacheKey) -> Option<PageRef> {
+    /// Changes the image under `key` in place (copying it first only if someone else still
+    /// shares it) and returns it, without touching the recency order or the checked mark:
+    /// for changes outside the B-tree's part of the page (the pager's checksum tail).
+    pub(crate) fn update_tail(
+        &mut self,
+        key: &CacheKey,
+        change: impl FnOnce(&mut [u8]),
+    ) -> Option<PageRef> {
         let slot = *self.index.get(key)?;
-        Some(self.entry(slot).image.clone())
+        let entry = self.entry_mut(slot);
+        change(std::sync::Arc::make_mut(&mut entry.image).as_mut_slice());
+        Some(entry.image.clone())
     }
 
     #[cfg(test)]
@@ -391,6 +399,26 @@ mod tests {
             let held: Vec<CacheKey> = cache.index.keys().copied().collect();
             assert_eq!(held, expected, "after operation {tick}");
         }
+    }
+
+    #[test]
+    fn update_tail_changes_the_cached_image_in_place_and_keeps_its_place() {
+        let mut cache = PageCache::new(2);
+        let dirty = key(3, Version::Dirty { txn: 1 });
+        cache.insert(dirty, image(1), false);
+        cache.insert(key(4, Version::DbFile), image(2), false);
+        let changed = cache.update_tail(&dirty, |bytes| bytes[3] = 9);
+        assert_eq!(changed.as_deref(), Some(&vec![1, 1, 1, 9]));
+        assert_eq!(cache.get(&dirty), changed);
+        assert_eq!(cache.update_tail(&key(5, Version::DbFile), |_| {}), None);
+        // A shared image is copied first: the other holder keeps the old bytes.
+        let shared = cache.get(&key(4, Version::DbFile)).expect("cached");
+        cache.update_tail(&key(4, Version::DbFile), |bytes| bytes[0] = 7);
+        assert_eq!(shared.as_slice(), &[2, 2, 2, 2]);
+        assert_eq!(
+            cache.get(&key(4, Version::DbFile)).as_deref(),
+            Some(&vec![7, 2, 2, 2])
+        );
     }
 
     #[test]

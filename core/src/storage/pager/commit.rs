@@ -275,13 +275,17 @@ impl WriteTxn {
                 page,
                 version: Version::Dirty { txn: self.id },
             };
+            // The dirty image is sealed where it lies: no one else reads it any more, and
+            // the seal only fills the checksum tail, which the B-tree never reads. If the
+            // commit fails the dirty images are thrown away with the transaction.
             // Absent only when the evict-dirty-page canary dropped it: the change is lost.
-            let Some(image) = state.cache.peek(&key) else {
+            let Some(sealed) = state
+                .cache
+                .update_tail(&key, |image| seal_page(page, image))
+            else {
                 continue;
             };
-            let mut sealed = image.to_vec();
-            seal_page(page, &mut sealed);
-            images.push((page, std::sync::Arc::new(sealed)));
+            images.push((page, sealed));
         }
         if images.is_empty() {
             return Ok(None);

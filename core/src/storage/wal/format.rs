@@ -137,15 +137,23 @@ pub fn encode_frame(
     attempt: u32,
     image: &[u8],
 ) -> (Vec<u8>, u32) {
-    let mut bytes = vec![0u8; FRAME_HEADER_SIZE + image.len()];
-    put_u32(&mut bytes, 0, page);
-    bytes[4..12].copy_from_slice(&commit_seq.to_le_bytes());
-    put_u32(&mut bytes, 12, salts[0]);
-    put_u32(&mut bytes, 16, salts[1]);
-    put_u32(&mut bytes, 20, attempt);
+    // Built by appending, not by zeroing a buffer and copying over it: a commit encodes
+    // one frame per page.
+    let mut bytes = Vec::with_capacity(FRAME_HEADER_SIZE + image.len());
+    bytes.extend_from_slice(&page.to_le_bytes());
+    bytes.extend_from_slice(&commit_seq.to_le_bytes());
+    bytes.extend_from_slice(&salts[0].to_le_bytes());
+    bytes.extend_from_slice(&salts[1].to_le_bytes());
+    bytes.extend_from_slice(&attempt.to_le_bytes());
+    assert_eq!(
+        bytes.len(),
+        CHAIN_FIELD,
+        "the chained header fields come first"
+    );
     let checksum = chain(previous, &bytes, image);
-    put_u32(&mut bytes, CHAIN_FIELD, checksum);
-    bytes[FRAME_HEADER_SIZE..].copy_from_slice(image);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    bytes.resize(FRAME_HEADER_SIZE, 0);
+    bytes.extend_from_slice(image);
     (bytes, checksum)
 }
 
@@ -256,6 +264,25 @@ mod tests {
             ca, cb,
             "chains of two attempts diverge at their first frame"
         );
+    }
+
+    #[test]
+    fn frame_bytes_follow_the_documented_layout() {
+        let image: Vec<u8> = (0..512u32).map(|i| (i % 251) as u8).collect();
+        let (bytes, chain_value) = encode_frame(77, 9, 5, [11, 12], 3, &image);
+        assert_eq!(bytes.len(), FRAME_HEADER_SIZE + image.len());
+        assert_eq!(get_u32(&bytes, 0), 9, "page number");
+        assert_eq!(get_u64(&bytes, 4), 5, "commit sequence");
+        assert_eq!(
+            [get_u32(&bytes, 12), get_u32(&bytes, 16)],
+            [11, 12],
+            "salts"
+        );
+        assert_eq!(get_u32(&bytes, 20), 3, "attempt");
+        assert_eq!(get_u32(&bytes, 24), chain_value, "chain checksum");
+        assert_eq!(chain(77, &bytes[..24], &image), chain_value);
+        assert_eq!(&bytes[28..32], &[0; 4], "zero");
+        assert_eq!(&bytes[FRAME_HEADER_SIZE..], &image[..]);
     }
 
     #[test]
