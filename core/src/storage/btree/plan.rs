@@ -224,7 +224,9 @@ impl Planner<'_> {
         root: PageNo,
     ) -> Planning<PageNo> {
         loop {
+            let leaf_level = node.is_leaf();
             let Pieces { pieces, separators } = split(node, self.capacity);
+            let pieces_underfull = pieces.iter().any(|p| p.fill() < min_fill(self.capacity));
             let mut numbers = vec![pgno];
             for _ in 1..pieces.len() {
                 numbers.push(self.new_page());
@@ -251,6 +253,7 @@ impl Planner<'_> {
                 // Growing in place cannot make any sibling mergeable.
                 return Ok(root);
             }
+            self.ask_for_neighbours(parent_pgno, index, leaf_level && !pieces_underfull)?;
             let parent = self.node(parent_pgno)?;
             let parent_fill = parent.fill();
             let Node::Interior {
@@ -278,6 +281,32 @@ impl Planner<'_> {
             pgno = parent_pgno;
             old_fill = parent_fill;
         }
+    }
+
+    /// Asks for the pages `settle` will look at first, before the parent is copied, so that a
+    /// planning pass that has to stop for a page stops before copying anything; the pages
+    /// are asked for in the order `settle` asks for them. `settle` looks at the changed
+    /// child's left neighbour first (its right one if it has none on the left). When no
+    /// changed piece is underfull (`then_right`, leaf level only: merges a level above may
+    /// ask for grandchildren first) and the left neighbour is not underfull either, nothing
+    /// merges before `settle` reaches the right neighbour, so it is asked for second.
+    fn ask_for_neighbours(&self, parent: PageNo, index: usize, then_right: bool) -> Planning<()> {
+        let Node::Interior { children, .. } = self.node_ref(parent)? else {
+            return Ok(()); // `propagate` reports the damage
+        };
+        let left = index.checked_sub(1).map(|i| children[i]);
+        let right = children.get(index + 1).copied();
+        let Some(first) = left.or(right) else {
+            return Ok(());
+        };
+        let first_fill = self.node_ref(first)?.fill();
+        if let (Some(_), Some(right)) = (left, right)
+            && then_right
+            && first_fill >= min_fill(self.capacity)
+        {
+            self.node_ref(right)?;
+        }
+        Ok(())
     }
 
     /// Merges underfull children of one interior node (`keys`, `children`, stored at
@@ -540,6 +569,57 @@ mod tests {
             plan_images(&damaged, &none, change),
             Err(Error::Corrupt(_))
         ));
+    }
+
+    /// The pages a plan asks for, in order, when it starts from `known` and each page it
+    /// asks for is then given from `all`.
+    fn needs_in_order(
+        all: &BTreeMap<PageNo, Node>,
+        mut known: BTreeMap<PageNo, Node>,
+        change: Change<'_>,
+    ) -> Vec<PageNo> {
+        let mut asked = Vec::new();
+        loop {
+            match plan(&known, 2, change, CAPACITY).expect("plan") {
+                Planned::Ready(_) => return asked,
+                Planned::Need(pgno) => {
+                    asked.push(pgno);
+                    known.insert(pgno, all[&pgno].clone());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_split_asks_for_neighbours_in_the_order_settling_looks_at_them() {
+        let middle = leaf(&[("m", 120), ("n", 120), ("o", 120), ("p", 120)]);
+        let tree = |left: Node| {
+            let root = Node::Interior {
+                keys: vec![b"g".to_vec(), b"m".to_vec(), b"t".to_vec()],
+                children: vec![3, 4, 5, 6],
+            };
+            BTreeMap::from([
+                (2, root),
+                (3, leaf(&[("a", 200)])),
+                (4, left),
+                (5, middle.clone()),
+                (6, leaf(&[("t", 200)])),
+            ])
+        };
+        let change = Change::Put {
+            key: b"o5",
+            value: &[3; 50],
+        };
+        let start = |all: &BTreeMap<PageNo, Node>| {
+            BTreeMap::from([(2, all[&2].clone()), (5, all[&5].clone())])
+        };
+        // The left neighbour is not underfull: settling looks at it, then at the right one.
+        let all = tree(leaf(&[("g", 200)]));
+        assert_eq!(needs_in_order(&all, start(&all), change), vec![4, 6]);
+        // An underfull left neighbour is merged with its own left one first: asking for the
+        // right neighbour second would change the order of reads.
+        let all = tree(leaf(&[("g", 10)]));
+        assert_eq!(needs_in_order(&all, start(&all), change)[..2], [4, 3]);
     }
 
     #[test]
