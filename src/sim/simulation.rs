@@ -116,6 +116,8 @@ pub struct Simulation {
     runnable_buffer: Vec<usize>,
     /// Scratch list of pending I/O candidates, reused by every decision.
     io_buffer: Vec<IoCandidate>,
+    /// The fiber last seen possibly holding the write lock (a hint for `check_liveness`).
+    write_lock_holder_hint: Option<usize>,
 }
 
 impl Simulation {
@@ -179,6 +181,7 @@ impl Simulation {
             failure: None,
             runnable_buffer: Vec::new(),
             io_buffer: Vec::new(),
+            write_lock_holder_hint: None,
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -385,12 +388,16 @@ impl Simulation {
     fn nemesis_strikes(&mut self) -> bool {
         let faults = &self.settings.faults;
         let (crash_ppm, flip_ppm) = (faults.crash_ppm, faults.bit_flip_ppm);
-        let crash = lock_choices(&self.choices).chance(crash_ppm);
+        // One lock for both draws (the flip is drawn only when no crash was).
+        let (crash, flip) = {
+            let mut choices = lock_choices(&self.choices);
+            let crash = choices.chance(crash_ppm);
+            (crash, !crash && choices.chance(flip_ppm))
+        };
         if crash {
             self.crash("crash");
             return true;
         }
-        let flip = lock_choices(&self.choices).chance(flip_ppm);
         if flip && matches!(self.phase, Phase::Running { .. }) {
             return self.flip_bit();
         }
@@ -730,6 +737,19 @@ impl Simulation {
             .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
     }
 
+    /// Whether some fiber's connection may hold the write lock. The fiber found last time
+    /// is asked first: it usually still holds it, so most decisions ask one connection.
+    fn some_fiber_may_hold_write_lock(&mut self) -> bool {
+        let hint = self
+            .write_lock_holder_hint
+            .filter(|&i| self.fibers.get(i).is_some_and(Fiber::may_hold_write_lock));
+        if hint.is_some() {
+            return true;
+        }
+        self.write_lock_holder_hint = self.fibers.iter().position(Fiber::may_hold_write_lock);
+        self.write_lock_holder_hint.is_some()
+    }
+
     fn check_liveness(&mut self) {
         let limit = self.settings.liveness.stuck_decisions.max(1);
         let Phase::Running { db } = &self.phase else {
@@ -738,7 +758,8 @@ impl Simulation {
         if self.failure.is_some() {
             return;
         }
-        if db.pager().is_write_locked() && !self.fibers.iter().any(Fiber::may_hold_write_lock) {
+        let write_locked = db.pager().is_write_locked();
+        if write_locked && !self.some_fiber_may_hold_write_lock() {
             self.fail(
                 "stuck",
                 "the write lock is held but no connection holds it: it leaked, and every \

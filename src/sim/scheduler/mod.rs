@@ -154,10 +154,12 @@ impl SchedView<'_> {
             }
             rest -= 1;
         }
-        let ready = self.ready_count();
-        if rest < ready {
-            let id = self.ready_ios().nth(rest).expect("rest < ready I/Os");
-            return Decision::CompleteIo(id);
+        let mut ready = 0;
+        for id in self.ready_ios() {
+            if ready == rest {
+                return Decision::CompleteIo(id);
+            }
+            ready += 1;
         }
         let fiber = self
             .others_in_turn()

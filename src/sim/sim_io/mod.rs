@@ -220,7 +220,7 @@ impl SimIO {
     /// Pending operation `id` described as in `pending_ops()`, if it is pending.
     pub fn pending_op(&self, id: u64) -> Option<PendingOp> {
         let mut state = self.state();
-        state.drop_finished();
+        state.drop_if_finished(id);
         let pending = state.pending.get(&id)?;
         Some(state.describe(id, pending))
     }
@@ -238,7 +238,9 @@ impl SimIO {
     ) -> Result<(), SimIoError> {
         let delivery: Delivery = {
             let mut state = self.state();
-            state.drop_finished();
+            // Only this operation matters here: other aborted ones are dropped by the next
+            // call that lists, holds or crashes pending operations.
+            state.drop_if_finished(id);
             state.validate(id, outcome)?;
             state.complete(id, outcome, fault)
         };

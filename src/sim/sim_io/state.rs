@@ -134,6 +134,18 @@ impl SimState {
             .retain(|_, pending| !pending.completion.finished());
     }
 
+    /// Drops operation `id` if its completion already finished (aborted): what
+    /// `drop_finished` does for that one operation, without a pass over all of them.
+    pub(crate) fn drop_if_finished(&mut self, id: u64) {
+        if self
+            .pending
+            .get(&id)
+            .is_some_and(|pending| pending.completion.finished())
+        {
+            self.pending.remove(&id);
+        }
+    }
+
     pub(crate) fn describe(&self, id: u64, pending: &Pending) -> PendingOp {
         let (offset, len) = match &pending.data {
             OpData::Read { offset, len } => (*offset, *len as u64),
