@@ -10,7 +10,7 @@ pub mod txn;
 pub mod wal;
 
 pub use format::DbHeader;
-pub use page_access::{PAGE_RESERVED_BYTES, PageAccess, PageNo, PageRef};
+pub use page_access::{CellIndex, PAGE_RESERVED_BYTES, PageAccess, PageNo, PageRef};
 pub use pager::freelist::FreelistScan;
 pub use pager::{Checkpoint, CheckpointMode, CheckpointOutcome, Opener, Pager, Snapshot};
 pub use txn::{ReadTxn, WriteTxn};

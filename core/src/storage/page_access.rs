@@ -22,6 +22,11 @@ pub type PageNo = u32;
 /// An immutable page image of exactly `page_size` bytes, shared between cache and readers.
 pub type PageRef = Arc<Vec<u8>>;
 
+/// The B-tree's index of one page image: the byte offset of each cell, in order. The
+/// cache keeps it with the image once the B-tree has checked the page as a whole
+/// (`PageAccess::mark_checked`); the pager never looks inside.
+pub type CellIndex = Arc<[u16]>;
+
 /// Bytes at the end of every page reserved for the pager's checksum.
 pub const PAGE_RESERVED_BYTES: usize = 8;
 
@@ -45,20 +50,24 @@ pub trait PageAccess {
     /// Mutates nothing the caller can observe, so re-entry is always safe.
     fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>>;
 
-    /// Like `read_page`, and whether this very image already passed the B-tree's whole-page
-    /// check (recorded by `mark_checked`), so that a lookup passing through it may skip the
-    /// check. Implementations that do not remember say false.
-    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
+    /// Like `read_page`, with the cell index recorded for this very image by `mark_checked`
+    /// if there is one: the image then already passed the B-tree's whole-page check, and a
+    /// lookup through it may skip the check and search the index. Implementations that do
+    /// not remember give `None`.
+    fn read_page_checked(
+        &mut self,
+        pgno: PageNo,
+    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
         Ok(IOResult::Done((
             crate::return_if_io!(self.read_page(pgno)),
-            false,
+            None,
         )))
     }
 
-    /// Records that `image`, just read for `pgno`, passed the B-tree's whole-page check.
-    /// Page images never change once read, so the mark holds for as long as the image is
-    /// shared. Changes nothing a reader can see; the default forgets it.
-    fn mark_checked(&mut self, _pgno: PageNo, _image: &PageRef) {}
+    /// Records that `image`, just read for `pgno`, passed the B-tree's whole-page check,
+    /// with its cell index. Page images never change once read, so the record holds for as
+    /// long as the image is shared. Changes nothing a reader can see; the default forgets.
+    fn mark_checked(&mut self, _pgno: PageNo, _image: &PageRef, _index: CellIndex) {}
 
     /// Replaces `pgno`'s image in this transaction's private dirty set. No I/O.
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()>;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::canary::Canary;
 use crate::io::IOResult;
 use crate::storage::format::{DbHeader, HEADER_PAGE};
-use crate::storage::page_access::{PageAccess, PageNo, PageRef};
+use crate::storage::page_access::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::storage::pager::cache::{CacheKey, Version};
 use crate::storage::pager::commit::CommitState;
 use crate::storage::pager::fetch::{PageView, PendingRead};
@@ -94,7 +94,10 @@ impl PageAccess for ReadTxn {
         Ok(IOResult::Done(image))
     }
 
-    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
+    fn read_page_checked(
+        &mut self,
+        pgno: PageNo,
+    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
         let view = PageView {
             snapshot: &self.snapshot,
             page_count: self.snapshot.header().page_count,
@@ -103,8 +106,8 @@ impl PageAccess for ReadTxn {
         self.pager.fetch(view, pgno, &mut self.pending)
     }
 
-    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef) {
-        self.pager.state().cache.mark_checked(pgno, image);
+    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef, index: CellIndex) {
+        self.pager.state().cache.mark_checked(pgno, image, index);
     }
 
     fn write_page(&mut self, _pgno: PageNo, _image: Vec<u8>) -> Result<()> {
@@ -275,7 +278,10 @@ impl PageAccess for WriteTxn {
         Ok(IOResult::Done(image))
     }
 
-    fn read_page_checked(&mut self, pgno: PageNo) -> Result<IOResult<(PageRef, bool)>> {
+    fn read_page_checked(
+        &mut self,
+        pgno: PageNo,
+    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
         self.check_open()?;
         let view = PageView {
             snapshot: &self.snapshot,
@@ -285,8 +291,8 @@ impl PageAccess for WriteTxn {
         self.pager.fetch(view, pgno, &mut self.pending)
     }
 
-    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef) {
-        self.pager.state().cache.mark_checked(pgno, image);
+    fn mark_checked(&mut self, pgno: PageNo, image: &PageRef, index: CellIndex) {
+        self.pager.state().cache.mark_checked(pgno, image, index);
     }
 
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()> {

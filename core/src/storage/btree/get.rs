@@ -1,9 +1,9 @@
 //! `Get`: point lookup, one page per level from the root down to a leaf.
 
-use super::node::{LookupStep, Node, lookup, lookup_checked};
+use super::node::{LookupStep, Node, cell_index, lookup_indexed};
 use super::put::check_key;
 use crate::io::IOResult;
-use crate::storage::{PageAccess, PageNo, PageRef};
+use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::{Error, Result, return_if_io};
 
 /// A path longer than this means a cycle in corrupt pages.
@@ -57,8 +57,8 @@ impl Get {
                 GetState::WaitPage { pgno, depth } => {
                     // Read straight from the page image: decoding a whole node per level
                     // (every key and value copied) dominated point lookups.
-                    let (image, checked) = return_if_io!(read_image_checked(pages, pgno, depth));
-                    match lookup_in(pages, pgno, &image, checked, &self.key)? {
+                    let (image, index) = return_if_io!(read_image_checked(pages, pgno, depth));
+                    match lookup_in(pages, pgno, &image, index, &self.key)? {
                         LookupStep::Child { page: child, .. } => {
                             self.state = GetState::WaitPage {
                                 pgno: child,
@@ -101,12 +101,12 @@ fn read_image<P: PageAccess + ?Sized>(
     Ok(IOResult::Done(image))
 }
 
-/// `read_image`, and whether the image already passed the whole-page check.
+/// `read_image`, and the image's cell index if it already passed the whole-page check.
 fn read_image_checked<P: PageAccess + ?Sized>(
     pages: &mut P,
     pgno: PageNo,
     depth: usize,
-) -> Result<IOResult<(PageRef, bool)>> {
+) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
     if depth > MAX_DEPTH {
         return Err(Error::Corrupt(format!(
             "page {pgno}: tree deeper than {MAX_DEPTH} levels"
@@ -118,22 +118,25 @@ fn read_image_checked<P: PageAccess + ?Sized>(
     pages.read_page_checked(pgno)
 }
 
-/// Where `key` leads from `image`, the image of `pgno`. The whole-page check (`lookup`)
-/// runs the first time an image is seen, which then is marked checked; later lookups in
-/// the same image skip it (`lookup_checked`).
+/// Where `key` leads from `image`, the image of `pgno`. The first time an image is seen it
+/// is checked as a whole and its cells indexed (`cell_index`), and the index recorded with
+/// it (`mark_checked`); every lookup then searches the index (`lookup_indexed`).
 pub(super) fn lookup_in<'a, P: PageAccess + ?Sized>(
     pages: &mut P,
     pgno: PageNo,
     image: &'a PageRef,
-    checked: bool,
+    index: Option<CellIndex>,
     key: &[u8],
 ) -> Result<LookupStep<'a>> {
     let usable_size = pages.usable_size();
     let corrupt = |why: String| Error::Corrupt(format!("page {pgno}: {why}"));
-    if checked {
-        return lookup_checked(image, usable_size, key).map_err(corrupt);
-    }
-    let step = lookup(image, usable_size, key).map_err(corrupt)?;
-    pages.mark_checked(pgno, image);
-    Ok(step)
+    let index = match index {
+        Some(index) => index,
+        None => {
+            let index: CellIndex = cell_index(image, usable_size).map_err(corrupt)?.into();
+            pages.mark_checked(pgno, image, index.clone());
+            index
+        }
+    };
+    lookup_indexed(image, usable_size, &index, key).map_err(corrupt)
 }

@@ -12,7 +12,7 @@
 //! goes through the planner.
 
 use super::node::{
-    HEADER_BYTES, LEAF_CELL_OVERHEAD, LookupStep, capacity, leaf_cell_bytes, lookup, lookup_checked,
+    HEADER_BYTES, LEAF_CELL_OVERHEAD, LookupStep, capacity, leaf_cell_bytes, lookup,
 };
 
 /// Where a key sits in a leaf image, found without decoding the leaf.
@@ -52,11 +52,7 @@ pub(super) fn locate(
     checked: bool,
 ) -> Result<LeafSlot, String> {
     // The lookup checks the page as a whole; the walk below then only finds offsets.
-    let step = match checked {
-        true => lookup_checked(image, usable_size, key)?,
-        false => lookup(image, usable_size, key)?,
-    };
-    if let LookupStep::Child { .. } = step {
+    if !checked && let LookupStep::Child { .. } = lookup(image, usable_size, key)? {
         return Err("expected a leaf, found an interior page".into());
     }
     let area = &image[..usable_size];

@@ -107,9 +107,9 @@ impl Write {
                     if path.len() > MAX_DEPTH {
                         return Err(corrupt(*pgno, "tree deeper than 64 levels (a cycle?)"));
                     }
-                    let (image, checked) = return_if_io!(pages.read_page_checked(*pgno));
+                    let (image, index) = return_if_io!(pages.read_page_checked(*pgno));
                     if is_interior_image(&image) {
-                        let step = lookup_in(pages, *pgno, &image, checked, &self.key)?;
+                        let step = lookup_in(pages, *pgno, &image, index, &self.key)?;
                         let LookupStep::Child { page, .. } = step else {
                             unreachable!("an interior image leads to a child")
                         };
@@ -119,6 +119,7 @@ impl Write {
                     }
                     let leaf = *pgno;
                     let path = std::mem::take(path);
+                    let checked = index.is_some();
                     if let Some(outcome) = self.at_leaf(pages, path, leaf, image, checked)? {
                         self.state = WriteState::Done;
                         return Ok(IOResult::Done(outcome));

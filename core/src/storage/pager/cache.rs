@@ -6,13 +6,13 @@
 //! (except under the evict-dirty-page canary), so the cache may exceed its capacity while
 //! a large transaction is open.
 //!
-//! Each entry also remembers whether its image passed the B-tree's whole-page check
-//! (`mark_checked`): images never change once cached, so a page checked once need not be
-//! checked again by every lookup that passes through it.
+//! Each entry also keeps, once the B-tree has checked its image as a whole, the B-tree's
+//! cell index of it (`mark_checked`): images never change once cached, so a page checked
+//! once need not be checked again, nor walked cell by cell, by every lookup through it.
 
 use std::collections::BTreeMap;
 
-use crate::storage::page_access::{PageNo, PageRef};
+use crate::storage::page_access::{CellIndex, PageNo, PageRef};
 
 /// Which version of a page an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,8 +40,8 @@ const NONE: Slot = usize::MAX;
 struct Entry {
     key: CacheKey,
     image: PageRef,
-    /// The image passed the B-tree's whole-page check.
-    checked: bool,
+    /// Set once the image passed the B-tree's whole-page check: its cell index.
+    index: Option<CellIndex>,
     /// Neighbours in the entry's recency list (`NONE` at the ends): older, newer.
     older: Slot,
     newer: Slot,
@@ -104,20 +104,20 @@ impl PageCache {
         self.get_checked(key).map(|(image, _)| image)
     }
 
-    /// The image under `key` and whether it passed the whole-page check, marking it
-    /// recently used.
-    pub(crate) fn get_checked(&mut self, key: &CacheKey) -> Option<(PageRef, bool)> {
+    /// The image under `key` and its cell index if it passed the whole-page check,
+    /// marking it recently used.
+    pub(crate) fn get_checked(&mut self, key: &CacheKey) -> Option<(PageRef, Option<CellIndex>)> {
         let slot = *self.index.get(key)?;
         self.unlink(slot);
         self.link_newest(slot);
         let entry = self.entry(slot);
-        Some((entry.image.clone(), entry.checked))
+        Some((entry.image.clone(), entry.index.clone()))
     }
 
     /// Records that `image`, cached under some version of `page`, passed the B-tree's
-    /// whole-page check. Touches neither the recency order nor anything else; an image no
+    /// whole-page check, with its cell index. Touches neither the recency order nor anything else; an image no
     /// longer cached is ignored.
-    pub(crate) fn mark_checked(&mut self, page: PageNo, image: &PageRef) {
+    pub(crate) fn mark_checked(&mut self, page: PageNo, image: &PageRef, index: CellIndex) {
         let versions = CacheKey {
             page,
             version: Version::DbFile,
@@ -130,7 +130,7 @@ impl PageCache {
                 .as_mut()
                 .expect("indexed slots hold entries");
             if std::sync::Arc::ptr_eq(&entry.image, image) {
-                entry.checked = true;
+                entry.index = Some(index);
                 return;
             }
         }
@@ -167,7 +167,7 @@ impl PageCache {
         let entry = Entry {
             key,
             image,
-            checked: false,
+            index: None,
             older: NONE,
             newer: NONE,
         };
@@ -318,30 +318,24 @@ mod tests {
             frame: 3,
         };
         let (old, new) = (image(1), image(2));
+        let index: CellIndex = Arc::from(vec![7u16, 9]);
         cache.insert(key(5, Version::DbFile), old.clone(), false);
         cache.insert(key(5, frame), new.clone(), false);
-        cache.mark_checked(5, &new);
-        cache.mark_checked(6, &old); // another page: no effect
-        assert_eq!(cache.get_checked(&key(5, frame)), Some((new.clone(), true)));
+        cache.mark_checked(5, &new, index.clone());
+        cache.mark_checked(6, &old, index.clone()); // another page: no effect
+        let checked = |cache: &mut PageCache, k| cache.get_checked(&k).map(|(_, i)| i);
         assert_eq!(
-            cache.get_checked(&key(5, Version::DbFile)),
-            Some((old, false))
+            checked(&mut cache, key(5, frame)),
+            Some(Some(index.clone()))
         );
+        assert_eq!(checked(&mut cache, key(5, Version::DbFile)), Some(None));
         // A replaced image starts unchecked, even under the same key.
         cache.insert(key(5, frame), image(2), false);
-        assert_eq!(
-            cache.get_checked(&key(5, frame)).map(|(_, c)| c),
-            Some(false)
-        );
-        cache.mark_checked(5, &new); // no longer cached: ignored
-        assert_eq!(
-            cache.get_checked(&key(5, frame)).map(|(_, c)| c),
-            Some(false)
-        );
+        assert_eq!(checked(&mut cache, key(5, frame)), Some(None));
+        cache.mark_checked(5, &new, index); // no longer cached: ignored
+        assert_eq!(checked(&mut cache, key(5, frame)), Some(None));
     }
 
-    /// The same operations on the cache and on a plain model of it (last-use ticks, oldest
-    /// evicted first) leave the same entries.
     #[test]
     fn eviction_order_matches_a_model_of_least_recently_used() {
         let mut cache = PageCache::new(5);

@@ -15,7 +15,7 @@
 use crate::canary::Canary;
 use crate::io::{Completion, IOResult};
 use crate::storage::format::verify_page;
-use crate::storage::page_access::{PageNo, PageRef};
+use crate::storage::page_access::{CellIndex, PageNo, PageRef};
 use crate::storage::wal::append::check_len;
 use crate::storage::wal::format::frame_image_offset;
 use crate::yields::YieldPoint;
@@ -44,7 +44,7 @@ pub(crate) struct PageView<'a> {
 }
 
 impl Pager {
-    /// The image of `pgno` under `view`, and whether it passed the B-tree's whole-page
+    /// The image of `pgno` under `view`, and its cell index if it passed the B-tree's whole-page
     /// check already (see `PageCache::mark_checked`). Re-enter with the same `pending`
     /// until Done.
     pub(crate) fn fetch(
@@ -52,7 +52,7 @@ impl Pager {
         view: PageView<'_>,
         pgno: PageNo,
         pending: &mut Option<PendingRead>,
-    ) -> Result<IOResult<(PageRef, bool)>> {
+    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
         let key = {
             let mut state = self.live_state()?;
             if pgno == 0 || pgno > view.page_count {
@@ -124,7 +124,7 @@ impl Pager {
         self.live_state()?
             .cache
             .insert(key, image.clone(), evict_dirty);
-        Ok(IOResult::Done((image, false)))
+        Ok(IOResult::Done((image, None)))
     }
 
     fn submit_read(&self, key: CacheKey) -> Result<Completion> {
