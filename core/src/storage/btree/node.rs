@@ -104,6 +104,18 @@ impl Node {
     /// Writes this node into the first `usable_size` bytes of `image`, leaving the rest
     /// of `image` untouched. Panics if the node does not fit: callers split first.
     pub fn encode_into(&self, image: &mut [u8], usable_size: usize) {
+        self.encode_renumbered(image, usable_size, |child| child);
+    }
+
+    /// `encode_into`, writing each child pointer of an interior node as `renumber(child)`
+    /// (the apply phase gives placeholder pages their real numbers without copying the
+    /// node).
+    pub fn encode_renumbered(
+        &self,
+        image: &mut [u8],
+        usable_size: usize,
+        renumber: impl Fn(PageNo) -> PageNo,
+    ) {
         assert!(
             image.len() >= usable_size,
             "page image shorter than its usable size"
@@ -120,7 +132,7 @@ impl Node {
             Node::Leaf { cells } => (KIND_LEAF, cells.len(), 0),
             Node::Interior { keys, children } => {
                 assert_eq!(children.len(), keys.len() + 1, "interior node child count");
-                let rightmost = *children.last().expect("an interior node has a child");
+                let rightmost = renumber(*children.last().expect("an interior node has a child"));
                 (KIND_INTERIOR, keys.len(), rightmost)
             }
         };
@@ -145,7 +157,7 @@ impl Node {
             }
             Node::Interior { keys, children } => {
                 for (key, child) in keys.iter().zip(children) {
-                    put(&child.to_le_bytes());
+                    put(&renumber(*child).to_le_bytes());
                     put(&[u8::try_from(key.len()).expect("separators are keys")]);
                     put(key);
                 }

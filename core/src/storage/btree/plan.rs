@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::node::{LookupStep, Node, child_index, lookup, min_fill};
+use super::node::{LookupStep, Node, child_index, leaf_cell_bytes, lookup, min_fill};
 use super::pack::{Pieces, merge, split};
 use crate::storage::{PageNo, PageRef};
 use crate::{Error, Result};
@@ -128,6 +128,28 @@ pub(super) fn plan_over(
     }
 }
 
+/// Whether `change` splits a leaf holding `cells` (`fill` bytes) or makes it shrink:
+/// exactly when `propagate` goes on to the parent.
+fn leaf_leaves_its_size(
+    cells: &[(Vec<u8>, Vec<u8>)],
+    fill: usize,
+    change: Change<'_>,
+    capacity: usize,
+) -> bool {
+    let key = match change {
+        Change::Put { key, .. } | Change::Delete { key } => key,
+    };
+    let old_cell = cells
+        .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        .map_or(0, |index| leaf_cell_bytes(&cells[index].0, &cells[index].1));
+    let new_cell = match change {
+        Change::Put { key, value } => leaf_cell_bytes(key, value),
+        Change::Delete { .. } => 0,
+    };
+    let new_fill = fill - old_cell + new_cell;
+    new_fill > capacity || new_fill < fill
+}
+
 /// Why planning stopped early.
 enum Stop {
     /// A page that has not been read yet.
@@ -187,7 +209,17 @@ impl Planner<'_> {
                     path.push((pgno, index));
                     pgno = children[index];
                 }
-                Node::Leaf { cells } => break (cells.clone(), node.fill()),
+                Node::Leaf { cells } => {
+                    let fill = node.fill();
+                    if let Some(&(parent, index)) = path.last()
+                        && leaf_leaves_its_size(cells, fill, change, self.capacity)
+                    {
+                        // A split or a shrink settles with the neighbours: ask for the
+                        // parent and the first neighbour before copying the leaf.
+                        self.ask_for_neighbours(parent, index, false)?;
+                    }
+                    break (cells.clone(), fill);
+                }
             }
         };
         let found = cells.binary_search_by(|(k, _)| k.as_slice().cmp(key));

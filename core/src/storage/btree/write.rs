@@ -269,18 +269,6 @@ fn prepare<P: PageAccess + ?Sized>(
     };
     let mut encoded = Vec::with_capacity(plan.writes.len());
     for (&pgno, node) in &plan.writes {
-        // Only an interior node's child pointers need rewriting; a leaf is encoded as is.
-        let renumbered;
-        let node = match node {
-            Node::Interior { keys, children } => {
-                renumbered = Node::Interior {
-                    keys: keys.clone(),
-                    children: children.iter().map(|&child| real(child)).collect(),
-                };
-                &renumbered
-            }
-            Node::Leaf { .. } => node,
-        };
         let mut image = match images.get(&pgno) {
             Some(old) => old.as_ref().clone(),
             None => {
@@ -291,7 +279,8 @@ fn prepare<P: PageAccess + ?Sized>(
                 vec![0; pages.page_size()]
             }
         };
-        node.encode_into(&mut image, pages.usable_size());
+        // Child pointers to placeholders get the allocated pages' numbers.
+        node.encode_renumbered(&mut image, pages.usable_size(), real);
         encoded.push((real(pgno), image));
     }
     let mut yield_points = Vec::new();
