@@ -11,9 +11,7 @@
 //! planner's `propagate` relies on the same fact). Anything else (a split, a smaller value)
 //! goes through the planner.
 
-use super::node::{
-    HEADER_BYTES, LEAF_CELL_OVERHEAD, LookupStep, capacity, leaf_cell_bytes, lookup,
-};
+use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, leaf_cell_bytes, walk_leaf};
 
 /// Where a key sits in a leaf image, found without decoding the leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,26 +39,31 @@ pub(super) enum InPlace {
     NeedsPlan,
 }
 
-/// Finds `key` in a leaf image. Unless the image was `checked` already, checks first what
-/// `node::lookup` checks over the whole page (bounds, kind, key lengths, key order), so a
-/// page is refused here exactly when decoding it would fail. The caller knows the image is
-/// a leaf's (`is_interior_image` is false).
+/// Finds `key` in a leaf image. Unless the image was `checked` already, the same walk
+/// checks what `node::lookup` checks over the whole page (bounds, kind, key lengths, key
+/// order), so a page is refused here exactly when decoding it would fail. The caller
+/// knows the image is a leaf's (`is_interior_image` is false).
 pub(super) fn locate(
     image: &[u8],
     usable_size: usize,
     key: &[u8],
     checked: bool,
 ) -> Result<LeafSlot, String> {
-    // The lookup checks the page as a whole; the walk below then only finds offsets.
-    if !checked && let LookupStep::Child { .. } = lookup(image, usable_size, key)? {
-        return Err("expected a leaf, found an interior page".into());
+    if !checked {
+        let walk = walk_leaf(image, usable_size, key)?;
+        return Ok(LeafSlot {
+            offset: walk.offset,
+            existing: walk.existing,
+            end: walk.end,
+            count: walk.count,
+        });
     }
     let area = &image[..usable_size];
     let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
     let mut at = HEADER_BYTES;
     let mut slot = None;
     for _ in 0..count {
-        // Bounds were checked by `lookup`.
+        // Bounds were checked when the image was checked.
         let key_len = usize::from(area[at]);
         let value_len = usize::from(u16::from_le_bytes([area[at + 1], area[at + 2]]));
         let cell_len = LEAF_CELL_OVERHEAD + key_len + value_len;
@@ -238,6 +241,21 @@ mod tests {
             put_in_place(&full, USABLE, b"e", &big, false),
             Ok(InPlace::NeedsPlan)
         );
+    }
+
+    #[test]
+    fn the_checking_walk_and_the_trusting_walk_find_the_same_slots() {
+        let image = image_of(&leaf(&[("b", b"1"), ("d", b"22"), ("f", b"333")]));
+        for probe in ["a", "b", "c", "d", "e", "f", "g", "dd"] {
+            assert_eq!(
+                locate(&image, USABLE, probe.as_bytes(), true),
+                locate(&image, USABLE, probe.as_bytes(), false),
+                "probe {probe}"
+            );
+        }
+        let slot = locate(&image, USABLE, b"d", false).expect("a sound leaf");
+        assert_eq!(slot.existing, Some(3 + 1 + 2));
+        assert_eq!((slot.offset, slot.count), (HEADER_BYTES + 3 + 1 + 1, 3));
     }
 
     #[test]

@@ -277,20 +277,7 @@ pub fn lookup<'a>(
             if rightmost != 0 {
                 return Err(format!("leaf has a rightmost child pointer ({rightmost})"));
             }
-            let mut found = None;
-            for index in 0..count {
-                let key_len = usize::from(reader.take(1, index)?[0]);
-                let value_len = reader.take(2, index)?;
-                let value_len = usize::from(u16::from_le_bytes([value_len[0], value_len[1]]));
-                check_key_len(key_len, index)?;
-                let cell_key = reader.take(key_len, index)?;
-                let value = reader.take(value_len, index)?;
-                in_order(cell_key, index)?;
-                if cell_key == key {
-                    found = Some(value);
-                }
-            }
-            Ok(LookupStep::Leaf(found))
+            Ok(LookupStep::Leaf(walk_leaf_cells(area, count, key)?.value))
         }
         KIND_INTERIOR => {
             // The child is the first one whose separator is above the key.
@@ -317,6 +304,97 @@ pub fn lookup<'a>(
         }
         kind => Err(format!("unknown node kind {kind}")),
     }
+}
+
+/// What a walk over every cell of a leaf found about one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeafWalk<'a> {
+    /// The key's value, if present.
+    pub value: Option<&'a [u8]>,
+    /// Byte offset of the key's cell, or of the first cell above the key; the end of the
+    /// cells when every key is below it.
+    pub offset: usize,
+    /// Length of the key's cell when present.
+    pub existing: Option<usize>,
+    /// Byte offset just past the last cell.
+    pub end: usize,
+    /// Number of cells.
+    pub count: usize,
+}
+
+/// Walks a leaf image for `key`, checking what `lookup` checks over the whole page, in one
+/// pass that also finds where the key's cell is or would go (for an in-place edit).
+pub fn walk_leaf<'a>(
+    image: &'a [u8],
+    usable_size: usize,
+    key: &[u8],
+) -> Result<LeafWalk<'a>, String> {
+    if image.len() < usable_size || usable_size < HEADER_BYTES {
+        return Err(format!(
+            "page is {} bytes, shorter than expected",
+            image.len()
+        ));
+    }
+    let area = &image[..usable_size];
+    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+    match area[0] {
+        KIND_LEAF if rightmost != 0 => {
+            Err(format!("leaf has a rightmost child pointer ({rightmost})"))
+        }
+        KIND_LEAF => walk_leaf_cells(area, count, key),
+        KIND_INTERIOR => Err("expected a leaf, found an interior page".into()),
+        kind => Err(format!("unknown node kind {kind}")),
+    }
+}
+
+/// The cell walk of `walk_leaf` and of `lookup` on a leaf: bounds, key lengths and key
+/// order of every cell.
+fn walk_leaf_cells<'a>(area: &'a [u8], count: usize, key: &[u8]) -> Result<LeafWalk<'a>, String> {
+    let mut reader = Reader {
+        area,
+        at: HEADER_BYTES,
+    };
+    let mut previous: Option<&[u8]> = None;
+    let mut walk = LeafWalk {
+        value: None,
+        offset: 0,
+        existing: None,
+        end: 0,
+        count,
+    };
+    let mut placed = false;
+    for index in 0..count {
+        let start = reader.at;
+        let key_len = usize::from(reader.take(1, index)?[0]);
+        let value_len = reader.take(2, index)?;
+        let value_len = usize::from(u16::from_le_bytes([value_len[0], value_len[1]]));
+        check_key_len(key_len, index)?;
+        let cell_key = reader.take(key_len, index)?;
+        let value = reader.take(value_len, index)?;
+        if previous.is_some_and(|prev| prev >= cell_key) {
+            return Err(format!(
+                "keys out of order at cells {} and {index}",
+                index - 1
+            ));
+        }
+        previous = Some(cell_key);
+        if !placed {
+            match cell_key.cmp(key) {
+                Ordering::Less => {}
+                Ordering::Equal => {
+                    (walk.value, walk.existing) = (Some(value), Some(reader.at - start));
+                    (walk.offset, placed) = (start, true);
+                }
+                Ordering::Greater => (walk.offset, placed) = (start, true),
+            }
+        }
+    }
+    walk.end = reader.at;
+    if !placed {
+        walk.offset = reader.at;
+    }
+    Ok(walk)
 }
 
 /// Checks a page as a whole (what `lookup` checks) and lists the byte offset of each of
