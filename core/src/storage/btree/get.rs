@@ -102,7 +102,7 @@ fn read_image<P: PageAccess + ?Sized>(
 }
 
 /// `read_image`, and the image's cell index if it already passed the whole-page check.
-fn read_image_checked<P: PageAccess + ?Sized>(
+pub(super) fn read_image_checked<P: PageAccess + ?Sized>(
     pages: &mut P,
     pgno: PageNo,
     depth: usize,
@@ -129,14 +129,25 @@ pub(super) fn lookup_in<'a, P: PageAccess + ?Sized>(
     key: &[u8],
 ) -> Result<LookupStep<'a>> {
     let usable_size = pages.usable_size();
-    let corrupt = |why: String| Error::Corrupt(format!("page {pgno}: {why}"));
-    let index = match index {
-        Some(index) => index,
-        None => {
-            let index: CellIndex = cell_index(image, usable_size).map_err(corrupt)?.into();
-            pages.mark_checked(pgno, image, index.clone());
-            index
-        }
-    };
-    lookup_indexed(image, usable_size, &index, key).map_err(corrupt)
+    let index = checked_index(pages, pgno, image, index)?;
+    lookup_indexed(image, usable_size, &index, key)
+        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))
+}
+
+/// The cell index of `image`, the image of `pgno`: `index` when the cache had one, else
+/// built now (which checks the page as a whole) and recorded with the image.
+pub(super) fn checked_index<P: PageAccess + ?Sized>(
+    pages: &mut P,
+    pgno: PageNo,
+    image: &PageRef,
+    index: Option<CellIndex>,
+) -> Result<CellIndex> {
+    if let Some(index) = index {
+        return Ok(index);
+    }
+    let index: CellIndex = cell_index(image, pages.usable_size())
+        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?
+        .into();
+    pages.mark_checked(pgno, image, index.clone());
+    Ok(index)
 }

@@ -484,6 +484,40 @@ pub fn lookup_indexed<'a>(
     }
 }
 
+/// Cell `position` of an indexed page (`cell_index`): its key, and for a leaf its value
+/// (empty for an interior cell). Never reads past the usable end: a wrong index is an
+/// error.
+pub fn indexed_cell<'a>(
+    image: &'a [u8],
+    usable_size: usize,
+    index: &[u16],
+    position: usize,
+) -> Result<(&'a [u8], &'a [u8]), String> {
+    let area = image
+        .get(..usable_size)
+        .filter(|area| area.len() >= HEADER_BYTES)
+        .ok_or_else(|| format!("page is {} bytes, shorter than expected", image.len()))?;
+    let at = usize::from(
+        *index
+            .get(position)
+            .ok_or_else(|| format!("no cell {position} in the page's index"))?,
+    );
+    let field = |at: usize, len: usize| -> Result<&'a [u8], String> {
+        area.get(at..at + len)
+            .ok_or_else(|| format!("indexed cell at {at} runs past the usable end of the page"))
+    };
+    if area[0] == KIND_INTERIOR {
+        let key_len = usize::from(field(at + 4, 1)?[0]);
+        return Ok((field(at + INTERIOR_CELL_OVERHEAD, key_len)?, &[]));
+    }
+    let lengths = field(at, LEAF_CELL_OVERHEAD)?;
+    let key_len = usize::from(lengths[0]);
+    let value_len = usize::from(u16::from_le_bytes([lengths[1], lengths[2]]));
+    let key = field(at + LEAF_CELL_OVERHEAD, key_len)?;
+    let value = field(at + LEAF_CELL_OVERHEAD + key_len, value_len)?;
+    Ok((key, value))
+}
+
 /// Whether an encoded page says it is an interior node (its other bytes are not checked).
 pub fn is_interior_image(image: &[u8]) -> bool {
     image.first() == Some(&KIND_INTERIOR)

@@ -3,15 +3,26 @@
 //! Leaves have no sibling links, so the scan descends from the root once per leaf: each
 //! descent looks for the current lower bound and remembers the tightest separator above it
 //! (the leaf's upper bound), which becomes the lower bound of the next descent.
+//!
+//! Pages are read in place through their cell index (`get::checked_index`): interior pages
+//! are searched, and only the rows returned are copied out of a leaf.
 
-use super::get::read_node;
-use super::node::{Node, child_index};
+use super::get::{checked_index, read_image_checked};
+use super::node::{LookupStep, indexed_cell, lookup_indexed};
 use crate::io::IOResult;
 use crate::storage::{PageAccess, PageNo};
-use crate::{Result, return_if_io};
+use crate::{Error, Result, return_if_io};
 
 /// Key/value rows in key order.
 pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A leaf image with its cell index.
+#[derive(Clone, Copy)]
+struct IndexedLeaf<'a> {
+    image: &'a [u8],
+    usable_size: usize,
+    index: &'a [u16],
+}
 
 /// A range scan.
 #[derive(Debug)]
@@ -72,29 +83,46 @@ impl Scan {
                     upper,
                     pgno,
                     depth,
-                } => match return_if_io!(read_node(pages, *pgno, *depth)) {
-                    Node::Interior { keys, children } => {
-                        let index = child_index(&keys, lower);
-                        if index < keys.len() {
-                            *upper = Some(keys[index].clone());
-                        }
-                        *pgno = children[index];
-                        *depth += 1;
-                    }
-                    Node::Leaf { cells } => {
-                        let lower = std::mem::take(lower);
-                        let upper = upper.take();
-                        if self.take_rows(cells, &lower) {
-                            return Ok(IOResult::Done(self.finish()));
-                        }
-                        match upper {
-                            Some(next) if self.end.as_ref().is_none_or(|end| &next < end) => {
-                                self.state = ScanState::Descend { lower: next };
+                } => {
+                    let (image, index) = return_if_io!(read_image_checked(pages, *pgno, *depth));
+                    let page = *pgno;
+                    let usable_size = pages.usable_size();
+                    let index = checked_index(pages, page, &image, index)?;
+                    let corrupt = |why: String| Error::Corrupt(format!("page {page}: {why}"));
+                    match lookup_indexed(&image, usable_size, &index, lower).map_err(corrupt)? {
+                        LookupStep::Child {
+                            page: child,
+                            index: position,
+                        } => {
+                            if position < index.len() {
+                                let (separator, _) =
+                                    indexed_cell(&image, usable_size, &index, position)
+                                        .map_err(corrupt)?;
+                                *upper = Some(separator.to_vec());
                             }
-                            _ => return Ok(IOResult::Done(self.finish())),
+                            *pgno = child;
+                            *depth += 1;
+                        }
+                        LookupStep::Leaf(_) => {
+                            let lower = std::mem::take(lower);
+                            let upper = upper.take();
+                            let leaf = IndexedLeaf {
+                                image: &image,
+                                usable_size,
+                                index: &index,
+                            };
+                            if self.take_rows(leaf, &lower).map_err(corrupt)? {
+                                return Ok(IOResult::Done(self.finish()));
+                            }
+                            match upper {
+                                Some(next) if self.end.as_ref().is_none_or(|end| &next < end) => {
+                                    self.state = ScanState::Descend { lower: next };
+                                }
+                                _ => return Ok(IOResult::Done(self.finish())),
+                            }
                         }
                     }
-                },
+                }
                 ScanState::Done => panic!("a finished B-tree scan was stepped again"),
             }
         }
@@ -102,20 +130,30 @@ impl Scan {
 
     /// Adds the leaf's rows at or above `lower` and below the end; true when the scan is
     /// complete (limit reached, or a key at or past the end seen).
-    fn take_rows(&mut self, cells: Vec<(Vec<u8>, Vec<u8>)>, lower: &[u8]) -> bool {
-        for (key, value) in cells {
-            if key.as_slice() < lower {
-                continue;
-            }
-            if self.end.as_ref().is_some_and(|end| &key >= end) {
-                return true;
-            }
-            self.rows.push((key, value));
-            if self.rows.len() >= self.limit {
-                return true;
+    fn take_rows(&mut self, leaf: IndexedLeaf<'_>, lower: &[u8]) -> Result<bool, String> {
+        let cell =
+            |position: usize| indexed_cell(leaf.image, leaf.usable_size, leaf.index, position);
+        // The first cell at or above `lower`.
+        let (mut low, mut high) = (0, leaf.index.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            if cell(middle)?.0 < lower {
+                low = middle + 1;
+            } else {
+                high = middle;
             }
         }
-        false
+        for position in low..leaf.index.len() {
+            let (key, value) = cell(position)?;
+            if self.end.as_deref().is_some_and(|end| key >= end) {
+                return Ok(true);
+            }
+            self.rows.push((key.to_vec(), value.to_vec()));
+            if self.rows.len() >= self.limit {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn finish(&mut self) -> Rows {
