@@ -21,7 +21,8 @@ pub(crate) struct Fiber {
     /// History process id: a connection incarnation (new ones after every crash).
     pub(crate) process: u64,
     conn: Connection,
-    txn: Option<TxnRun>,
+    /// Boxed: it is taken out and put back at every step, so only a pointer moves.
+    txn: Option<Box<TxnRun>>,
     /// Told `Busy`: not runnable until the lock may have been released (a transaction
     /// ended or an I/O completed), or until every fiber is backing off. Two fibers told
     /// `Busy` must not wake each other, or they could starve the lock holder forever.
@@ -119,7 +120,7 @@ impl Simulation {
                     return;
                 }
                 Action::Done(outcome) => {
-                    self.end_txn(index, run, outcome, None);
+                    self.end_txn(index, *run, outcome, None);
                     return;
                 }
             }
@@ -145,7 +146,7 @@ impl Simulation {
             choices.end_span();
             program
         };
-        self.fibers[index].txn = Some(TxnRun {
+        self.fibers[index].txn = Some(Box::new(TxnRun {
             program,
             started_step: self.step,
             ops: 0,
@@ -155,7 +156,7 @@ impl Simulation {
             giving_up: false,
             committed: false,
             rolled_back: false,
-        });
+        }));
         self.note(format_args!("conn {process} begins a transaction"));
     }
 
@@ -208,7 +209,7 @@ impl Simulation {
     fn op_finished(
         &mut self,
         index: usize,
-        mut run: TxnRun,
+        mut run: Box<TxnRun>,
         result: Result<braid_core::Output, Error>,
     ) {
         let process = self.fibers[index].process;
@@ -259,7 +260,7 @@ impl Simulation {
                     run.rolled_back = true;
                 }
                 if by_fiber {
-                    self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
+                    self.end_txn(index, *run, TxnOutcome::Aborted, Some("busy"));
                     return;
                 }
                 run.last = Some(oracle_result);
@@ -278,7 +279,7 @@ impl Simulation {
                         run.giving_up = true;
                         self.fibers[index].txn = Some(run);
                     } else {
-                        self.end_txn(index, run, TxnOutcome::Aborted, Some("busy"));
+                        self.end_txn(index, *run, TxnOutcome::Aborted, Some("busy"));
                     }
                     return;
                 }
@@ -293,11 +294,11 @@ impl Simulation {
                 self.fibers[index].txn = Some(run);
             }
             Error::BusySnapshot => {
-                self.end_txn(index, run, TxnOutcome::Aborted, Some("busy-snapshot"))
+                self.end_txn(index, *run, TxnOutcome::Aborted, Some("busy-snapshot"))
             }
             Error::Poisoned => {
                 let outcome = in_doubt_or_aborted(&op);
-                self.end_txn(index, run, outcome, Some("poisoned"));
+                self.end_txn(index, *run, outcome, Some("poisoned"));
                 self.restart_requested = true;
             }
             Error::Corrupt(msg) => {
@@ -315,7 +316,7 @@ impl Simulation {
                 if self.fibers[index].conn.database().pager().is_poisoned() {
                     self.restart_requested = true;
                 }
-                self.end_txn(index, run, outcome, Some("io"));
+                self.end_txn(index, *run, outcome, Some("io"));
             }
             other => {
                 debug_assert!(convert::is_engine_bug(&other));
