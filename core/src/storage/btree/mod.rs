@@ -12,6 +12,7 @@ mod delete;
 mod get;
 mod integrity;
 mod leaf_edit;
+mod leaf_split;
 mod node;
 mod pack;
 mod plan;

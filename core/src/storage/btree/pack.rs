@@ -10,6 +10,7 @@ use super::node::{Node, interior_cell_bytes, leaf_cell_bytes};
 
 /// A node cut into pieces that each fit, with the separator keys that go between them
 /// (`separators.len() == pieces.len() - 1`).
+#[derive(Debug)]
 pub(super) struct Pieces {
     pub pieces: Vec<Node>,
     pub separators: Vec<Vec<u8>>,

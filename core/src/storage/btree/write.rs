@@ -19,6 +19,7 @@ use std::collections::btree_map::Entry;
 
 use super::get::lookup_in;
 use super::leaf_edit::{InPlace, put_in_place};
+use super::leaf_split::{self, LeafSplit, Next};
 use super::node::{LookupStep, Node, capacity, is_interior_image};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use crate::io::{Completion, IOResult};
@@ -40,10 +41,17 @@ const MAX_DEPTH: usize = 64;
 #[derive(Debug)]
 enum WriteState {
     /// Waiting for page `pgno` on the way down from the root; `path` holds the interior
-    /// pages above it (empty before the root is known).
+    /// pages above it and the position of the child taken in each (empty before the root
+    /// is known).
     Descend {
-        path: Vec<(PageNo, PageRef)>,
+        path: Vec<(PageNo, PageRef, usize)>,
         pgno: PageNo,
+    },
+    /// A put splits its leaf the common way, planned without the planner
+    /// (`leaf_split.rs`): waiting for neighbour `next` (None: nothing left to read).
+    SplitLeaf {
+        split: Box<LeafSplit>,
+        next: Option<PageNo>,
     },
     /// Waiting for pages the plan needs; holds every page read so far, and those decoded.
     Gather {
@@ -110,10 +118,10 @@ impl Write {
                     let (image, index) = return_if_io!(pages.read_page_checked(*pgno));
                     if is_interior_image(&image) {
                         let step = lookup_in(pages, *pgno, &image, index, &self.key)?;
-                        let LookupStep::Child { page, .. } = step else {
+                        let LookupStep::Child { page, index } = step else {
                             unreachable!("an interior image leads to a child")
                         };
-                        path.push((*pgno, image));
+                        path.push((*pgno, image, index));
                         *pgno = page;
                         continue;
                     }
@@ -124,6 +132,43 @@ impl Write {
                         self.state = WriteState::Done;
                         return Ok(IOResult::Done(outcome));
                     }
+                }
+                WriteState::SplitLeaf { split, next } => {
+                    let usable_size = pages.usable_size();
+                    let step = match *next {
+                        Some(page) => {
+                            if let Entry::Vacant(slot) = split.images.entry(page) {
+                                slot.insert(return_if_io!(pages.read_page(page)));
+                            }
+                            split
+                                .neighbour_read(page, usable_size)
+                                .map_err(|why| corrupt(page, why))?
+                        }
+                        None => Next::Plan,
+                    };
+                    let plan = match step {
+                        Next::Read(page) => {
+                            *next = Some(page);
+                            continue;
+                        }
+                        Next::Plan => split.plan(usable_size),
+                        Next::GiveUp => None,
+                    };
+                    let WriteState::SplitLeaf { split, .. } =
+                        std::mem::replace(&mut self.state, WriteState::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.state = match plan {
+                        Some(plan) => WriteState::WaitReserve {
+                            images: split.images,
+                            plan,
+                        },
+                        None => {
+                            let (images, nodes) = split.hand_over();
+                            WriteState::Gather { images, nodes }
+                        }
+                    };
                 }
                 WriteState::Gather { images, nodes } => {
                     let root = pages.root();
@@ -212,7 +257,7 @@ impl Write {
     fn at_leaf<P: PageAccess + ?Sized>(
         &mut self,
         pages: &mut P,
-        path: Vec<(PageNo, PageRef)>,
+        path: Vec<(PageNo, PageRef, usize)>,
         pgno: PageNo,
         image: PageRef,
         checked: bool,
@@ -231,10 +276,43 @@ impl Write {
             }
         }
         let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
-        let mut images: BTreeMap<PageNo, PageRef> = path.into_iter().collect();
+        let parent = path
+            .last()
+            .map(|(page, image, position)| (*page, image.clone(), *position));
+        let mut images: BTreeMap<PageNo, PageRef> = path
+            .into_iter()
+            .map(|(page, image, _)| (page, image))
+            .collect();
         images.insert(pgno, image);
-        let nodes = BTreeMap::from([(pgno, node)]);
-        self.state = WriteState::Gather { images, nodes };
+        let (Some(value), Some((parent, parent_image, position))) = (&self.value, parent) else {
+            let nodes = BTreeMap::from([(pgno, node)]);
+            self.state = WriteState::Gather { images, nodes };
+            return Ok(None);
+        };
+        let parent_node =
+            Node::decode(&parent_image, usable_size).map_err(|why| corrupt(parent, why))?;
+        let change = (self.key.as_slice(), value.as_slice());
+        let root = pages.root();
+        self.state = match leaf_split::start(
+            images,
+            (pgno, node),
+            (parent, parent_node, position),
+            change,
+            root,
+            usable_size,
+        ) {
+            Ok(split) => {
+                let next = match split.first() {
+                    Next::Read(page) => Some(page),
+                    Next::Plan | Next::GiveUp => None,
+                };
+                WriteState::SplitLeaf {
+                    split: Box::new(split),
+                    next,
+                }
+            }
+            Err((images, nodes)) => WriteState::Gather { images, nodes },
+        };
         Ok(None)
     }
 }

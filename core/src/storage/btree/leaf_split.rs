@@ -1,0 +1,316 @@
+//! The common split, planned without the planner: a put overflows its leaf, the leaf splits
+//! into pieces none of which is underfull, neither neighbour the planner would look at is
+//! underfull, and the parent takes the new separators without overflowing. Then settling
+//! changes nothing and the plan is just the pieces and the parent with the pieces spliced
+//! in, which this file builds directly, decoding only the leaf and the parent.
+//!
+//! It must plan exactly what `plan.rs` would, reading the same pages in the same order:
+//! the neighbours are read left first (the right one first when there is no left one), and
+//! the right one after the left one only when the left one is not underfull, as settling
+//! does. Whenever a condition fails the write hands over to the planner with every page
+//! read so far; those reads are a prefix of what the planner asks for, so it goes on
+//! exactly as if it had asked for them itself.
+
+use std::collections::BTreeMap;
+
+use super::node::{Node, capacity, interior_cell_bytes, is_interior_image, min_fill, walk_leaf};
+use super::pack::{Pieces, split};
+use super::plan::{PLACEHOLDER_BASE, Plan};
+use crate::storage::{PageNo, PageRef};
+
+/// A leaf split in progress: what is known once the leaf is decoded and changed.
+#[derive(Debug)]
+pub(super) struct LeafSplit {
+    /// Every page read so far (the path, the leaf, the neighbours read).
+    pub images: BTreeMap<PageNo, PageRef>,
+    /// The leaf as it was read (handed to the planner if this path gives up).
+    pub leaf_node: Node,
+    pub leaf: PageNo,
+    pub parent: PageNo,
+    /// The parent, decoded.
+    pub parent_node: Node,
+    /// The leaf's position among the parent's children.
+    pub position: usize,
+    /// The leaf's neighbours among the parent's children.
+    pub left: Option<PageNo>,
+    pub right: Option<PageNo>,
+    /// The changed leaf cut into pieces, and the separators between them.
+    pub pieces: Pieces,
+    /// Whether the put replaced a value.
+    pub replaced: bool,
+    /// The root (unchanged by this split).
+    pub root: PageNo,
+}
+
+/// What to do next with a split.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Read this neighbour, then call `neighbour_read`.
+    Read(PageNo),
+    /// Everything needed was read: build the plan.
+    Plan,
+    /// A condition failed: hand over to the planner.
+    GiveUp,
+}
+
+impl LeafSplit {
+    /// The first neighbour to read: the left one, else the right one.
+    pub(super) fn first(&self) -> Next {
+        match self.left.or(self.right) {
+            Some(page) => Next::Read(page),
+            None => Next::Plan,
+        }
+    }
+
+    /// `page` was read: give up if it is not a leaf or is underfull; else the next step.
+    pub(super) fn neighbour_read(&self, page: PageNo, usable_size: usize) -> Result<Next, String> {
+        let image = self.images.get(&page).expect("the neighbour was read");
+        if is_interior_image(image) {
+            return Ok(Next::GiveUp); // damage the planner reports in its own way
+        }
+        let fill = walk_leaf(image, usable_size, &[])?.end - super::node::HEADER_BYTES;
+        if fill < min_fill(capacity(usable_size)) {
+            return Ok(Next::GiveUp);
+        }
+        match (self.left, self.right) {
+            (Some(left), Some(right)) if left == page => Ok(Next::Read(right)),
+            _ => Ok(Next::Plan),
+        }
+    }
+
+    /// The plan the planner would make: the pieces, and the parent with them spliced in.
+    /// `None` (give up) when the parent would overflow.
+    pub(super) fn plan(&self, usable_size: usize) -> Option<Plan> {
+        let parent = &self.parent_node;
+        let Node::Interior { keys, children } = parent else {
+            return None;
+        };
+        let Pieces { pieces, separators } = &self.pieces;
+        let grown: usize = separators.iter().map(|s| interior_cell_bytes(s)).sum();
+        if parent.fill() + grown > capacity(usable_size) {
+            return None;
+        }
+        let mut numbers = vec![self.leaf];
+        for i in 1..pieces.len() {
+            numbers.push(PLACEHOLDER_BASE + u32::try_from(i - 1).expect("few pieces"));
+        }
+        let mut keys = keys.clone();
+        let mut children = children.clone();
+        assert_eq!(
+            children[self.position], self.leaf,
+            "the descent recorded the child it took"
+        );
+        children.splice(self.position..=self.position, numbers.iter().copied());
+        keys.splice(self.position..self.position, separators.iter().cloned());
+        let mut writes: BTreeMap<PageNo, Node> = numbers
+            .iter()
+            .copied()
+            .zip(pieces.iter().cloned())
+            .collect();
+        writes.insert(self.parent, Node::Interior { keys, children });
+        Some(Plan {
+            writes,
+            frees: Vec::new(),
+            new_pages: u32::try_from(pieces.len() - 1).expect("few pieces"),
+            root: self.root,
+            split: true,
+            merge: false,
+            outcome: self.replaced,
+        })
+    }
+}
+
+/// What the planner starts from when this path gives up: every page read so far, and the
+/// nodes decoded.
+pub(super) type HandOver = (BTreeMap<PageNo, PageRef>, BTreeMap<PageNo, Node>);
+
+impl LeafSplit {
+    /// Gives up: the pages read and the nodes decoded, for the planner.
+    pub(super) fn hand_over(self) -> HandOver {
+        let nodes = BTreeMap::from([(self.leaf, self.leaf_node), (self.parent, self.parent_node)]);
+        (self.images, nodes)
+    }
+}
+
+/// Starts a split for a put of `key` = `value` into `leaf_node` (page `leaf`, child
+/// `position` of `parent`, whose decoded node is `parent_node`), or hands over to the
+/// planner when the leaf does not overflow (a shrink, which settling may merge), a piece
+/// would be underfull, or the parent is not an interior node.
+pub(super) fn start(
+    images: BTreeMap<PageNo, PageRef>,
+    leaf: (PageNo, Node),
+    parent: (PageNo, Node, usize),
+    change: (&[u8], &[u8]),
+    root: PageNo,
+    usable_size: usize,
+) -> Result<LeafSplit, HandOver> {
+    let ((leaf, leaf_node), (parent, parent_node, position), (key, value)) = (leaf, parent, change);
+    let hand_over = |images, leaf_node, parent_node| {
+        Err((
+            images,
+            BTreeMap::from([(leaf, leaf_node), (parent, parent_node)]),
+        ))
+    };
+    let (Node::Leaf { cells }, Node::Interior { children, .. }) = (&leaf_node, &parent_node) else {
+        return hand_over(images, leaf_node, parent_node);
+    };
+    if children.get(position) != Some(&leaf) {
+        return hand_over(images, leaf_node, parent_node);
+    }
+    let (left, right) = (
+        position.checked_sub(1).map(|i| children[i]),
+        children.get(position + 1).copied(),
+    );
+    let mut cells = cells.clone();
+    let replaced = match cells.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+        Ok(i) => {
+            cells[i].1 = value.to_vec();
+            true
+        }
+        Err(i) => {
+            cells.insert(i, (key.to_vec(), value.to_vec()));
+            false
+        }
+    };
+    let capacity = capacity(usable_size);
+    let changed = Node::Leaf { cells };
+    if changed.fill() <= capacity {
+        return hand_over(images, leaf_node, parent_node);
+    }
+    let pieces = split(changed, capacity);
+    if pieces.pieces.iter().any(|p| p.fill() < min_fill(capacity)) {
+        return hand_over(images, leaf_node, parent_node);
+    }
+    Ok(LeafSplit {
+        images,
+        leaf_node,
+        leaf,
+        parent,
+        parent_node,
+        position,
+        left,
+        right,
+        pieces,
+        replaced,
+        root,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    use super::super::plan::{Change, Planned, plan};
+    use super::*;
+
+    const USABLE: usize = 512 - 8;
+
+    /// A leaf of `count` cells with keys `prefix` + i and values of random lengths.
+    fn leaf(rng: &mut Xoshiro256PlusPlus, prefix: u8, count: usize) -> Node {
+        let cells = (0..count)
+            .map(|i| {
+                let len = usize::try_from(rng.next_u64() % 60).expect("small");
+                (
+                    vec![prefix, u8::try_from(i * 4).expect("small")],
+                    vec![7; len],
+                )
+            })
+            .collect();
+        Node::Leaf { cells }
+    }
+
+    /// Random parents of a few leaves and random puts into one of them: whenever the split
+    /// path makes a plan, the planner, given every page, makes the same one.
+    #[test]
+    fn the_split_path_plans_what_the_planner_plans() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+        let mut compared = 0;
+        for _ in 0..6_000 {
+            let children_count = 1 + usize::try_from(rng.next_u64() % 4).expect("small");
+            let mut nodes = BTreeMap::new();
+            let mut children = Vec::new();
+            let mut keys = Vec::new();
+            let mut prefixes = Vec::new();
+            for c in 0..children_count {
+                let prefix = b'b' + u8::try_from(c * 2).expect("small");
+                let count = usize::try_from(rng.next_u64() % 14).expect("small");
+                let node = leaf(&mut rng, prefix, count);
+                if node.fill() > capacity(USABLE) {
+                    continue;
+                }
+                let page = 10 + PageNo::try_from(c).expect("small");
+                if !children.is_empty() {
+                    keys.push(vec![prefix]);
+                }
+                children.push(page);
+                prefixes.push(prefix);
+                nodes.insert(page, node);
+            }
+            if children.is_empty() {
+                continue;
+            }
+            let parent = Node::Interior {
+                keys,
+                children: children.clone(),
+            };
+            nodes.insert(2, parent.clone());
+            let position = usize::try_from(rng.next_u64()).expect("fits") % children.len();
+            let target = children[position];
+            let Node::Leaf { cells } = &nodes[&target] else {
+                unreachable!()
+            };
+            let key = match cells.first() {
+                Some((k, _)) if rng.next_u64() % 3 == 0 => k.clone(),
+                _ => vec![prefixes[position], 1],
+            };
+            let value = vec![9; usize::try_from(rng.next_u64() % 120).expect("small")];
+            let started = start(
+                BTreeMap::new(),
+                (target, nodes[&target].clone()),
+                (2, parent, position),
+                (&key, &value),
+                2,
+                USABLE,
+            );
+            let Ok(split) = started else { continue };
+            let neighbours_ok = [split.left, split.right]
+                .into_iter()
+                .flatten()
+                .all(|n| nodes[&n].fill() >= min_fill(capacity(USABLE)));
+            let Some(fast) = split.plan(USABLE) else {
+                continue;
+            };
+            if !neighbours_ok {
+                continue;
+            }
+            let change = Change::Put {
+                key: &key,
+                value: &value,
+            };
+            let Ok(Planned::Ready(slow)) = plan(&nodes, 2, change, capacity(USABLE)) else {
+                panic!("the planner has every page");
+            };
+            assert_eq!(fast.writes, slow.writes);
+            assert_eq!(
+                (
+                    fast.new_pages,
+                    fast.root,
+                    fast.outcome,
+                    fast.split,
+                    fast.merge
+                ),
+                (
+                    slow.new_pages,
+                    slow.root,
+                    slow.outcome,
+                    slow.split,
+                    slow.merge
+                )
+            );
+            assert_eq!(fast.frees, slow.frees);
+            compared += 1;
+        }
+        assert!(compared > 100, "only {compared} splits compared");
+    }
+}
