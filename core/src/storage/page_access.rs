@@ -72,6 +72,18 @@ pub trait PageAccess {
     /// Replaces `pgno`'s image in this transaction's private dirty set. No I/O.
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()>;
 
+    /// `write_page`, with the image's cell index when the B-tree vouches for the image (it
+    /// edited a checked image), so later lookups need not check it; the index follows the
+    /// image when it is committed. The default forgets the index.
+    fn write_page_checked(
+        &mut self,
+        pgno: PageNo,
+        image: Vec<u8>,
+        _index: Option<CellIndex>,
+    ) -> Result<()> {
+        self.write_page(pgno, image)
+    }
+
     /// Makes sure the next `count` calls to `allocate_page` need no I/O (loads freelist
     /// pages as needed). Re-entrant: may be called again after yielding.
     fn reserve_pages(&mut self, count: usize) -> Result<IOResult<()>>;

@@ -296,6 +296,15 @@ impl PageAccess for WriteTxn {
     }
 
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()> {
+        self.write_page_checked(pgno, image, None)
+    }
+
+    fn write_page_checked(
+        &mut self,
+        pgno: PageNo,
+        image: Vec<u8>,
+        index: Option<CellIndex>,
+    ) -> Result<()> {
         self.check_writable(pgno)?;
         if image.len() != self.pager.page_size {
             return Err(Error::Misuse(format!(
@@ -312,7 +321,7 @@ impl PageAccess for WriteTxn {
         self.pager
             .live_state()?
             .cache
-            .insert(key, Arc::new(image), evict_dirty);
+            .insert_checked(key, Arc::new(image), evict_dirty, index);
         self.dirty.insert(pgno);
         Ok(())
     }

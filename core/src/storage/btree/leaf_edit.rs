@@ -32,9 +32,14 @@ pub(super) struct LeafSlot {
 pub(super) enum InPlace {
     /// The key already holds exactly this value: nothing to write.
     Unchanged,
-    /// The new leaf image (the page's reserved tail copied unchanged); `replaced` says
-    /// whether a value was overwritten.
-    Written { image: Vec<u8>, replaced: bool },
+    /// The new leaf image (the page's reserved tail copied unchanged) and its cell index
+    /// (the image is sound: built from a checked one); `replaced` says whether a value was
+    /// overwritten.
+    Written {
+        image: Vec<u8>,
+        index: Vec<u16>,
+        replaced: bool,
+    },
     /// The change does not fit in place (the leaf would overflow or shrink): plan it.
     NeedsPlan,
 }
@@ -133,8 +138,23 @@ pub(super) fn put_in_place(
     new_image[1..3].copy_from_slice(&count.to_le_bytes());
     // What follows the cells is zero, as `encode_into` leaves it.
     new_image[new_end..usable_size].fill(0);
+    // The cells before the slot keep their offsets; the new or changed cell sits at the
+    // slot; the ones after it moved by the difference in size.
+    let mut index = Vec::with_capacity(usize::from(count));
+    let mut at = HEADER_BYTES;
+    while at < new_end {
+        index.push(u16::try_from(at).expect("cells lie below a usable size of at most 65528"));
+        let value_len = u16::from_le_bytes([new_image[at + 1], new_image[at + 2]]);
+        at += LEAF_CELL_OVERHEAD + usize::from(new_image[at]) + usize::from(value_len);
+    }
+    assert_eq!(
+        index.len(),
+        usize::from(count),
+        "the cell count matches the cells"
+    );
     Ok(InPlace::Written {
         image: new_image,
+        index,
         replaced: slot.existing.is_some(),
     })
 }
@@ -200,10 +220,13 @@ mod tests {
         ];
         for (key, value, after, replaced) in cases {
             let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value, false);
+            let expected = image_of(&after);
+            let index = super::super::node::cell_index(&expected, USABLE).expect("sound");
             assert_eq!(
                 got,
                 Ok(InPlace::Written {
-                    image: image_of(&after),
+                    image: expected,
+                    index,
                     replaced
                 }),
                 "put {key}"

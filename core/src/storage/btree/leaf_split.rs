@@ -78,45 +78,51 @@ impl LeafSplit {
         }
     }
 
-    /// The plan the planner would make: the pieces, and the parent with them spliced in.
-    /// `None` (give up) when the parent would overflow.
-    pub(super) fn plan(&self, usable_size: usize) -> Option<Plan> {
-        let parent = &self.parent_node;
-        let Node::Interior { keys, children } = parent else {
-            return None;
+    /// The plan the planner would make: the pieces, and the parent with them spliced in,
+    /// with the pages read; or the hand-over to the planner when the parent would
+    /// overflow.
+    pub(super) fn plan(
+        self,
+        usable_size: usize,
+    ) -> Result<(BTreeMap<PageNo, PageRef>, Plan), HandOver> {
+        let grown: usize = (self.pieces.separators.iter())
+            .map(|s| interior_cell_bytes(s))
+            .sum();
+        let fits = self.parent_node.fill() + grown <= capacity(usable_size);
+        let Node::Interior {
+            mut keys,
+            mut children,
+        } = self.parent_node
+        else {
+            unreachable!("start checked the parent is an interior node")
         };
-        let Pieces { pieces, separators } = &self.pieces;
-        let grown: usize = separators.iter().map(|s| interior_cell_bytes(s)).sum();
-        if parent.fill() + grown > capacity(usable_size) {
-            return None;
+        if !fits {
+            let parent_node = Node::Interior { keys, children };
+            let nodes = BTreeMap::from([(self.leaf, self.leaf_node), (self.parent, parent_node)]);
+            return Err((self.images, nodes));
         }
+        let Pieces { pieces, separators } = self.pieces;
+        let new_pages = u32::try_from(pieces.len() - 1).expect("few pieces");
         let mut numbers = vec![self.leaf];
-        for i in 1..pieces.len() {
-            numbers.push(PLACEHOLDER_BASE + u32::try_from(i - 1).expect("few pieces"));
-        }
-        let mut keys = keys.clone();
-        let mut children = children.clone();
+        numbers.extend((0..new_pages).map(|i| PLACEHOLDER_BASE + i));
         assert_eq!(
             children[self.position], self.leaf,
             "the descent recorded the child it took"
         );
         children.splice(self.position..=self.position, numbers.iter().copied());
-        keys.splice(self.position..self.position, separators.iter().cloned());
-        let mut writes: BTreeMap<PageNo, Node> = numbers
-            .iter()
-            .copied()
-            .zip(pieces.iter().cloned())
-            .collect();
+        keys.splice(self.position..self.position, separators);
+        let mut writes: BTreeMap<PageNo, Node> = numbers.into_iter().zip(pieces).collect();
         writes.insert(self.parent, Node::Interior { keys, children });
-        Some(Plan {
+        let plan = Plan {
             writes,
             frees: Vec::new(),
-            new_pages: u32::try_from(pieces.len() - 1).expect("few pieces"),
+            new_pages,
             root: self.root,
             split: true,
             merge: false,
             outcome: self.replaced,
-        })
+        };
+        Ok((self.images, plan))
     }
 }
 
@@ -278,12 +284,12 @@ mod tests {
                 .into_iter()
                 .flatten()
                 .all(|n| nodes[&n].fill() >= min_fill(capacity(USABLE)));
-            let Some(fast) = split.plan(USABLE) else {
-                continue;
-            };
             if !neighbours_ok {
                 continue;
             }
+            let Ok((_, fast)) = split.plan(USABLE) else {
+                continue;
+            };
             let change = Change::Put {
                 key: &key,
                 value: &value,

@@ -146,28 +146,22 @@ impl Write {
                         }
                         None => Next::Plan,
                     };
-                    let plan = match step {
-                        Next::Read(page) => {
-                            *next = Some(page);
-                            continue;
-                        }
-                        Next::Plan => split.plan(usable_size),
-                        Next::GiveUp => None,
-                    };
+                    if let Next::Read(page) = step {
+                        *next = Some(page);
+                        continue;
+                    }
                     let WriteState::SplitLeaf { split, .. } =
                         std::mem::replace(&mut self.state, WriteState::Done)
                     else {
                         unreachable!("matched above")
                     };
-                    self.state = match plan {
-                        Some(plan) => WriteState::WaitReserve {
-                            images: split.images,
-                            plan,
-                        },
-                        None => {
-                            let (images, nodes) = split.hand_over();
-                            WriteState::Gather { images, nodes }
-                        }
+                    let planned = match step {
+                        Next::Plan => split.plan(usable_size),
+                        Next::Read(_) | Next::GiveUp => Err(split.hand_over()),
+                    };
+                    self.state = match planned {
+                        Ok((images, plan)) => WriteState::WaitReserve { images, plan },
+                        Err((images, nodes)) => WriteState::Gather { images, nodes },
                     };
                 }
                 WriteState::Gather { images, nodes } => {
@@ -268,8 +262,12 @@ impl Write {
                 .map_err(|why| corrupt(pgno, why))?
             {
                 InPlace::Unchanged => return Ok(Some(true)),
-                InPlace::Written { image, replaced } => {
-                    pages.write_page(pgno, image)?;
+                InPlace::Written {
+                    image,
+                    index,
+                    replaced,
+                } => {
+                    pages.write_page_checked(pgno, image, Some(index.into()))?;
                     return Ok(Some(replaced));
                 }
                 InPlace::NeedsPlan => {}

@@ -158,6 +158,18 @@ impl PageCache {
     /// Inserts (or replaces) an entry, evicting least-recently-used clean entries while
     /// the cache is over capacity. `evict_dirty` is the canary that lets dirty entries go.
     pub(crate) fn insert(&mut self, key: CacheKey, image: PageRef, evict_dirty: bool) {
+        self.insert_checked(key, image, evict_dirty, None);
+    }
+
+    /// `insert`, with the image's cell index when the B-tree vouches for the image (it
+    /// built it from a checked one).
+    pub(crate) fn insert_checked(
+        &mut self,
+        key: CacheKey,
+        image: PageRef,
+        evict_dirty: bool,
+        index: Option<CellIndex>,
+    ) {
         self.remove(&key);
         while self.index.len() >= self.capacity {
             if !self.evict_one(evict_dirty) {
@@ -167,7 +179,7 @@ impl PageCache {
         let entry = Entry {
             key,
             image,
-            index: None,
+            index,
             older: NONE,
             newer: NONE,
         };
@@ -187,11 +199,19 @@ impl PageCache {
     }
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<PageRef> {
+        self.remove_checked(key).map(|(image, _)| image)
+    }
+
+    /// `remove`, also giving the entry's cell index.
+    pub(crate) fn remove_checked(
+        &mut self,
+        key: &CacheKey,
+    ) -> Option<(PageRef, Option<CellIndex>)> {
         let slot = self.index.remove(key)?;
         self.unlink(slot);
         let entry = self.slots[slot].take().expect("indexed slots hold entries");
         self.free_slots.push(slot);
-        Some(entry.image)
+        Some((entry.image, entry.index))
     }
 
     fn entry(&self, slot: Slot) -> &Entry {
@@ -413,6 +433,20 @@ mod tests {
             cache.get(&key(4, Version::DbFile)).as_deref(),
             Some(&vec![7, 2, 2, 2])
         );
+    }
+
+    #[test]
+    fn an_index_given_on_insert_comes_back_on_get_and_remove() {
+        let mut cache = PageCache::new(4);
+        let dirty = key(3, Version::Dirty { txn: 1 });
+        let index: CellIndex = Arc::from(vec![7u16]);
+        cache.insert_checked(dirty, image(1), false, Some(index.clone()));
+        assert_eq!(
+            cache.get_checked(&dirty).map(|(_, i)| i),
+            Some(Some(index.clone()))
+        );
+        assert_eq!(cache.remove_checked(&dirty), Some((image(1), Some(index))));
+        assert_eq!(cache.remove_checked(&dirty), None);
     }
 
     #[test]

@@ -340,15 +340,20 @@ impl WriteTxn {
         let generation = state.wal.generation;
         for (i, (page, image)) in plan.images.iter().enumerate() {
             let frame = plan.batch.first_frame + u32::try_from(i).expect("frame count fits u32");
-            state.cache.remove(&CacheKey {
-                page: *page,
-                version: Version::Dirty { txn: self.id },
-            });
+            // The sealed image is the dirty one (only its checksum tail changed): its cell
+            // index, if the B-tree gave one, still holds.
+            let index = state
+                .cache
+                .remove_checked(&CacheKey {
+                    page: *page,
+                    version: Version::Dirty { txn: self.id },
+                })
+                .and_then(|(_, index)| index);
             let key = CacheKey {
                 page: *page,
                 version: Version::Frame { generation, frame },
             };
-            state.cache.insert(key, image.clone(), false);
+            state.cache.insert_checked(key, image.clone(), false, index);
         }
     }
 
