@@ -2,10 +2,10 @@
 //! simulated I/O backend with its fault model, and the scheduling strategies.
 //!
 //! How a simulation loop uses them, one decision at a time:
-//! 1. `SimIO::set_now(step)`; build a `SchedView` from the fibers not waiting on I/O and
-//!    from `SimIO::candidates_into` (the ids and readiness of `SimIO::pending_ops()`, into
-//!    a reused buffer). If nothing is enabled but I/O is held, advance the clock to the
-//!    earliest `ready_at`.
+//! 1. `SimIO::begin_decision(step)` (the clock moves to `step`, as with `set_now`, and the
+//!    ids and readiness of `SimIO::pending_ops()` go into a reused buffer); build a
+//!    `SchedView` from them and the fibers not waiting on I/O. If nothing is enabled but
+//!    I/O is held, advance the clock to the earliest `ready_at`.
 //! 2. Inside a `Choices` span ("decision"), ask the `Scheduler` (`Strategy::build`).
 //! 3. `StepFiber(i)`: re-enter that fiber's state machine once. `CompleteIo(id)`: draw the
 //!    outcome (0 = no fault) and call `SimIO::complete`, or inject a fault with `hold`,

@@ -286,9 +286,11 @@ impl Simulation {
 
     /// One scheduler decision.
     fn decide(&mut self) {
-        self.io.set_now(self.step);
+        // The clock moves to this decision before anything can read it: here on the paths
+        // that end the decision early, otherwise with the candidate list (one lock).
         self.stats.decisions += 1;
         if self.restart_requested {
+            self.io.set_now(self.step);
             self.restart_requested = false;
             self.crash("poisoned");
             self.step += 1;
@@ -309,7 +311,7 @@ impl Simulation {
     /// The part of a decision that picks among the enabled events and carries one out;
     /// `runnable` and `ios` are scratch buffers.
     fn schedule(&mut self, runnable: &mut Vec<usize>, ios: &mut Vec<IoCandidate>) {
-        let earliest_ready_at = self.io.candidates_into(self.step, ios);
+        let earliest_ready_at = self.io.begin_decision(self.step, ios);
         self.runnable_into(runnable);
         if runnable.is_empty() && !ios.iter().any(|io| io.ready) {
             // Everyone backing off: let them try again.
@@ -395,10 +397,12 @@ impl Simulation {
             (crash, !crash && choices.chance(flip_ppm))
         };
         if crash {
+            self.io.set_now(self.step);
             self.crash("crash");
             return true;
         }
         if flip && matches!(self.phase, Phase::Running { .. }) {
+            self.io.set_now(self.step);
             return self.flip_bit();
         }
         false

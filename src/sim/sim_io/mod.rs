@@ -208,13 +208,20 @@ impl SimIO {
     /// at every decision. Returns the earliest `ready_at` (None when nothing is pending).
     pub fn candidates_into(&self, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
         let mut state = self.state();
-        state.drop_finished();
-        out.clear();
-        out.extend(state.pending.iter().map(|(&id, pending)| IoCandidate {
-            id,
-            ready: pending.ready_at <= now,
-        }));
-        state.pending.values().map(|pending| pending.ready_at).min()
+        list_candidates(&mut state, now, out)
+    }
+
+    /// `set_now(now)` and `candidates_into(now, out)` under one lock: what the simulation
+    /// loop does at every decision that reaches the scheduler.
+    pub fn begin_decision(&self, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
+        let mut state = self.state();
+        assert!(
+            now >= state.now,
+            "the clock went back from {} to {now}",
+            state.now
+        );
+        state.now = now;
+        list_candidates(&mut state, now, out)
     }
 
     /// Pending operation `id` described as in `pending_ops()`, if it is pending.
@@ -388,6 +395,17 @@ impl SimIO {
     }
 }
 
+/// Drops aborted operations and lists the rest for the scheduler (see `candidates_into`).
+fn list_candidates(state: &mut SimState, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
+    state.drop_finished();
+    out.clear();
+    out.extend(state.pending.iter().map(|(&id, pending)| IoCandidate {
+        id,
+        ready: pending.ready_at <= now,
+    }));
+    state.pending.values().map(|pending| pending.ready_at).min()
+}
+
 impl IO for SimIO {
     fn open_file(&self, path: &str) -> Result<Arc<dyn File>> {
         let id = self.state().open(path);
@@ -437,5 +455,44 @@ impl std::fmt::Debug for SimIO {
             .field("files", &state.names.keys().collect::<Vec<_>>())
             .field("pending", &state.pending.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_decision_moves_the_clock_and_lists_what_candidates_into_lists() {
+        let io = SimIO::new();
+        let file = io.open_file("f").expect("open");
+        file.pwrite(0, b"abc", Completion::new_noop())
+            .expect("submit write");
+        io.set_now(3);
+        io.hold(0, 9).expect("the write is pending");
+        file.sync(Completion::new_noop()).expect("submit sync");
+        let mut listed = Vec::new();
+        let mut begun = Vec::new();
+        assert_eq!(io.candidates_into(5, &mut listed), Some(3));
+        assert_eq!(io.now(), 3, "candidates_into leaves the clock alone");
+        assert_eq!(io.begin_decision(5, &mut begun), Some(3));
+        assert_eq!(io.now(), 5);
+        assert_eq!(listed, begun);
+        let expected = vec![
+            IoCandidate {
+                id: 0,
+                ready: false,
+            },
+            IoCandidate { id: 1, ready: true },
+        ];
+        assert_eq!(begun, expected, "the held write waits until decision 9");
+    }
+
+    #[test]
+    #[should_panic(expected = "the clock went back")]
+    fn begin_decision_never_moves_the_clock_back() {
+        let io = SimIO::new();
+        io.set_now(4);
+        io.begin_decision(3, &mut Vec::new());
     }
 }
