@@ -64,19 +64,20 @@ fn resume_skips_finished_seeds_and_reports_all() {
 fn a_stopped_campaign_is_interrupted_and_resumable() {
     let out = temp_out("stopped");
     let stop = AtomicBool::new(false);
-    let mut spec = spec("0..8", out.clone(), false);
+    let mut spec = spec("0..100", out.clone(), false);
     spec.jobs = 1;
     let result = run_campaign(&spec, &stop, |_| stop.store(true, Ordering::SeqCst)).expect("runs");
     assert!(result.summary.interrupted);
-    // The thread may have taken one more seed before the stop was seen.
+    // The worker takes seeds until it sees the stop, which the main thread sets after the
+    // first result: on a loaded machine that can be a few seeds later, never all of them.
     let done = result.summary.seeds;
-    assert!((1..=2).contains(&done), "{done} seeds before the stop");
+    assert!((1..100).contains(&done), "{done} seeds before the stop");
 
     let stop = AtomicBool::new(false);
     spec.resume = true;
     let rest = run_campaign(&spec, &stop, |_| {}).expect("runs");
     assert_eq!(rest.resumed, done);
-    assert_eq!(rest.summary.seeds, 8);
+    assert_eq!(rest.summary.seeds, 100);
     assert!(!rest.summary.interrupted);
     std::fs::remove_dir_all(&out).expect("cleanup");
 }
