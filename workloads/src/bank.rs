@@ -9,7 +9,9 @@
 use braid_oracle::{Op, OpResult, TxMode, TxnOutcome};
 
 use crate::draw::Draw;
-use crate::params::{WorkloadParams, draw_begin, draw_between, draw_rollback, key};
+use crate::params::{
+    WorkloadParams, draw_begin, draw_between, draw_rollback, key, push_decimal, push_key,
+};
 use crate::program::{Next, Observed, TxnProgram, TxnRecord, Workload, rows_of, value_of};
 use braid_oracle::checkers::BankChecker;
 
@@ -37,7 +39,12 @@ impl Bank {
 
 /// Encodes a balance as stored.
 pub fn encode_balance(balance: i64) -> Vec<u8> {
-    balance.to_string().into_bytes()
+    let mut bytes = Vec::with_capacity(20);
+    if balance < 0 {
+        bytes.push(b'-');
+    }
+    push_decimal(&mut bytes, balance.unsigned_abs(), 1);
+    bytes
 }
 
 /// Decodes a stored balance; `None` (missing) is the initial balance.
@@ -268,8 +275,13 @@ impl Audit {
         } else if self.by_scan && matches!(last, Some(Ok(braid_oracle::OpOutput::Rows(_)))) {
             let rows = rows_of(last)?;
             let mut stored = std::collections::BTreeMap::new();
+            let mut account_key = Vec::new();
             for (row_key, value) in rows {
-                let account = (0..self.accounts).find(|a| key(&self.prefix, *a) == row_key);
+                let account = (0..self.accounts).find(|a| {
+                    account_key.clear();
+                    push_key(&mut account_key, &self.prefix, *a);
+                    account_key == row_key
+                });
                 let account =
                     account.ok_or_else(|| format!("audit scan returned key {row_key:?}"))?;
                 stored.insert(account, value);
@@ -418,6 +430,17 @@ mod tests {
             audit(&mut bank, &mut merged, false).is_err(),
             "the update of account 1 was lost"
         );
+    }
+
+    #[test]
+    fn balances_encode_as_their_decimal_text() {
+        for balance in [0, 7, -7, 100, -801, i64::MAX, i64::MIN] {
+            assert_eq!(encode_balance(balance), balance.to_string().into_bytes());
+            assert_eq!(
+                decode_balance(Some(&encode_balance(balance)), 0),
+                Ok(balance)
+            );
+        }
     }
 
     #[test]

@@ -167,17 +167,50 @@ pub fn draw_key_index(draw: &mut dyn Draw, params: &WorkloadParams) -> u64 {
 
 /// The key of pool entry `index` under `prefix`. Fixed-width so byte order is index order.
 pub fn key(prefix: &str, index: u64) -> Key {
-    format!("{prefix}{index:08}").into_bytes()
+    let mut bytes = Vec::with_capacity(prefix.len() + KEY_INDEX_DIGITS.max(20));
+    push_key(&mut bytes, prefix, index);
+    bytes
+}
+
+/// Appends the key of pool entry `index` under `prefix` to `out` (the bytes `key` returns),
+/// so a caller comparing many keys can reuse one buffer.
+pub fn push_key(out: &mut Vec<u8>, prefix: &str, index: u64) {
+    out.extend_from_slice(prefix.as_bytes());
+    push_decimal(out, index, KEY_INDEX_DIGITS);
 }
 
 /// A value of `len` bytes that carries `tag` (so distinct writes write distinct values when
 /// they have room): the tag in decimal, a `/`, then a filler letter.
 pub fn value(tag: u64, len: usize) -> Value {
-    let mut bytes = format!("{tag}/").into_bytes();
+    let mut bytes = Vec::with_capacity(len.max(21));
+    push_decimal(&mut bytes, tag, 1);
+    bytes.push(b'/');
     let filler = b'a' + u8::try_from(tag % 26).expect("below 26");
     bytes.resize(len, filler);
     bytes.truncate(len);
     bytes
+}
+
+/// Digits of a key's pool index: zero-padded to this width, wider only past 99,999,999.
+const KEY_INDEX_DIGITS: usize = 8;
+
+/// Appends `n` in decimal, zero-padded on the left to at least `min_width` digits: the bytes
+/// `format!("{n:0min_width$}")` would give, without building a `String`.
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64, min_width: usize) {
+    // u64::MAX has 20 digits; every width braid asks for is below that.
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + u8::try_from(n % 10).expect("a digit is below 10");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let written = digits.len() - start;
+    out.extend(std::iter::repeat_n(b'0', min_width.saturating_sub(written)));
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// A value with a drawn length; draw 0 gives the shortest.
@@ -188,4 +221,59 @@ pub fn draw_value(draw: &mut dyn Draw, params: &WorkloadParams, tag: u64) -> Val
         tag,
         usize::try_from(len).expect("bounded by value_bytes_max, a usize"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NUMBERS: [u64; 12] = [
+        0,
+        1,
+        9,
+        10,
+        255,
+        1_000,
+        12_345_678,
+        99_999_999,
+        100_000_000,
+        4_294_967_296,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+
+    #[test]
+    fn key_bytes_equal_the_zero_padded_decimal_format() {
+        for prefix in ["", "w0/", "w12/"] {
+            for index in NUMBERS {
+                assert_eq!(
+                    key(prefix, index),
+                    format!("{prefix}{index:08}").into_bytes(),
+                    "prefix {prefix:?}, index {index}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn value_bytes_equal_the_tag_format_resized_to_len() {
+        for tag in NUMBERS {
+            for len in [0, 1, 2, 5, 21, 22, 64, 128] {
+                let mut expected = format!("{tag}/").into_bytes();
+                let filler = b'a' + u8::try_from(tag % 26).expect("below 26");
+                expected.resize(len, filler);
+                expected.truncate(len);
+                assert_eq!(value(tag, len), expected, "tag {tag}, len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn push_decimal_pads_to_width_and_appends() {
+        let mut out = b"x".to_vec();
+        push_decimal(&mut out, 42, 5);
+        push_decimal(&mut out, 123_456, 3);
+        push_decimal(&mut out, 0, 0);
+        assert_eq!(out, b"x000421234560");
+    }
 }
