@@ -10,12 +10,13 @@
 //! cell index of it (`mark_checked`): images never change once cached, so a page checked
 //! once need not be checked again, nor walked cell by cell, by every lookup through it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::storage::page_access::{CellIndex, PageNo, PageRef};
 
 /// Which version of a page an entry holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Version {
     /// The image in the database file.
     DbFile,
@@ -26,10 +27,61 @@ pub(crate) enum Version {
 }
 
 /// Key of one cache entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct CacheKey {
     pub(crate) page: PageNo,
     pub(crate) version: Version,
+}
+
+/// A fixed hasher for cache keys (multiply and rotate over the key's words), with no
+/// random state: the same keys land in the same buckets in every run. The cache only
+/// looks keys up in its map and never walks it, so nothing depends on the map's order
+/// anyway; the hashing is what a lookup in the B-tree-ordered map it replaces spent
+/// comparisons on.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher {
+    hash: u64,
+}
+
+impl KeyHasher {
+    /// An odd constant with well-spread bits (the golden ratio in 64 bits).
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(Self::MULTIPLIER);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&b| self.add(u64::from(b)));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The map picks buckets by the low bits: bring the product's well-mixed high
+        // bits down.
+        self.hash.rotate_left(26)
+    }
 }
 
 /// Index of a slot in `PageCache::slots`.
@@ -68,8 +120,11 @@ impl Recency {
 /// eviction takes the oldest, both without searching.
 pub(crate) struct PageCache {
     capacity: usize,
-    index: BTreeMap<CacheKey, Slot>,
+    index: HashMap<CacheKey, Slot, BuildHasherDefault<KeyHasher>>,
     slots: Vec<Option<Entry>>,
+    /// The slot whose image was handed out last (by `get_checked` or `insert_checked`):
+    /// the one `mark_checked` almost always asks about, so it is looked at first.
+    last_handed: Slot,
     free_slots: Vec<Slot>,
     /// Clean entries, least recently used first.
     clean: Recency,
@@ -82,8 +137,9 @@ impl PageCache {
         assert!(capacity > 0, "a cache holds at least one page");
         PageCache {
             capacity,
-            index: BTreeMap::new(),
+            index: HashMap::default(),
             slots: Vec::new(),
+            last_handed: NONE,
             free_slots: Vec::new(),
             clean: Recency::EMPTY,
             dirty: Recency::EMPTY,
@@ -110,6 +166,7 @@ impl PageCache {
         let slot = *self.index.get(key)?;
         self.unlink(slot);
         self.link_newest(slot);
+        self.last_handed = slot;
         let entry = self.entry(slot);
         Some((entry.image.clone(), entry.index.clone()))
     }
@@ -118,22 +175,19 @@ impl PageCache {
     /// whole-page check, with its cell index. Touches neither the recency order nor anything else; an image no
     /// longer cached is ignored.
     pub(crate) fn mark_checked(&mut self, page: PageNo, image: &PageRef, index: CellIndex) {
-        let versions = CacheKey {
-            page,
-            version: Version::DbFile,
-        }..;
-        for (key, &slot) in self.index.range(versions) {
-            if key.page != page {
-                break;
-            }
-            let entry = self.slots[slot]
-                .as_mut()
-                .expect("indexed slots hold entries");
-            if std::sync::Arc::ptr_eq(&entry.image, image) {
-                entry.index = Some(index);
-                return;
-            }
-        }
+        let holds = |entry: &Option<Entry>| {
+            entry
+                .as_ref()
+                .is_some_and(|e| e.key.page == page && std::sync::Arc::ptr_eq(&e.image, image))
+        };
+        let slot = match self.slots.get(self.last_handed) {
+            Some(entry) if holds(entry) => self.last_handed,
+            _ => match self.slots.iter().position(holds) {
+                Some(slot) => slot,
+                None => return,
+            },
+        };
+        self.entry_mut(slot).index = Some(index);
     }
 
     /// Changes the image under `key` in place (copying it first only if someone else still
@@ -194,6 +248,7 @@ impl PageCache {
             }
         };
         self.link_newest(slot);
+        self.last_handed = slot;
         let previous = self.index.insert(key, slot);
         assert!(previous.is_none(), "the key was removed above");
     }
@@ -410,7 +465,8 @@ mod tests {
             }
             let mut expected: Vec<CacheKey> = model.iter().map(|(mk, _)| *mk).collect();
             expected.sort();
-            let held: Vec<CacheKey> = cache.index.keys().copied().collect();
+            let mut held: Vec<CacheKey> = cache.index.keys().copied().collect();
+            held.sort();
             assert_eq!(held, expected, "after operation {tick}");
         }
     }
@@ -447,6 +503,59 @@ mod tests {
         );
         assert_eq!(cache.remove_checked(&dirty), Some((image(1), Some(index))));
         assert_eq!(cache.remove_checked(&dirty), None);
+    }
+
+    #[test]
+    fn mark_checked_finds_an_image_that_was_not_handed_out_last() {
+        let mut cache = PageCache::new(8);
+        let images: Vec<PageRef> = (0..5).map(image).collect();
+        for (page, image) in (10..).zip(&images) {
+            cache.insert(key(page, Version::DbFile), image.clone(), false);
+        }
+        let index: CellIndex = Arc::from(vec![3u16]);
+        // The oldest entry, far from the last one handed out.
+        cache.mark_checked(10, &images[0], index.clone());
+        // The right image under the wrong page marks nothing.
+        cache.mark_checked(11, &images[2], index.clone());
+        let checked = |cache: &mut PageCache, page| {
+            cache
+                .get_checked(&key(page, Version::DbFile))
+                .and_then(|(_, i)| i)
+        };
+        assert_eq!(checked(&mut cache, 10), Some(index));
+        assert_eq!(checked(&mut cache, 11), None);
+        assert_eq!(checked(&mut cache, 12), None);
+    }
+
+    #[test]
+    fn key_hashes_are_fixed_across_runs() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let build = BuildHasherDefault::<KeyHasher>::default();
+        let a = key(
+            7,
+            Version::Frame {
+                generation: 1,
+                frame: 9,
+            },
+        );
+        let b = key(
+            7,
+            Version::Frame {
+                generation: 1,
+                frame: 10,
+            },
+        );
+        assert_eq!(build.hash_one(a), build.hash_one(a));
+        assert_eq!(
+            build.hash_one(a),
+            BuildHasherDefault::<KeyHasher>::default().hash_one(a),
+            "no per-map random state"
+        );
+        assert_ne!(build.hash_one(a), build.hash_one(b));
+        assert_ne!(
+            build.hash_one(key(7, Version::DbFile)),
+            build.hash_one(key(7, Version::Dirty { txn: 0 }))
+        );
     }
 
     #[test]
