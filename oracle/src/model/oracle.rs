@@ -74,12 +74,55 @@ pub(super) struct Txn {
     pub(super) writes: WriteSet,
 }
 
-/// An invoked operation awaiting completion.
+/// An invoked operation awaiting completion. The completion hands the operation back, so
+/// only its stamp is kept, to check that the completion names the op that was invoked.
 #[derive(Debug, Clone)]
 pub(super) struct PendingOp {
-    pub(super) op: Op,
+    pub(super) stamp: OpStamp,
     /// The last commit acknowledged when it was invoked.
     pub(super) floor: u64,
+}
+
+/// What identifies an invoked operation without copying its keys and values: its kind, the
+/// lengths of its byte strings, its scan limit or mode, and the first and last eight bytes
+/// of each key (so keys up to 16 bytes, as every workload writes, are compared whole). A
+/// completion that names another op (a simulator bug) differs in one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OpStamp {
+    kind: &'static str,
+    lengths: [usize; 3],
+    key_edges: [[u64; 2]; 2],
+}
+
+impl OpStamp {
+    pub(super) fn of(op: &Op) -> OpStamp {
+        let (keys, value_len, limit): ([&[u8]; 2], usize, usize) = match op {
+            Op::Get(key) | Op::Delete(key) => ([key, &[]], 0, 0),
+            Op::Put(key, value) => ([key, &[]], value.len(), 0),
+            Op::Scan { start, end, limit } => ([start, end.as_deref().unwrap_or(&[])], 0, *limit),
+            Op::Begin(mode) => ([&[], &[]], 0, *mode as usize),
+            Op::Checkpoint(mode) => ([&[], &[]], 0, *mode as usize),
+            Op::Commit | Op::Rollback | Op::IntegrityCheck => ([&[], &[]], 0, 0),
+        };
+        OpStamp {
+            kind: op.name(),
+            lengths: [keys[0].len(), keys[1].len() + value_len, limit],
+            key_edges: [key_edges(keys[0]), key_edges(keys[1])],
+        }
+    }
+}
+
+/// The first and the last eight bytes of `key` as words (a shorter key, zero-padded, twice).
+fn key_edges(key: &[u8]) -> [u64; 2] {
+    match (key.first_chunk::<8>(), key.last_chunk::<8>()) {
+        (Some(first), Some(last)) => [u64::from_le_bytes(*first), u64::from_le_bytes(*last)],
+        _ => {
+            let word = key
+                .iter()
+                .fold(0u64, |word, byte| (word << 8) | u64::from(*byte));
+            [word, word]
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -233,7 +276,7 @@ impl SeqOracle {
             self.inflight.insert(conn, commit);
         }
         state.pending = Some(PendingOp {
-            op: op.clone(),
+            stamp: OpStamp::of(op),
             floor,
         });
     }
@@ -261,11 +304,14 @@ impl SeqOracle {
             .take()
             .expect("an op completes after its invocation");
         assert_eq!(
-            &pending.op, op,
-            "connection {conn} completed an op it did not invoke"
+            pending.stamp,
+            OpStamp::of(op),
+            "connection {conn} completed an op it did not invoke: {op:?}"
         );
         let inflight = self.inflight.remove(&conn);
-        let outcome = self.complete(step, conn, &mut state, &pending, result, claims, inflight);
+        let outcome = self.complete(
+            step, conn, &mut state, op, &pending, result, claims, inflight,
+        );
         if state.txn.as_ref().is_some_and(|txn| !txn.explicit) {
             state.txn = None;
         }
@@ -285,12 +331,12 @@ impl SeqOracle {
         step: u64,
         conn: u64,
         state: &mut Conn,
+        op: &Op,
         pending: &PendingOp,
         result: &OpResult,
         claims: Claims,
         inflight: Option<PendingCommit>,
     ) -> Result<(), Violation> {
-        let op = &pending.op;
         let protocol = |expected: &str, txn: Option<u64>| {
             let v = Violation::new(
                 ViolationKind::Protocol,
@@ -324,7 +370,7 @@ impl SeqOracle {
         }
         // Claims describe a finished operation: a failed one (and a rollback, which
         // reads nothing) may leave the previous operation's claims in place.
-        let claims_hold = result.is_ok() && *op != Op::Rollback;
+        let claims_hold = result.is_ok() && !matches!(op, Op::Rollback);
         if let Some(claimed) = claims.snapshot_seq.filter(|_| claims_hold) {
             self.claim_snapshot(step, conn, state, op, claimed)?;
         }
@@ -435,5 +481,128 @@ impl SeqOracle {
             keep_acknowledged,
             lost_volatile,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{CheckpointMode, TxMode};
+
+    fn b(text: &str) -> Vec<u8> {
+        text.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn stamps_of_equal_ops_agree_and_of_different_ops_differ() {
+        let ops = [
+            Op::Begin(TxMode::Deferred),
+            Op::Begin(TxMode::Immediate),
+            Op::Get(b("k1")),
+            Op::Get(b("k2")),
+            Op::Get(b("k10")),
+            Op::Delete(b("k1")),
+            Op::Put(b("k1"), b("v")),
+            Op::Put(b("k1"), b("vv")),
+            Op::Put(b("k2"), b("v")),
+            Op::Scan {
+                start: b("a"),
+                end: None,
+                limit: 3,
+            },
+            Op::Scan {
+                start: b("a"),
+                end: Some(b("b")),
+                limit: 3,
+            },
+            Op::Scan {
+                start: b("a"),
+                end: Some(b("b")),
+                limit: 4,
+            },
+            Op::Scan {
+                start: b("ab"),
+                end: None,
+                limit: 3,
+            },
+            Op::Commit,
+            Op::Rollback,
+            Op::Checkpoint(CheckpointMode::Passive),
+            Op::Checkpoint(CheckpointMode::Truncate),
+            Op::IntegrityCheck,
+        ];
+        for (i, a) in ops.iter().enumerate() {
+            assert_eq!(OpStamp::of(a), OpStamp::of(&a.clone()), "{a:?}");
+            for other in &ops[i + 1..] {
+                assert_ne!(OpStamp::of(a), OpStamp::of(other), "{a:?} and {other:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn stamps_tell_apart_keys_up_to_16_bytes_that_differ_in_any_byte() {
+        for len in [1, 7, 8, 9, 12, 16] {
+            let key: Vec<u8> = (0..len).map(|i| b'a' + i).collect();
+            let stamp = OpStamp::of(&Op::Get(key.clone()));
+            for at in 0..usize::from(len) {
+                let mut other = key.clone();
+                other[at] = b'#';
+                assert_ne!(
+                    stamp,
+                    OpStamp::of(&Op::Get(other)),
+                    "length {len}, byte {at}"
+                );
+            }
+            let mut padded = key.clone();
+            padded.push(0);
+            assert_ne!(
+                stamp,
+                OpStamp::of(&Op::Get(padded)),
+                "length {len} and a zero"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "completed an op it did not invoke")]
+    fn completing_another_op_than_the_invoked_one_panics() {
+        let mut oracle = SeqOracle::new(Durability::Full);
+        oracle.on_invoke(1, 7, &Op::Get(b("k1")));
+        let _ = oracle.on_complete(
+            2,
+            7,
+            &Op::Get(b("k2")),
+            &Ok(OpOutput::Value(None)),
+            Claims::default(),
+        );
+    }
+
+    #[test]
+    fn completing_the_invoked_op_is_judged() {
+        let mut oracle = SeqOracle::new(Durability::Full);
+        oracle.on_invoke(1, 7, &Op::Get(b("k1")));
+        let wrong = oracle.on_complete(
+            2,
+            7,
+            &Op::Get(b("k1")),
+            &Ok(OpOutput::Value(Some(b("never written")))),
+            Claims {
+                snapshot_seq: Some(0),
+                commit_seq: None,
+            },
+        );
+        assert!(wrong.is_err(), "a value nobody wrote is a violation");
+        oracle.on_invoke(3, 7, &Op::Get(b("k1")));
+        let right = oracle.on_complete(
+            4,
+            7,
+            &Op::Get(b("k1")),
+            &Ok(OpOutput::Value(None)),
+            Claims {
+                snapshot_seq: Some(0),
+                commit_seq: None,
+            },
+        );
+        assert_eq!(right, Ok(()));
     }
 }
