@@ -397,13 +397,27 @@ impl SimIO {
 
 /// Drops aborted operations and lists the rest for the scheduler (see `candidates_into`).
 fn list_candidates(state: &mut SimState, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
-    state.drop_finished();
+    // One pass lists the unfinished operations and finds the earliest ready time; the
+    // finished (aborted) ones, rare, are dropped afterwards, leaving what `drop_finished`
+    // first and a listing after it would leave.
     out.clear();
-    out.extend(state.pending.iter().map(|(&id, pending)| IoCandidate {
-        id,
-        ready: pending.ready_at <= now,
-    }));
-    state.pending.values().map(|pending| pending.ready_at).min()
+    let mut earliest_ready: Option<u64> = None;
+    let mut any_finished = false;
+    for (&id, pending) in &state.pending {
+        if pending.completion.finished() {
+            any_finished = true;
+            continue;
+        }
+        out.push(IoCandidate {
+            id,
+            ready: pending.ready_at <= now,
+        });
+        earliest_ready = Some(earliest_ready.map_or(pending.ready_at, |e| e.min(pending.ready_at)));
+    }
+    if any_finished {
+        state.drop_finished();
+    }
+    earliest_ready
 }
 
 impl IO for SimIO {
@@ -486,6 +500,39 @@ mod tests {
             IoCandidate { id: 1, ready: true },
         ];
         assert_eq!(begun, expected, "the held write waits until decision 9");
+    }
+
+    #[test]
+    fn an_aborted_operation_is_neither_listed_nor_counted_in_the_earliest_ready_time() {
+        let io = SimIO::new();
+        let file = io.open_file("f").expect("open");
+        io.set_now(2);
+        let aborted = Completion::new_noop();
+        file.sync(aborted.clone()).expect("submit sync");
+        io.set_now(4);
+        file.pwrite(0, b"abc", Completion::new_noop())
+            .expect("submit write");
+        io.hold(1, 7).expect("the write is pending");
+        let mut listed = Vec::new();
+        assert_eq!(io.begin_decision(5, &mut listed), Some(2));
+        assert_eq!(listed.len(), 2);
+        aborted.abort();
+        assert_eq!(
+            io.begin_decision(5, &mut listed),
+            Some(7),
+            "the aborted sync was the earliest"
+        );
+        assert_eq!(
+            listed,
+            vec![IoCandidate {
+                id: 1,
+                ready: false
+            }]
+        );
+        assert_eq!(io.pending(), 1, "the aborted sync is dropped");
+        aborted.abort();
+        assert_eq!(io.begin_decision(7, &mut listed), Some(7));
+        assert_eq!(listed, vec![IoCandidate { id: 1, ready: true }]);
     }
 
     #[test]
