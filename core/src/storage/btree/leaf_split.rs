@@ -23,9 +23,10 @@ use crate::storage::{PageNo, PageRef};
 pub(super) struct LeafSplit {
     /// Every page read so far (the path, the leaf, the neighbours read).
     pub images: BTreeMap<PageNo, PageRef>,
-    /// The leaf as it was read (handed to the planner if this path gives up).
-    pub leaf_node: Node,
     pub leaf: PageNo,
+    /// Bytes of a page the B-tree uses: the leaf is decoded again from its image in
+    /// `images` if this path gives up, rather than kept decoded all along.
+    pub usable_size: usize,
     pub parent: PageNo,
     /// The parent, decoded.
     pub parent_node: Node,
@@ -98,7 +99,8 @@ impl LeafSplit {
         };
         if !fits {
             let parent_node = Node::Interior { keys, children };
-            let nodes = BTreeMap::from([(self.leaf, self.leaf_node), (self.parent, parent_node)]);
+            let leaf_node = decode_again(&self.images, self.leaf, self.usable_size);
+            let nodes = BTreeMap::from([(self.leaf, leaf_node), (self.parent, parent_node)]);
             return Err((self.images, nodes));
         }
         let Pieces { pieces, separators } = self.pieces;
@@ -133,9 +135,18 @@ pub(super) type HandOver = (BTreeMap<PageNo, PageRef>, BTreeMap<PageNo, Node>);
 impl LeafSplit {
     /// Gives up: the pages read and the nodes decoded, for the planner.
     pub(super) fn hand_over(self) -> HandOver {
-        let nodes = BTreeMap::from([(self.leaf, self.leaf_node), (self.parent, self.parent_node)]);
+        let leaf_node = decode_again(&self.images, self.leaf, self.usable_size);
+        let nodes = BTreeMap::from([(self.leaf, leaf_node), (self.parent, self.parent_node)]);
         (self.images, nodes)
     }
+}
+
+/// The leaf as it was read, decoded again from its image for the planner.
+fn decode_again(images: &BTreeMap<PageNo, PageRef>, leaf: PageNo, usable_size: usize) -> Node {
+    let image = images
+        .get(&leaf)
+        .expect("the leaf's image is among the pages read");
+    Node::decode(image, usable_size).expect("the leaf decoded before this split started")
 }
 
 /// Starts a split for a put of `key` = `value` into `leaf_node` (page `leaf`, child
@@ -157,7 +168,7 @@ pub(super) fn start(
             BTreeMap::from([(leaf, leaf_node), (parent, parent_node)]),
         ))
     };
-    let (Node::Leaf { cells }, Node::Interior { children, .. }) = (&leaf_node, &parent_node) else {
+    let (Node::Leaf { .. }, Node::Interior { children, .. }) = (&leaf_node, &parent_node) else {
         return hand_over(images, leaf_node, parent_node);
     };
     if children.get(position) != Some(&leaf) {
@@ -167,7 +178,11 @@ pub(super) fn start(
         position.checked_sub(1).map(|i| children[i]),
         children.get(position + 1).copied(),
     );
-    let mut cells = cells.clone();
+    // The cells move into the changed leaf; a hand-over from here on decodes the leaf
+    // again from its image (rare: most overflowing leaves split this way).
+    let Node::Leaf { mut cells } = leaf_node else {
+        unreachable!("matched as a leaf above")
+    };
     let replaced = match cells.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
         Ok(i) => {
             cells[i].1 = value.to_vec();
@@ -181,16 +196,18 @@ pub(super) fn start(
     let capacity = capacity(usable_size);
     let changed = Node::Leaf { cells };
     if changed.fill() <= capacity {
+        let leaf_node = decode_again(&images, leaf, usable_size);
         return hand_over(images, leaf_node, parent_node);
     }
     let pieces = split(changed, capacity);
     if pieces.pieces.iter().any(|p| p.fill() < min_fill(capacity)) {
+        let leaf_node = decode_again(&images, leaf, usable_size);
         return hand_over(images, leaf_node, parent_node);
     }
     Ok(LeafSplit {
         images,
-        leaf_node,
         leaf,
+        usable_size,
         parent,
         parent_node,
         position,
@@ -231,7 +248,7 @@ mod tests {
     #[test]
     fn the_split_path_plans_what_the_planner_plans() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
-        let mut compared = 0;
+        let (mut compared, mut handed_over) = (0, 0);
         for _ in 0..6_000 {
             let children_count = 1 + usize::try_from(rng.next_u64() % 4).expect("small");
             let mut nodes = BTreeMap::new();
@@ -271,15 +288,28 @@ mod tests {
                 _ => vec![prefixes[position], 1],
             };
             let value = vec![9; usize::try_from(rng.next_u64() % 120).expect("small")];
+            let mut image = vec![0; USABLE + 8];
+            nodes[&target].encode_into(&mut image, USABLE);
             let started = start(
-                BTreeMap::new(),
+                BTreeMap::from([(target, PageRef::new(image))]),
                 (target, nodes[&target].clone()),
                 (2, parent, position),
                 (&key, &value),
                 2,
                 USABLE,
             );
-            let Ok(split) = started else { continue };
+            let handed_over_leaf = |(_, handed): HandOver| handed[&target] == nodes[&target];
+            let split = match started {
+                Ok(split) => split,
+                Err(handed) => {
+                    assert!(
+                        handed_over_leaf(handed),
+                        "the planner gets the leaf as read"
+                    );
+                    handed_over += 1;
+                    continue;
+                }
+            };
             let neighbours_ok = [split.left, split.right]
                 .into_iter()
                 .flatten()
@@ -287,8 +317,16 @@ mod tests {
             if !neighbours_ok {
                 continue;
             }
-            let Ok((_, fast)) = split.plan(USABLE) else {
-                continue;
+            let fast = match split.plan(USABLE) {
+                Ok((_, fast)) => fast,
+                Err(handed) => {
+                    assert!(
+                        handed_over_leaf(handed),
+                        "the planner gets the leaf as read"
+                    );
+                    handed_over += 1;
+                    continue;
+                }
             };
             let change = Change::Put {
                 key: &key,
@@ -318,5 +356,6 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 100, "only {compared} splits compared");
+        assert!(handed_over > 100, "only {handed_over} hand-overs checked");
     }
 }
