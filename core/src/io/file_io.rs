@@ -10,6 +10,10 @@
 //! own). Nothing a caller sees changes: every write keeps its completion, its order and
 //! its result; a failed joined write fails every member; a member aborted while queued
 //! splits the run back into single writes, skipping the aborted one.
+//!
+//! The largest write buffer `step()` has finished with is kept and reused by the next
+//! write that starts a run, so a commit-sized run is not allocated, grown and returned to
+//! the system (and faulted in again) at every commit.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -49,11 +53,14 @@ struct QueuedOp {
 }
 
 type Queue = Arc<Mutex<VecDeque<QueuedOp>>>;
+/// A finished write's buffer, kept for the next run (see the module header).
+type SpareBuffer = Arc<Mutex<Vec<u8>>>;
 
 /// Real-file I/O.
 #[derive(Default)]
 pub struct FileIO {
     queue: Queue,
+    spare: SpareBuffer,
 }
 
 impl FileIO {
@@ -82,6 +89,7 @@ impl IO for FileIO {
             path: path.to_string(),
             file: Arc::new(file),
             queue: self.queue.clone(),
+            spare: self.spare.clone(),
         }))
     }
 
@@ -104,7 +112,12 @@ impl IO for FileIO {
             if c.finished() && !joined {
                 continue; // aborted while queued
             }
-            run(&file, op, &c);
+            if let Some(buffer) = run(&file, op, &c) {
+                let mut spare = lock(&self.spare);
+                if buffer.capacity() > spare.capacity() {
+                    *spare = buffer;
+                }
+            }
         }
         Ok(())
     }
@@ -122,22 +135,29 @@ impl IO for FileIO {
     }
 }
 
-/// Performs one operation and finishes its completion with the outcome.
-fn run(file: &std::fs::File, op: FileOp, c: &Completion) {
+/// Performs one operation and finishes its completion with the outcome. Gives back a
+/// write's buffer for reuse.
+fn run(file: &std::fs::File, op: FileOp, c: &Completion) -> Option<Vec<u8>> {
     let outcome: std::io::Result<usize> = match op {
         FileOp::Write { pos, bytes, joined } if !joined.is_empty() => {
-            return run_joined(file, pos, &bytes, c, &joined);
+            run_joined(file, pos, &bytes, c, &joined);
+            return Some(bytes);
         }
         FileOp::Read { pos, len } => read_fully(file, pos, len).map(|bytes| {
             let n = bytes.len();
             c.set_read_buffer(bytes);
             n
         }),
-        FileOp::Write { pos, bytes, .. } => file.write_all_at(&bytes, pos).map(|()| bytes.len()),
+        FileOp::Write { pos, bytes, .. } => {
+            let outcome = file.write_all_at(&bytes, pos).map(|()| bytes.len());
+            finish(c, outcome);
+            return Some(bytes);
+        }
         FileOp::Sync => file.sync_all().map(|()| 0),
         FileOp::Truncate { len } => file.set_len(len).map(|()| 0),
     };
     finish(c, outcome);
+    None
 }
 
 /// Performs a run of joined writes: `first` owns the first bytes of `bytes`, then each
@@ -201,6 +221,7 @@ struct RealFile {
     path: String,
     file: Arc<std::fs::File>,
     queue: Queue,
+    spare: SpareBuffer,
 }
 
 impl RealFile {
@@ -242,11 +263,14 @@ impl File for RealFile {
                 return Ok(c);
             }
         }
+        let mut buffer = std::mem::take(&mut *lock(&self.spare));
+        buffer.clear();
+        buffer.extend_from_slice(bytes);
         queue.push_back(QueuedOp {
             file: self.file.clone(),
             op: FileOp::Write {
                 pos,
-                bytes: bytes.to_vec(),
+                bytes: buffer,
                 joined: Vec::new(),
             },
             c: c.clone(),
@@ -368,6 +392,24 @@ mod tests {
         io.step().expect("step");
         assert_eq!(second.result(), Some(Ok(2)));
         assert_eq!(&contents(&io, &file)[10..], b"\0\0cd");
+    }
+
+    #[test]
+    fn a_finished_run_buffer_is_reused_and_carries_no_old_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let io = FileIO::new();
+        let file = open(&io, &dir, "a");
+        write(&file, 0, &[1; 100]);
+        write(&file, 100, &[2; 100]);
+        io.step().expect("step");
+        let kept = lock(&io.spare).capacity();
+        assert!(kept >= 200, "the run's buffer is kept ({kept} bytes)");
+        write(&file, 300, b"xyz");
+        assert_eq!(lock(&io.spare).capacity(), 0, "the next run took it");
+        io.step().expect("step");
+        let bytes = contents(&io, &file);
+        assert_eq!(&bytes[300..], b"xyz", "only the new bytes were written");
+        assert_eq!(&bytes[200..300], &[0; 100][..]);
     }
 
     #[test]
