@@ -31,6 +31,7 @@
 //! `Durability::Normal` a recovery may go back to the last durable commit, so call
 //! `note_durable` when the simulator knows one (a WAL reset is noticed on its own).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::reads::{Observed, ReadRecord};
@@ -164,7 +165,7 @@ pub struct SeqOracle {
     /// After a crash: commits that may or may not have survived, in invocation order.
     pub(super) in_doubt: Vec<PendingCommit>,
     /// Reads that saw sequences not acknowledged yet, awaiting judgement.
-    pub(super) unconfirmed: Vec<ReadRecord>,
+    pub(super) unconfirmed: Vec<ReadRecord<'static>>,
     /// The newest snapshot any reader held since the last recovery.
     pub(super) max_seen_snapshot: u64,
     /// A commit sequence known to be durable (Normal: recovery cannot go below it).
@@ -391,10 +392,10 @@ impl SeqOracle {
         match (op, output) {
             (Op::Begin(_), OpOutput::Done) => Ok(()),
             (Op::Get(_), OpOutput::Value(value)) => {
-                self.read(step, conn, state, op, Observed::Value(value.clone()))
+                self.read(step, conn, state, op, Observed::Value(Cow::Borrowed(value)))
             }
             (Op::Scan { .. }, OpOutput::Rows(rows)) => {
-                self.read(step, conn, state, op, Observed::Rows(rows.clone()))
+                self.read(step, conn, state, op, Observed::Rows(Cow::Borrowed(rows)))
             }
             (Op::Put(..) | Op::Delete(_), OpOutput::Done) => {
                 let txn = state.txn.as_mut().expect("a data op runs in a transaction");

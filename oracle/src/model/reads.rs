@@ -2,6 +2,8 @@
 //! a stale value, a value from the future, a value from a failed commit, a phantom or a
 //! missing row.
 
+use std::borrow::Cow;
+
 use crate::model::versions::{VersionStore, WriteSet};
 use crate::model::view::View;
 use crate::op::{Key, Op, Value};
@@ -10,30 +12,49 @@ use crate::violation::{Violation, ViolationKind, show_bytes, show_op, show_rows,
 /// How many snapshots below the newest possible one an unknown snapshot may be.
 const UNKNOWN_SNAPSHOT_CANDIDATES: u64 = 16;
 
-/// What a read returned.
+/// What a read returned. Borrowed from the completion while the read is judged at once;
+/// owned once the oracle keeps it (`ReadRecord::into_owned`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Observed {
-    Value(Option<Value>),
-    Rows(Vec<(Key, Value)>),
+pub enum Observed<'a> {
+    Value(Cow<'a, Option<Value>>),
+    Rows(Cow<'a, [(Key, Value)]>),
 }
 
-/// A read as the oracle keeps it until it can be judged.
+/// A read, judged at once (borrowing the op, the reader's writes and the result) or kept
+/// by the oracle until it can be judged (`ReadRecord<'static>`, owning them).
 #[derive(Debug, Clone)]
-pub struct ReadRecord {
+pub struct ReadRecord<'a> {
     pub step: u64,
     pub conn: u64,
     pub txn: u64,
-    pub op: Op,
+    pub op: Cow<'a, Op>,
     pub snapshot: u64,
     /// Set when the engine claimed no snapshot and none could be chosen at the time:
     /// any snapshot in `lowest..=snapshot` may explain the read.
     pub lowest: Option<u64>,
     /// The reader's own uncommitted writes at the time of the read.
-    pub own: WriteSet,
-    pub observed: Observed,
+    pub own: Cow<'a, WriteSet>,
+    pub observed: Observed<'a>,
 }
 
-impl ReadRecord {
+impl ReadRecord<'_> {
+    /// The same read, owning what it borrowed, to be kept past the completion.
+    pub fn into_owned(self) -> ReadRecord<'static> {
+        ReadRecord {
+            step: self.step,
+            conn: self.conn,
+            txn: self.txn,
+            op: Cow::Owned(self.op.into_owned()),
+            snapshot: self.snapshot,
+            lowest: self.lowest,
+            own: Cow::Owned(self.own.into_owned()),
+            observed: match self.observed {
+                Observed::Value(value) => Observed::Value(Cow::Owned(value.into_owned())),
+                Observed::Rows(rows) => Observed::Rows(Cow::Owned(rows.into_owned())),
+            },
+        }
+    }
+
     /// A violation of `kind` located at this read.
     pub fn violation(
         &self,
@@ -82,8 +103,9 @@ pub fn check_read(
     read: &ReadRecord,
     failed: &[&WriteSet],
 ) -> Result<(), Violation> {
-    match (&read.op, &read.observed) {
+    match (&*read.op, &read.observed) {
         (Op::Get(key), Observed::Value(actual)) => {
+            let actual: &Option<Value> = actual;
             let expected = view.get(key);
             if expected == actual.as_ref() {
                 return Ok(());

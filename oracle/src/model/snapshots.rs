@@ -3,6 +3,8 @@
 //! commit in flight can be bound to the one unknown sequence), otherwise once the
 //! commits it saw are acknowledged.
 
+use std::borrow::Cow;
+
 use crate::model::oracle::{Conn, INFERRED_SNAPSHOT_CANDIDATES, PendingCommit, SeqOracle};
 use crate::model::reads::{Observed, ReadRecord, check_read, check_read_at_some};
 use crate::model::versions::WriteSet;
@@ -115,17 +117,17 @@ impl SeqOracle {
         conn: u64,
         state: &mut Conn,
         op: &Op,
-        observed: Observed,
+        observed: Observed<'_>,
     ) -> Result<(), Violation> {
         let txn = state.txn.as_mut().expect("a read runs in a transaction");
         let mut read = ReadRecord {
             step,
             conn,
             txn: txn.id,
-            op: op.clone(),
+            op: Cow::Borrowed(op),
             snapshot: txn.snapshot.unwrap_or(self.acked_max),
             lowest: None,
-            own: txn.writes.clone(),
+            own: Cow::Borrowed(&txn.writes),
             observed,
         };
         if txn.snapshot.is_none() || txn.inferred {
@@ -136,7 +138,7 @@ impl SeqOracle {
                 // Commits in flight may explain it: judge once they are settled.
                 read.snapshot = self.acked_max + self.inflight.len() as u64;
                 read.lowest = Some(txn.floor);
-                self.unconfirmed.push(read);
+                self.unconfirmed.push(read.into_owned());
                 return Ok(());
             };
             read.snapshot = snapshot;
@@ -179,7 +181,7 @@ impl SeqOracle {
         }
     }
 
-    fn judge_or_keep(&mut self, read: ReadRecord) -> Result<(), Violation> {
+    fn judge_or_keep(&mut self, read: ReadRecord<'_>) -> Result<(), Violation> {
         let unresolved = self.unresolved_through(read.snapshot);
         let failed = self.failed_writes();
         if unresolved.is_empty() {
@@ -212,7 +214,7 @@ impl SeqOracle {
                 return Err(violation.detail(detail));
             }
         }
-        self.unconfirmed.push(read);
+        self.unconfirmed.push(read.into_owned());
         Ok(())
     }
 
