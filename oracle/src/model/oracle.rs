@@ -420,14 +420,16 @@ impl SeqOracle {
                 if claims.commit_seq.is_some_and(|claimed| claimed != *seq) {
                     return Err(protocol("the claimed commit sequence", Some(txn.id)));
                 }
-                let commit = inflight.unwrap_or(PendingCommit {
+                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
+                // The transaction ends here: its writes move into the commit when the
+                // invocation recorded none in flight (a read-only or empty transaction).
+                let commit = inflight.unwrap_or_else(|| PendingCommit {
                     conn,
                     txn: txn.id,
                     step,
                     failed_step: 0,
-                    writes: txn.writes.clone(),
+                    writes: txn.writes,
                 });
-                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
                 self.commit_acked(step, op, commit, snapshot, *seq)
             }
             (Op::Rollback, OpOutput::Done) => {
