@@ -423,7 +423,7 @@ impl SeqOracle {
                 let snapshot = txn.snapshot.filter(|_| !txn.inferred);
                 // The transaction ends here: its writes move into the commit when the
                 // invocation recorded none in flight (a read-only or empty transaction).
-                let commit = inflight.unwrap_or_else(|| PendingCommit {
+                let commit = inflight.unwrap_or(PendingCommit {
                     conn,
                     txn: txn.id,
                     step,
