@@ -52,36 +52,51 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-/// `fuzz --count seeds --jobs j` for j = 1 and 2; prints seeds/s and the speed-up.
+/// Campaigns run per job count by `fuzz_scaling`.
+const SCALING_ROUNDS: u32 = 3;
+
+/// `fuzz --count seeds --jobs j` for j = 1 and 2, `SCALING_ROUNDS` times; prints seeds/s of
+/// each campaign and the speed-up of the fastest of each.
 pub fn fuzz_scaling(base: &Path, seeds: u64, steps: Option<u64>) -> Result<f64, String> {
-    println!("bench fuzz-scaling: default config, {seeds} seeds per campaign");
-    let mut rates = Vec::new();
-    for jobs in [1u32, 2] {
-        let scratch = Scratch::new(base, &format!("fuzz-{jobs}"))?;
-        let mut args = strings(&["fuzz", "--count"]);
-        args.push(seeds.to_string());
-        args.extend(strings(&["--jobs", &jobs.to_string(), "--out"]));
-        args.push(scratch.dir.display().to_string());
-        if let Some(steps) = steps {
-            args.extend(strings(&["--steps", &steps.to_string()]));
+    println!(
+        "bench fuzz-scaling: default config, {seeds} seeds per campaign, {SCALING_ROUNDS} rounds \
+         of --jobs 1 then --jobs 2; the fastest campaign of each counts"
+    );
+    // Fastest wall time per job count: a shared virtual machine slows single runs by up to a
+    // third at random, and the least time is the one least disturbed.
+    let mut fastest = [f64::INFINITY; 2];
+    for round in 1..=SCALING_ROUNDS {
+        for (slot, jobs) in [1u32, 2].into_iter().enumerate() {
+            let scratch = Scratch::new(base, &format!("fuzz-{jobs}"))?;
+            let mut args = strings(&["fuzz", "--count"]);
+            args.push(seeds.to_string());
+            args.extend(strings(&["--jobs", &jobs.to_string(), "--out"]));
+            args.push(scratch.dir.display().to_string());
+            if let Some(steps) = steps {
+                args.extend(strings(&["--steps", &steps.to_string()]));
+            }
+            let (_, seconds, cpu) = braid_timed(&args)?;
+            let rate = seeds as f64 / seconds;
+            // CPU seconds per wall second: how many cores the campaign really got.
+            let cores = cpu.map_or("unknown".into(), |cpu| format!("{:.2}", cpu / seconds));
+            println!(
+                "  round {round} --jobs {jobs}: {seeds} seeds in {seconds:.2} s = {rate:.2} \
+                 seeds/s (cores busy on average: {cores})"
+            );
+            fastest[slot] = fastest[slot].min(seconds);
         }
-        let (_, seconds, cpu) = braid_timed(&args)?;
-        let rate = seeds as f64 / seconds;
-        // CPU seconds per wall second: how many cores the campaign really got.
-        let cores = cpu.map_or("unknown".into(), |cpu| format!("{:.2}", cpu / seconds));
-        println!(
-            "  --jobs {jobs}: {seeds} seeds in {seconds:.2} s = {rate:.2} seeds/s \
-             (cores busy on average: {cores})"
-        );
-        rates.push(rate);
     }
-    let speedup = rates[1] / rates[0];
+    let speedup = fastest[0] / fastest[1];
     let verdict = if speedup >= 1.8 {
         "reached"
     } else {
         "NOT reached"
     };
-    println!("  speed-up --jobs 2 / --jobs 1: {speedup:.2}x (target >= 1.8x: {verdict})");
+    println!(
+        "  fastest: --jobs 1 {:.2} s, --jobs 2 {:.2} s; speed-up {speedup:.2}x \
+         (target >= 1.8x: {verdict})",
+        fastest[0], fastest[1]
+    );
     Ok(speedup)
 }
 
