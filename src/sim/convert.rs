@@ -4,29 +4,9 @@
 use braid_core::{CheckpointMode as CoreCheckpoint, Error, Op as CoreOp, Output, TxMode as CoreTx};
 use braid_oracle::{CheckpointMode, Op, OpError, OpOutput, TxMode};
 
-/// The engine's op for a workload's op.
+/// The engine's op for a workload's op, copying its keys and values.
 pub fn to_core(op: &Op) -> CoreOp {
-    match op {
-        Op::Begin(TxMode::Deferred) => CoreOp::Begin(CoreTx::Deferred),
-        Op::Begin(TxMode::Immediate) => CoreOp::Begin(CoreTx::Immediate),
-        Op::Get(key) => CoreOp::Get(key.clone()),
-        Op::Put(key, value) => CoreOp::Put(key.clone(), value.clone()),
-        Op::Delete(key) => CoreOp::Delete(key.clone()),
-        Op::Scan { start, end, limit } => CoreOp::Scan {
-            start: start.clone(),
-            end: end.clone(),
-            limit: *limit,
-        },
-        Op::Commit => CoreOp::Commit,
-        Op::Rollback => CoreOp::Rollback,
-        Op::Checkpoint(mode) => CoreOp::Checkpoint(match mode {
-            CheckpointMode::Passive => CoreCheckpoint::Passive,
-            CheckpointMode::Full => CoreCheckpoint::Full,
-            CheckpointMode::Restart => CoreCheckpoint::Restart,
-            CheckpointMode::Truncate => CoreCheckpoint::Truncate,
-        }),
-        Op::IntegrityCheck => CoreOp::IntegrityCheck,
-    }
+    into_core(op.clone())
 }
 
 /// The engine's op for a workload's op, taking its keys and values instead of copying them

@@ -11,7 +11,7 @@
 //! planner's `propagate` relies on the same fact). Anything else (a split, a smaller value)
 //! goes through the planner.
 
-use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, leaf_cell_bytes, walk_leaf};
+use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, header, leaf_cell_bytes, walk_leaf};
 
 /// Where a key sits in a leaf image, found without decoding the leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub(super) fn locate(
         });
     }
     let area = &image[..usable_size];
-    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let (count, _) = header(area);
     let mut at = HEADER_BYTES;
     let mut slot = None;
     for _ in 0..count {

@@ -169,15 +169,8 @@ impl Node {
     /// kind, lengths, bounds, key order inside the page. How pages relate to each other is
     /// `IntegrityCheck`'s business. The error says what is wrong, without the page number.
     pub fn decode(image: &[u8], usable_size: usize) -> Result<Node, String> {
-        if image.len() < usable_size || usable_size < HEADER_BYTES {
-            return Err(format!(
-                "page is {} bytes, shorter than expected",
-                image.len()
-            ));
-        }
-        let area = &image[..usable_size];
-        let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
-        let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+        let area = usable_area(image, usable_size)?;
+        let (count, rightmost) = header(area);
         let mut reader = Reader {
             area,
             at: HEADER_BYTES,
@@ -239,6 +232,21 @@ pub enum LookupStep<'a> {
     Leaf(Option<&'a [u8]>),
 }
 
+/// The first `usable_size` bytes of `image`, if the page has them and they hold a header.
+fn usable_area(image: &[u8], usable_size: usize) -> Result<&[u8], String> {
+    image
+        .get(..usable_size)
+        .filter(|area| area.len() >= HEADER_BYTES)
+        .ok_or_else(|| format!("page is {} bytes, shorter than expected", image.len()))
+}
+
+/// The cell count and the rightmost child pointer of a page header.
+pub(super) fn header(area: &[u8]) -> (usize, u32) {
+    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+    (count, rightmost)
+}
+
 /// A point lookup in one encoded page without decoding it into a `Node`: no allocation,
 /// which makes it the hot path of `Get`. It checks everything `Node::decode` checks over
 /// the whole page (bounds, kinds, key lengths, key order, child pointers), so a page is
@@ -248,15 +256,8 @@ pub fn lookup<'a>(
     usable_size: usize,
     key: &[u8],
 ) -> Result<LookupStep<'a>, String> {
-    if image.len() < usable_size || usable_size < HEADER_BYTES {
-        return Err(format!(
-            "page is {} bytes, shorter than expected",
-            image.len()
-        ));
-    }
-    let area = &image[..usable_size];
-    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
-    let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+    let area = usable_area(image, usable_size)?;
+    let (count, rightmost) = header(area);
     let mut reader = Reader {
         area,
         at: HEADER_BYTES,
@@ -329,15 +330,8 @@ pub fn walk_leaf<'a>(
     usable_size: usize,
     key: &[u8],
 ) -> Result<LeafWalk<'a>, String> {
-    if image.len() < usable_size || usable_size < HEADER_BYTES {
-        return Err(format!(
-            "page is {} bytes, shorter than expected",
-            image.len()
-        ));
-    }
-    let area = &image[..usable_size];
-    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
-    let rightmost = u32::from_le_bytes([area[3], area[4], area[5], area[6]]);
+    let area = usable_area(image, usable_size)?;
+    let (count, rightmost) = header(area);
     match area[0] {
         KIND_LEAF if rightmost != 0 => {
             Err(format!("leaf has a rightmost child pointer ({rightmost})"))
@@ -404,7 +398,7 @@ pub fn cell_index(image: &[u8], usable_size: usize) -> Result<Vec<u16>, String> 
     // The key is irrelevant to the checks, which cover every cell whatever is looked up.
     lookup(image, usable_size, &[])?;
     let area = &image[..usable_size];
-    let count = usize::from(u16::from_le_bytes([area[1], area[2]]));
+    let (count, _) = header(area);
     let leaf = area[0] == KIND_LEAF;
     let mut offsets = Vec::with_capacity(count);
     let mut at = HEADER_BYTES;
@@ -430,10 +424,7 @@ pub fn lookup_indexed<'a>(
     index: &[u16],
     key: &[u8],
 ) -> Result<LookupStep<'a>, String> {
-    let area = image
-        .get(..usable_size)
-        .filter(|area| area.len() >= HEADER_BYTES)
-        .ok_or_else(|| format!("page is {} bytes, shorter than expected", image.len()))?;
+    let area = usable_area(image, usable_size)?;
     let field = |at: usize, len: usize| -> Result<&'a [u8], String> {
         area.get(at..at + len)
             .ok_or_else(|| format!("indexed cell at {at} runs past the usable end of the page"))
@@ -493,10 +484,7 @@ pub fn indexed_cell<'a>(
     index: &[u16],
     position: usize,
 ) -> Result<(&'a [u8], &'a [u8]), String> {
-    let area = image
-        .get(..usable_size)
-        .filter(|area| area.len() >= HEADER_BYTES)
-        .ok_or_else(|| format!("page is {} bytes, shorter than expected", image.len()))?;
+    let area = usable_area(image, usable_size)?;
     let at = usize::from(
         *index
             .get(position)
