@@ -177,13 +177,7 @@ impl SimIO {
     /// Sets the clock to decision `now` (never backwards). Submissions are stamped with it
     /// and readiness is judged against it.
     pub fn set_now(&self, now: u64) {
-        let mut state = self.state();
-        assert!(
-            now >= state.now,
-            "the clock went back from {} to {now}",
-            state.now
-        );
-        state.now = now;
+        advance_clock(&mut self.state(), now);
     }
 
     /// The current decision.
@@ -215,12 +209,7 @@ impl SimIO {
     /// loop does at every decision that reaches the scheduler.
     pub fn begin_decision(&self, now: u64, out: &mut Vec<IoCandidate>) -> Option<u64> {
         let mut state = self.state();
-        assert!(
-            now >= state.now,
-            "the clock went back from {} to {now}",
-            state.now
-        );
-        state.now = now;
+        advance_clock(&mut state, now);
         list_candidates(&mut state, now, out)
     }
 
@@ -393,6 +382,16 @@ impl SimIO {
         }
         hasher.finish()
     }
+}
+
+/// Moves the clock to decision `now`; it never goes back.
+fn advance_clock(state: &mut SimState, now: u64) {
+    assert!(
+        now >= state.now,
+        "the clock went back from {} to {now}",
+        state.now
+    );
+    state.now = now;
 }
 
 /// Drops aborted operations and lists the rest for the scheduler (see `candidates_into`).
