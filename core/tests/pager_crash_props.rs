@@ -53,6 +53,24 @@ fn drive<T>(
     }
 }
 
+/// How a driven operation ended, for the operations that have more to check on success:
+/// `Ok(value)`, or the outcome of a crash or of a failure (which only an injected fault may
+/// cause; `what` names the operation in that assertion).
+fn finished<T>(
+    result: Option<Result<T>>,
+    fault: Option<Fault>,
+    what: &str,
+) -> std::result::Result<T, Outcome> {
+    match result {
+        None => Err(Outcome::Crashed),
+        Some(Err(_)) => {
+            assert!(fault.is_some(), "{what} fails only under an injected fault");
+            Err(Outcome::Failed)
+        }
+        Some(Ok(value)) => Ok(value),
+    }
+}
+
 struct World {
     crash: CrashIO,
     io: Arc<dyn IO>,
@@ -128,20 +146,13 @@ impl World {
         self.set_fault(fault);
         let result = drive(&self.crash, budget, || txn.commit());
         self.set_fault(None);
-        match result {
-            None => Outcome::Crashed,
-            Some(Err(_)) => {
-                assert!(
-                    fault.is_some(),
-                    "a commit fails only under an injected fault"
-                );
-                Outcome::Failed
-            }
-            Some(Ok(committed)) => {
+        match finished(result, fault, "a commit") {
+            Ok(committed) => {
                 assert_eq!(committed, Some(seq), "sequences are contiguous");
                 self.acked = seq;
                 Outcome::Done
             }
+            Err(outcome) => outcome,
         }
     }
 
@@ -161,17 +172,7 @@ impl World {
         self.set_fault(fault);
         let result = drive(&self.crash, budget, || checkpoint.step());
         self.set_fault(None);
-        match result {
-            None => Outcome::Crashed,
-            Some(Err(_)) => {
-                assert!(
-                    fault.is_some(),
-                    "a checkpoint fails only under an injected fault"
-                );
-                Outcome::Failed
-            }
-            Some(Ok(_)) => Outcome::Done,
-        }
+        finished(result, fault, "a checkpoint").map_or_else(|outcome| outcome, |_| Outcome::Done)
     }
 
     /// Crash (or, with `crash` false, only reopen), recover and check the state.

@@ -141,29 +141,39 @@ fn delete_span_runs(s: &mut Shrinker<'_>) -> bool {
 
 /// Deletes whole spans, largest first.
 fn delete_spans(s: &mut Shrinker<'_>) -> bool {
-    let mut changed = false;
-    let mut index = 0;
-    loop {
-        let spans = spans_by_size(s);
-        let Some((start, end, label)) = spans.get(index).cloned() else {
-            return changed;
-        };
-        if s.out_of_time() {
-            return changed;
-        }
+    edit_spans(s, |s, start, end, label| {
         let mut values = s.tape.values.clone();
         values.drain(start..end);
-        let what = format!("delete span {label} ({} draws)", end - start);
-        if s.try_values(values, &what) {
-            changed = true;
-        } else {
-            index += 1;
-        }
-    }
+        s.try_values(
+            values,
+            &format!("delete span {label} ({} draws)", end - start),
+        )
+    })
 }
 
 /// Sets every draw of a span to 0, largest spans first.
 fn zero_spans(s: &mut Shrinker<'_>) -> bool {
+    edit_spans(s, |s, start, end, label| {
+        if s.tape.values[start..end].iter().all(|&v| v == 0) {
+            return false;
+        }
+        let mut values = s.tape.values.clone();
+        values[start..end].fill(0);
+        s.try_values(
+            values,
+            &format!("zero span {label} ({} draws)", end - start),
+        )
+    })
+}
+
+/// Offers each span of the current tape, largest first, to `edit`, which says whether it
+/// kept a smaller candidate. After a kept one the span list is recomputed and the walk goes
+/// on from the same position (the span there is a new one, or the edited one, which an
+/// edit then finds nothing to do on).
+fn edit_spans(
+    s: &mut Shrinker<'_>,
+    mut edit: impl FnMut(&mut Shrinker<'_>, usize, usize, &str) -> bool,
+) -> bool {
     let mut changed = false;
     let mut index = 0;
     loop {
@@ -174,14 +184,11 @@ fn zero_spans(s: &mut Shrinker<'_>) -> bool {
         if s.out_of_time() {
             return changed;
         }
-        index += 1;
-        if s.tape.values[start..end].iter().all(|&v| v == 0) {
-            continue;
+        if edit(s, start, end, &label) {
+            changed = true;
+        } else {
+            index += 1;
         }
-        let mut values = s.tape.values.clone();
-        values[start..end].fill(0);
-        let what = format!("zero span {label} ({} draws)", end - start);
-        changed |= s.try_values(values, &what);
     }
 }
 
