@@ -45,6 +45,9 @@ pub(super) enum Change<'a> {
 pub(super) struct Plan {
     /// New contents of every page written, existing or placeholder.
     pub writes: BTreeMap<PageNo, Node>,
+    /// New contents of pages written as edited images instead of nodes (never a page of
+    /// `writes`); the planner makes none, the common leaf split makes its parent's.
+    pub edited: BTreeMap<PageNo, EditedImage>,
     /// Pages that leave the tree.
     pub frees: Vec<PageNo>,
     /// How many placeholder pages the plan uses.
@@ -57,6 +60,15 @@ pub(super) struct Plan {
     pub merge: bool,
     /// Put: whether a value was replaced. Delete: whether the key was there.
     pub outcome: bool,
+}
+
+/// A page's new image made by editing its old one (its reserved tail copied unchanged).
+/// The child pointers at byte offsets `placeholders` hold placeholder pages, which the
+/// apply phase replaces with the pages it allocates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct EditedImage {
+    pub image: Vec<u8>,
+    pub placeholders: Vec<usize>,
 }
 
 /// What planning produced.
@@ -116,6 +128,7 @@ pub(super) fn plan_over(
     match planner.run(root, change) {
         Ok((root, outcome)) => Ok(Planned::Ready(Plan {
             writes: planner.writes,
+            edited: BTreeMap::new(),
             frees: planner.frees,
             new_pages: planner.new_pages,
             root,

@@ -198,7 +198,11 @@ impl Write {
                                 nodes.insert(pgno, node);
                             }
                         }
-                        Planned::Ready(plan) if plan.writes.is_empty() && plan.frees.is_empty() => {
+                        Planned::Ready(plan)
+                            if plan.writes.is_empty()
+                                && plan.edited.is_empty()
+                                && plan.frees.is_empty() =>
+                        {
                             self.state = WriteState::Done;
                             return Ok(IOResult::Done(plan.outcome));
                         }
@@ -274,43 +278,33 @@ impl Write {
             }
         }
         let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
-        let parent = path
-            .last()
-            .map(|(page, image, position)| (*page, image.clone(), *position));
+        let parent = path.last().map(|(page, _, position)| (*page, *position));
         let mut images: BTreeMap<PageNo, PageRef> = path
             .into_iter()
             .map(|(page, image, _)| (page, image))
             .collect();
         images.insert(pgno, image);
-        let (Some(value), Some((parent, parent_image, position))) = (&self.value, parent) else {
+        let (Some(value), Some(parent)) = (&self.value, parent) else {
             let nodes = BTreeMap::from([(pgno, node)]);
             self.state = WriteState::Gather { images, nodes };
             return Ok(None);
         };
-        let parent_node =
-            Node::decode(&parent_image, usable_size).map_err(|why| corrupt(parent, why))?;
         let change = (self.key.as_slice(), value.as_slice());
         let root = pages.root();
-        self.state = match leaf_split::start(
-            images,
-            (pgno, node),
-            (parent, parent_node, position),
-            change,
-            root,
-            usable_size,
-        ) {
-            Ok(split) => {
-                let next = match split.first() {
-                    Next::Read(page) => Some(page),
-                    Next::Plan | Next::GiveUp => None,
-                };
-                WriteState::SplitLeaf {
-                    split: Box::new(split),
-                    next,
+        self.state =
+            match leaf_split::start(images, (pgno, node), parent, change, root, usable_size) {
+                Ok(split) => {
+                    let next = match split.first() {
+                        Next::Read(page) => Some(page),
+                        Next::Plan | Next::GiveUp => None,
+                    };
+                    WriteState::SplitLeaf {
+                        split: Box::new(split),
+                        next,
+                    }
                 }
-            }
-            Err((images, nodes)) => WriteState::Gather { images, nodes },
-        };
+                Err((images, nodes)) => WriteState::Gather { images, nodes },
+            };
         Ok(None)
     }
 }
@@ -324,7 +318,7 @@ fn corrupt(pgno: PageNo, why: impl std::fmt::Display) -> Error {
 fn prepare<P: PageAccess + ?Sized>(
     pages: &mut P,
     images: &BTreeMap<PageNo, PageRef>,
-    plan: &Plan,
+    plan: &mut Plan,
     old_root: PageNo,
 ) -> Result<Apply> {
     let mut allocated = Vec::new();
@@ -343,7 +337,19 @@ fn prepare<P: PageAccess + ?Sized>(
             pgno
         }
     };
-    let mut encoded = Vec::with_capacity(plan.writes.len());
+    let mut encoded = Vec::with_capacity(plan.writes.len() + plan.edited.len());
+    for (pgno, mut edited) in std::mem::take(&mut plan.edited) {
+        assert!(
+            !plan.writes.contains_key(&pgno),
+            "page {pgno} is both edited and encoded"
+        );
+        for &at in &edited.placeholders {
+            let field = &mut edited.image[at..at + 4];
+            let child = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+            field.copy_from_slice(&real(child).to_le_bytes());
+        }
+        encoded.push((pgno, real(pgno), edited.image));
+    }
     for (&pgno, node) in &plan.writes {
         let mut image = match images.get(&pgno) {
             Some(old) => old.as_ref().clone(),
@@ -357,8 +363,13 @@ fn prepare<P: PageAccess + ?Sized>(
         };
         // Child pointers to placeholders get the allocated pages' numbers.
         node.encode_renumbered(&mut image, pages.usable_size(), real);
-        encoded.push((real(pgno), image));
+        encoded.push((pgno, real(pgno), image));
     }
+    // Written in the plan's page order (placeholders last), edited or encoded alike.
+    encoded.sort_unstable_by_key(|(planned, _, _)| *planned);
+    let encoded: Vec<(PageNo, Vec<u8>)> = (encoded.into_iter())
+        .map(|(_, pgno, image)| (pgno, image))
+        .collect();
     let mut yield_points = Vec::new();
     if plan.split {
         yield_points.push(YieldPoint::BtreeSplit);
