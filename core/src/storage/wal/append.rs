@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::WalIndex;
-use super::format::{WAL_HEADER_SIZE, WalHeader, encode_frame, frame_offset};
+use super::format::{WAL_HEADER_SIZE, WalHeader, append_frame, frame_offset, frame_size};
 use crate::io::{Completion, CompletionError, CompletionGroup, File};
 use crate::storage::page_access::{PageNo, PageRef};
 use crate::{Error, Result};
@@ -23,8 +23,12 @@ pub(crate) struct FrameBatch {
     pub(crate) first_frame: u32,
     /// Pages in frame order; the last one is the commit frame.
     pub(crate) pages: Vec<PageNo>,
-    /// (offset, bytes) of every frame.
-    frames: Vec<(u64, Vec<u8>)>,
+    /// Every frame's bytes, back to back as they lie in the WAL from `first_frame` on
+    /// (one buffer for the commit instead of one per frame; each is still written as its
+    /// own operation).
+    frames: Vec<u8>,
+    /// Bytes of one page image.
+    page_size: usize,
     /// Chain value after the commit frame.
     pub(crate) chain: u32,
     /// The header to write at offset 0 first, for a new generation.
@@ -47,23 +51,27 @@ impl FrameBatch {
         assert!(!images.is_empty(), "a commit writes at least one frame");
         assert!(seq > 0, "commit sequences start at 1");
         let mut chain = wal.chain;
-        let mut frames = Vec::with_capacity(images.len());
+        let frame_size = frame_size(page_size);
+        let mut frames = Vec::with_capacity(images.len() * frame_size);
         for (i, (page, image)) in images.iter().enumerate() {
             assert_eq!(
                 image.len(),
                 page_size,
                 "page {page} image has the page size"
             );
-            let frame = max_frame + 1 + u32::try_from(i).expect("frame count fits u32");
             let frame_seq = if i + 1 == images.len() { seq } else { 0 };
-            let (bytes, next) = encode_frame(chain, *page, frame_seq, salts, attempt, image);
-            frames.push((frame_offset(frame, page_size), bytes));
-            chain = next;
+            chain = append_frame(&mut frames, chain, *page, frame_seq, salts, attempt, image);
         }
+        assert_eq!(
+            frames.len(),
+            images.len() * frame_size,
+            "frames of one size"
+        );
         FrameBatch {
             first_frame: max_frame + 1,
             pages: images.iter().map(|(page, _)| *page).collect(),
             frames,
+            page_size,
             chain,
             header,
         }
@@ -71,7 +79,7 @@ impl FrameBatch {
 
     /// Number of frames.
     pub(crate) fn len(&self) -> usize {
-        self.frames.len()
+        self.frames.len() / frame_size(self.page_size)
     }
 
     /// Submits every write in one group labelled "commit-frames". Returns the group's
@@ -88,18 +96,19 @@ impl FrameBatch {
         }
         #[cfg(not(feature = "canaries"))]
         let _ = first_member_canary;
-        let mut members = Vec::with_capacity(self.frames.len() + 1);
+        let mut members = Vec::with_capacity(self.len() + 1);
         // Link every member before submitting any, so none can finish before the group
         // knows about all of them.
-        let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(self.frames.len() + 1);
+        let mut writes: Vec<(u64, &[u8])> = Vec::with_capacity(self.len() + 1);
         let header_bytes = self.header.map(|h| h.encode());
         if let Some(bytes) = &header_bytes {
             writes.push((0, &bytes[..WAL_HEADER_SIZE]));
         }
+        let frames = self.frames.chunks_exact(frame_size(self.page_size));
         writes.extend(
-            self.frames
-                .iter()
-                .map(|(offset, bytes)| (*offset, bytes.as_slice())),
+            (self.first_frame..)
+                .zip(frames)
+                .map(|(frame, bytes)| (frame_offset(frame, self.page_size), bytes)),
         );
         for (_, bytes) in &writes {
             let c = Completion::new_noop();

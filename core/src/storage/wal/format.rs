@@ -137,24 +137,42 @@ pub fn encode_frame(
     attempt: u32,
     image: &[u8],
 ) -> (Vec<u8>, u32) {
+    let mut bytes = Vec::with_capacity(FRAME_HEADER_SIZE + image.len());
+    let checksum = append_frame(
+        &mut bytes, previous, page, commit_seq, salts, attempt, image,
+    );
+    (bytes, checksum)
+}
+
+/// `encode_frame`, appending the frame to `out` (a commit encodes all its frames into one
+/// buffer); returns the new chain value.
+pub fn append_frame(
+    out: &mut Vec<u8>,
+    previous: u32,
+    page: PageNo,
+    commit_seq: u64,
+    salts: [u32; 2],
+    attempt: u32,
+    image: &[u8],
+) -> u32 {
     // Built by appending, not by zeroing a buffer and copying over it: a commit encodes
     // one frame per page.
-    let mut bytes = Vec::with_capacity(FRAME_HEADER_SIZE + image.len());
-    bytes.extend_from_slice(&page.to_le_bytes());
-    bytes.extend_from_slice(&commit_seq.to_le_bytes());
-    bytes.extend_from_slice(&salts[0].to_le_bytes());
-    bytes.extend_from_slice(&salts[1].to_le_bytes());
-    bytes.extend_from_slice(&attempt.to_le_bytes());
+    let start = out.len();
+    out.extend_from_slice(&page.to_le_bytes());
+    out.extend_from_slice(&commit_seq.to_le_bytes());
+    out.extend_from_slice(&salts[0].to_le_bytes());
+    out.extend_from_slice(&salts[1].to_le_bytes());
+    out.extend_from_slice(&attempt.to_le_bytes());
     assert_eq!(
-        bytes.len(),
+        out.len() - start,
         CHAIN_FIELD,
         "the chained header fields come first"
     );
-    let checksum = chain(previous, &bytes, image);
-    bytes.extend_from_slice(&checksum.to_le_bytes());
-    bytes.resize(FRAME_HEADER_SIZE, 0);
-    bytes.extend_from_slice(image);
-    (bytes, checksum)
+    let checksum = chain(previous, &out[start..], image);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    out.resize(start + FRAME_HEADER_SIZE, 0);
+    out.extend_from_slice(image);
+    checksum
 }
 
 /// The salts a frame carries.
