@@ -2,9 +2,11 @@
 //! into pieces none of which is underfull, neither neighbour the planner would look at is
 //! underfull, and the parent takes the new separators without overflowing. Then settling
 //! changes nothing and the plan is just the pieces and the parent with the pieces spliced
-//! in, which this file builds directly: the leaf is decoded, the parent is not. Its new
-//! image is the old one with the separator cells spliced in at the leaf's cell and one
-//! child pointer changed, byte for byte what encoding the planner's parent node writes.
+//! in, which this file builds directly from the page images, decoding neither page: the
+//! pieces are the leaf's cells (and the put's new one) copied from its image into new
+//! images, cut where `pack::split` cuts; the parent's new image is its old one with the
+//! separator cells spliced in at the leaf's cell and one child pointer changed. Every
+//! image is byte for byte what encoding the planner's nodes would write.
 //!
 //! It must plan exactly what `plan.rs` would, reading the same pages in the same order:
 //! the neighbours are read left first (the right one first when there is no left one), and
@@ -16,21 +18,21 @@
 use std::collections::BTreeMap;
 
 use super::node::{
-    HEADER_BYTES, INTERIOR_CELL_OVERHEAD, Node, capacity, header, interior_cell_bytes,
-    is_interior_image, min_fill, walk_leaf,
+    HEADER_BYTES, INTERIOR_CELL_OVERHEAD, KIND_LEAF, LEAF_CELL_OVERHEAD, Node, capacity, header,
+    interior_cell_bytes, is_interior_image, min_fill, walk_leaf,
 };
-use super::pack::{Pieces, split};
+use super::pack::{leaf_cuts, shortest_separator};
 use super::plan::{EditedImage, PLACEHOLDER_BASE, Plan};
 use crate::storage::{PageNo, PageRef};
 
-/// A leaf split in progress: what is known once the leaf is decoded and changed.
+/// A leaf split in progress: what is known once the leaf's changed cells are cut.
 #[derive(Debug)]
 pub(super) struct LeafSplit {
     /// Every page read so far (the path, the leaf, the neighbours read).
     pub images: BTreeMap<PageNo, PageRef>,
     pub leaf: PageNo,
     /// Bytes of a page the B-tree uses: the leaf and the parent are decoded from their
-    /// images in `images` if this path gives up, rather than kept decoded all along.
+    /// images in `images` only if this path gives up.
     pub usable_size: usize,
     pub parent: PageNo,
     /// Where the leaf's cell lies in the parent's image.
@@ -38,12 +40,61 @@ pub(super) struct LeafSplit {
     /// The leaf's neighbours among the parent's children.
     pub left: Option<PageNo>,
     pub right: Option<PageNo>,
-    /// The changed leaf cut into pieces, and the separators between them.
-    pub pieces: Pieces,
+    /// The changed leaf's cells, in key order.
+    cells: Vec<LeafCell>,
+    /// The put's cell, encoded.
+    new_cell: Vec<u8>,
+    /// The index in `cells` of the first cell of each piece after the first.
+    cuts: Vec<usize>,
+    /// The separators between the pieces, one per cut.
+    separators: Vec<Vec<u8>>,
     /// Whether the put replaced a value.
     pub replaced: bool,
     /// The root (unchanged by this split).
     pub root: PageNo,
+}
+
+/// One cell of the changed leaf: where it lies in the leaf's image, or the put's new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeafCell {
+    Old { at: usize, len: usize },
+    New,
+}
+
+impl LeafCell {
+    /// The cell's bytes, from the leaf's image or the new cell.
+    fn bytes<'a>(self, leaf_image: &'a [u8], new_cell: &'a [u8]) -> &'a [u8] {
+        match self {
+            LeafCell::Old { at, len } => &leaf_image[at..at + len],
+            LeafCell::New => new_cell,
+        }
+    }
+}
+
+/// The key of an encoded leaf cell.
+fn cell_key(cell: &[u8]) -> &[u8] {
+    &cell[LEAF_CELL_OVERHEAD..LEAF_CELL_OVERHEAD + usize::from(cell[0])]
+}
+
+/// Where each cell of a leaf image that already passed the whole-page check lies, as
+/// (offset, length); `None` if the image is not such a leaf after all.
+fn leaf_cells(image: &[u8], usable_size: usize) -> Option<Vec<(usize, usize)>> {
+    let area = image.get(..usable_size)?;
+    if area.len() < HEADER_BYTES || area[0] != KIND_LEAF {
+        return None;
+    }
+    let (count, _) = header(area);
+    let mut cells = Vec::with_capacity(count + 1);
+    let mut at = HEADER_BYTES;
+    for _ in 0..count {
+        let lengths = area.get(at..at + LEAF_CELL_OVERHEAD)?;
+        let value_len = usize::from(u16::from_le_bytes([lengths[1], lengths[2]]));
+        let len = LEAF_CELL_OVERHEAD + usize::from(lengths[0]) + value_len;
+        area.get(at..at + len)?;
+        cells.push((at, len));
+        at += len;
+    }
+    Some(cells)
 }
 
 /// The leaf's place in its parent's image, found by walking the parent's cells.
@@ -141,37 +192,37 @@ impl LeafSplit {
         }
     }
 
-    /// The plan the planner would make: the pieces, and the parent's image with them
-    /// spliced in, with the pages read; or the hand-over to the planner when the parent
-    /// would overflow.
+    /// The plan the planner would make: the pieces' images, and the parent's image with
+    /// them spliced in, with the pages read; or the hand-over to the planner when the
+    /// parent would overflow.
     pub(super) fn plan(
         self,
         usable_size: usize,
     ) -> Result<(BTreeMap<PageNo, PageRef>, Plan), HandOver> {
-        let grown: usize = (self.pieces.separators.iter())
+        let grown: usize = (self.separators.iter())
             .map(|s| interior_cell_bytes(s))
             .sum();
         let slot = self.slot;
-        let new_count = u16::try_from(slot.count + self.pieces.separators.len());
+        let new_count = u16::try_from(slot.count + self.separators.len());
         let fits = slot.end - HEADER_BYTES + grown <= capacity(usable_size);
         let (true, Ok(new_count)) = (fits, new_count) else {
             return Err(self.hand_over());
         };
-        let Pieces { pieces, separators } = self.pieces;
-        let new_pages = u32::try_from(pieces.len() - 1).expect("few pieces");
+        let new_pages = u32::try_from(self.cuts.len()).expect("few pieces");
         assert_eq!(
             slot.child, self.leaf,
             "the descent recorded the child it took"
         );
+        let mut edited = self.pieces(usable_size);
         let parent_image = self.images.get(&self.parent).expect("the parent was read");
         let mut image = parent_image.as_ref().clone();
         // The separator cells go in at the leaf's cell: separator i with the child left of
         // it (the leaf, then the new pieces); the leaf's old cell, moved past them, or the
         // header when the leaf was the rightmost child, points to the last new piece.
         image.copy_within(slot.offset..slot.end, slot.offset + grown);
-        let mut placeholders = Vec::with_capacity(separators.len());
+        let mut placeholders = Vec::with_capacity(self.separators.len());
         let mut at = slot.offset;
-        for (i, separator) in separators.iter().enumerate() {
+        for (i, separator) in self.separators.iter().enumerate() {
             let child = match i {
                 0 => self.leaf,
                 _ => PLACEHOLDER_BASE + u32::try_from(i - 1).expect("few pieces"),
@@ -195,16 +246,16 @@ impl LeafSplit {
         image[1..3].copy_from_slice(&new_count.to_le_bytes());
         // What follows the cells is zero, as `Node::encode_into` leaves it.
         image[slot.end + grown..usable_size].fill(0);
-        let mut numbers = vec![self.leaf];
-        numbers.extend((0..new_pages).map(|i| PLACEHOLDER_BASE + i));
-        let writes: BTreeMap<PageNo, Node> = numbers.into_iter().zip(pieces).collect();
-        let edited = EditedImage {
-            image,
-            placeholders,
-        };
+        edited.insert(
+            self.parent,
+            EditedImage {
+                image,
+                placeholders,
+            },
+        );
         let plan = Plan {
-            writes,
-            edited: BTreeMap::from([(self.parent, edited)]),
+            writes: BTreeMap::new(),
+            edited,
             frees: Vec::new(),
             new_pages,
             root: self.root,
@@ -213,6 +264,44 @@ impl LeafSplit {
             outcome: self.replaced,
         };
         Ok((self.images, plan))
+    }
+
+    /// The pieces' images: the first keeps the leaf's page (and its reserved tail), the
+    /// others go to placeholder pages, zero past their cells.
+    fn pieces(&self, usable_size: usize) -> BTreeMap<PageNo, EditedImage> {
+        let leaf_image = self.images.get(&self.leaf).expect("the leaf was read");
+        let starts = std::iter::once(0).chain(self.cuts.iter().copied());
+        let ends = self.cuts.iter().copied().chain([self.cells.len()]);
+        let mut pieces = BTreeMap::new();
+        for (piece, (start, end)) in starts.zip(ends).enumerate() {
+            let (pgno, mut image) = match piece {
+                0 => (self.leaf, leaf_image.as_ref().clone()),
+                _ => {
+                    let number = u32::try_from(piece - 1).expect("few pieces");
+                    (PLACEHOLDER_BASE + number, vec![0; leaf_image.len()])
+                }
+            };
+            let count = u16::try_from(end - start).expect("cell count fits u16");
+            image[0] = KIND_LEAF;
+            image[1..3].copy_from_slice(&count.to_le_bytes());
+            image[3..HEADER_BYTES].fill(0);
+            let mut at = HEADER_BYTES;
+            for cell in &self.cells[start..end] {
+                let bytes = cell.bytes(leaf_image, &self.new_cell);
+                image[at..at + bytes.len()].copy_from_slice(bytes);
+                at += bytes.len();
+            }
+            image[at..usable_size].fill(0);
+            let placeholders = Vec::new();
+            pieces.insert(
+                pgno,
+                EditedImage {
+                    image,
+                    placeholders,
+                },
+            );
+        }
+        pieces
     }
 }
 
@@ -243,47 +332,28 @@ fn hand_over(
     (images, nodes)
 }
 
-/// Starts a split for a put of `key` = `value` into `leaf_node` (page `leaf`, child
-/// `position` of `parent`, whose image is among `images`), or hands over to the planner
-/// when the leaf does not overflow (a shrink, which settling may merge), a piece would be
-/// underfull, or the parent's image does not hold the leaf at `position`. Both the leaf
-/// and the parent passed the whole-page check on the way down.
+/// Starts a split for a put of `key` = `value` into page `leaf`, child `position` of
+/// `parent` (both images among `images`, both already through the whole-page check on
+/// the way down), or hands over to the planner when the leaf does not overflow (a
+/// shrink, which settling may merge), a piece would be underfull, or the images are not
+/// a leaf under a parent holding it at `position`.
 pub(super) fn start(
     images: BTreeMap<PageNo, PageRef>,
-    leaf: (PageNo, Node),
+    leaf: PageNo,
     parent: (PageNo, usize),
     change: (&[u8], &[u8]),
     root: PageNo,
     usable_size: usize,
 ) -> Result<LeafSplit, HandOver> {
-    let ((leaf, leaf_node), (parent, position), (key, value)) = (leaf, parent, change);
+    let ((parent, position), (key, value)) = (parent, change);
     let slot = (images.get(&parent))
         .and_then(|image| parent_slot(image, usable_size, position))
         .filter(|slot| slot.child == leaf);
-    let (Node::Leaf { mut cells }, Some(slot)) = (leaf_node, slot) else {
+    let leaf_image = images.get(&leaf).expect("the leaf was read");
+    let cut = slot.and_then(|slot| Some((slot, cut_leaf(leaf_image, usable_size, key, value)?)));
+    let Some((slot, cut)) = cut else {
         return Err(hand_over(images, leaf, parent, usable_size));
     };
-    // The cells move into the changed leaf; a hand-over from here on decodes the leaf
-    // again from its image (rare: most overflowing leaves split this way).
-    let replaced = match cells.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
-        Ok(i) => {
-            cells[i].1 = value.to_vec();
-            true
-        }
-        Err(i) => {
-            cells.insert(i, (key.to_vec(), value.to_vec()));
-            false
-        }
-    };
-    let capacity = capacity(usable_size);
-    let changed = Node::Leaf { cells };
-    if changed.fill() <= capacity {
-        return Err(hand_over(images, leaf, parent, usable_size));
-    }
-    let pieces = split(changed, capacity);
-    if pieces.pieces.iter().any(|p| p.fill() < min_fill(capacity)) {
-        return Err(hand_over(images, leaf, parent, usable_size));
-    }
     Ok(LeafSplit {
         images,
         leaf,
@@ -292,9 +362,69 @@ pub(super) fn start(
         slot,
         left: slot.left,
         right: slot.right,
-        pieces,
-        replaced,
+        cells: cut.cells,
+        new_cell: cut.new_cell,
+        cuts: cut.cuts,
+        separators: cut.separators,
+        replaced: cut.replaced,
         root,
+    })
+}
+
+/// A leaf's cells with a put applied, cut into pieces.
+struct CutLeaf {
+    cells: Vec<LeafCell>,
+    new_cell: Vec<u8>,
+    cuts: Vec<usize>,
+    separators: Vec<Vec<u8>>,
+    replaced: bool,
+}
+
+/// Applies the put of `key` = `value` to the cells of `leaf_image` and cuts them as
+/// `pack::split` cuts the changed node; `None` when the changed leaf still fits or a
+/// piece would be underfull (the planner's business), or the image is not a leaf.
+fn cut_leaf(leaf_image: &[u8], usable_size: usize, key: &[u8], value: &[u8]) -> Option<CutLeaf> {
+    let old = leaf_cells(leaf_image, usable_size)?;
+    let key_at = |&(at, len): &(usize, usize)| cell_key(&leaf_image[at..at + len]);
+    let index = old.partition_point(|cell| key_at(cell) < key);
+    let replaced = old.get(index).is_some_and(|cell| key_at(cell) == key);
+    let mut new_cell = Vec::with_capacity(LEAF_CELL_OVERHEAD + key.len() + value.len());
+    new_cell.push(u8::try_from(key.len()).expect("key length checked on entry"));
+    let value_len = u16::try_from(value.len()).expect("value length checked on entry");
+    new_cell.extend_from_slice(&value_len.to_le_bytes());
+    new_cell.extend_from_slice(key);
+    new_cell.extend_from_slice(value);
+    let old_cell = |&(at, len): &(usize, usize)| LeafCell::Old { at, len };
+    let mut cells = Vec::with_capacity(old.len() + 1);
+    cells.extend(old[..index].iter().map(old_cell));
+    cells.push(LeafCell::New);
+    cells.extend(old[index + usize::from(replaced)..].iter().map(old_cell));
+    let bytes = |cell: &LeafCell| cell.bytes(leaf_image, &new_cell);
+    let sizes: Vec<usize> = cells.iter().map(|cell| bytes(cell).len()).collect();
+    let capacity = capacity(usable_size);
+    if sizes.iter().sum::<usize>() <= capacity {
+        return None;
+    }
+    let cuts = leaf_cuts(&sizes, capacity);
+    let starts = std::iter::once(0).chain(cuts.iter().copied());
+    let ends = cuts.iter().copied().chain([cells.len()]);
+    let underfull =
+        |(start, end): (usize, usize)| sizes[start..end].iter().sum::<usize>() < min_fill(capacity);
+    if starts.zip(ends).any(underfull) {
+        return None;
+    }
+    let separators = (cuts.iter())
+        .map(|&cut| {
+            let (left, right) = (bytes(&cells[cut - 1]), bytes(&cells[cut]));
+            shortest_separator(cell_key(left), cell_key(right))
+        })
+        .collect();
+    Some(CutLeaf {
+        cells,
+        new_cell,
+        cuts,
+        separators,
+        replaced,
     })
 }
 
@@ -373,18 +503,12 @@ mod tests {
                 image
             };
             let parent_image = encode(&parent);
+            let leaf_image = encode(&nodes[&target]);
             let images = BTreeMap::from([
-                (target, PageRef::new(encode(&nodes[&target]))),
+                (target, PageRef::new(leaf_image.clone())),
                 (2, PageRef::new(parent_image.clone())),
             ]);
-            let started = start(
-                images,
-                (target, nodes[&target].clone()),
-                (2, position),
-                (&key, &value),
-                2,
-                USABLE,
-            );
+            let started = start(images, target, (2, position), (&key, &value), 2, USABLE);
             let handed_over_leaf = |(_, handed): HandOver| {
                 handed[&target] == nodes[&target] && handed[&2] == nodes[&2]
             };
@@ -424,26 +548,38 @@ mod tests {
             let Ok(Planned::Ready(slow)) = plan(&nodes, 2, change, capacity(USABLE)) else {
                 panic!("the planner has every page");
             };
-            // The parent's edited image is what encoding the planner's parent writes over
-            // the old image, byte for byte, and its placeholders are the new pieces'.
-            let edited = fast.edited.remove(&2).expect("the parent is edited");
-            assert!(fast.edited.is_empty(), "only the parent is edited");
-            let mut encoded = parent_image.clone();
-            slow.writes[&2].encode_into(&mut encoded, USABLE);
-            assert_eq!(edited.image, encoded, "edited parent image");
-            for &at in &edited.placeholders {
-                let child = u32::from_le_bytes(edited.image[at..at + 4].try_into().expect("4"));
-                assert!(
-                    child >= PLACEHOLDER_BASE,
-                    "placeholder at {at} holds {child}"
-                );
-            }
+            // Every edited image is what encoding the planner's node writes, byte for byte,
+            // over the old image of the page (a new page starts zeroed, as the apply phase
+            // starts it), and the parent's placeholders are the new pieces'.
+            assert!(fast.writes.is_empty(), "the split path edits images");
+            let edited = std::mem::take(&mut fast.edited);
             assert_eq!(
-                edited.placeholders.len(),
-                usize::try_from(fast.new_pages).expect("small")
+                edited.keys().collect::<Vec<_>>(),
+                slow.writes.keys().collect::<Vec<_>>()
             );
-            let parent = Node::decode(&edited.image, USABLE).expect("edited parent decodes");
-            fast.writes.insert(2, parent);
+            for (pgno, edited) in edited {
+                let mut encoded = match pgno {
+                    2 => parent_image.clone(),
+                    _ if pgno == target => leaf_image.clone(),
+                    _ => vec![0; USABLE + 8],
+                };
+                slow.writes[&pgno].encode_into(&mut encoded, USABLE);
+                assert_eq!(edited.image, encoded, "edited image of page {pgno}");
+                for &at in &edited.placeholders {
+                    let child = u32::from_le_bytes(edited.image[at..at + 4].try_into().expect("4"));
+                    assert!(
+                        child >= PLACEHOLDER_BASE,
+                        "placeholder at {at} holds {child}"
+                    );
+                }
+                let placeholders = match pgno {
+                    2 => usize::try_from(fast.new_pages).expect("small"),
+                    _ => 0,
+                };
+                assert_eq!(edited.placeholders.len(), placeholders);
+                let node = Node::decode(&edited.image, USABLE).expect("edited image decodes");
+                fast.writes.insert(pgno, node);
+            }
             assert_eq!(fast.writes, slow.writes);
             assert_eq!(
                 (

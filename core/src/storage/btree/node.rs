@@ -44,7 +44,7 @@ pub const LEAF_CELL_OVERHEAD: usize = 3;
 /// Bytes an interior cell uses besides its key.
 pub const INTERIOR_CELL_OVERHEAD: usize = 5;
 
-const KIND_LEAF: u8 = 1;
+pub(super) const KIND_LEAF: u8 = 1;
 const KIND_INTERIOR: u8 = 2;
 
 /// Largest value, in bytes, for a given page size.

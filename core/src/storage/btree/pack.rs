@@ -31,15 +31,21 @@ pub(super) fn split(node: Node, capacity: usize) -> Pieces {
     }
 }
 
-fn split_leaf(cells: Vec<(Vec<u8>, Vec<u8>)>, capacity: usize) -> Pieces {
-    let sizes: Vec<usize> = cells.iter().map(|(k, v)| leaf_cell_bytes(k, v)).collect();
-    let greedy = cuts(&sizes, capacity, None, false);
-    let balanced = cuts(&sizes, capacity, Some(greedy.len() + 1), false);
-    let cuts = if balanced.len() == greedy.len() {
+/// Where a leaf whose cells have these sizes is cut: the index of the first cell of each
+/// piece after the first. The fewest pieces, balanced when that keeps their number.
+pub(super) fn leaf_cuts(sizes: &[usize], capacity: usize) -> Vec<usize> {
+    let greedy = cuts(sizes, capacity, None, false);
+    let balanced = cuts(sizes, capacity, Some(greedy.len() + 1), false);
+    if balanced.len() == greedy.len() {
         balanced
     } else {
         greedy
-    };
+    }
+}
+
+fn split_leaf(cells: Vec<(Vec<u8>, Vec<u8>)>, capacity: usize) -> Pieces {
+    let sizes: Vec<usize> = cells.iter().map(|(k, v)| leaf_cell_bytes(k, v)).collect();
+    let cuts = leaf_cuts(&sizes, capacity);
     let mut ranges = Vec::new();
     let mut start = 0;
     for &cut in cuts.iter().chain(std::iter::once(&cells.len())) {

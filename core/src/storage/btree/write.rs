@@ -277,34 +277,35 @@ impl Write {
                 InPlace::NeedsPlan => {}
             }
         }
-        let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
         let parent = path.last().map(|(page, _, position)| (*page, *position));
         let mut images: BTreeMap<PageNo, PageRef> = path
             .into_iter()
             .map(|(page, image, _)| (page, image))
             .collect();
-        images.insert(pgno, image);
         let (Some(value), Some(parent)) = (&self.value, parent) else {
+            let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
+            images.insert(pgno, image);
             let nodes = BTreeMap::from([(pgno, node)]);
             self.state = WriteState::Gather { images, nodes };
             return Ok(None);
         };
+        // The put's walk above checked the leaf as a whole; the split path relies on it.
+        images.insert(pgno, image);
         let change = (self.key.as_slice(), value.as_slice());
         let root = pages.root();
-        self.state =
-            match leaf_split::start(images, (pgno, node), parent, change, root, usable_size) {
-                Ok(split) => {
-                    let next = match split.first() {
-                        Next::Read(page) => Some(page),
-                        Next::Plan | Next::GiveUp => None,
-                    };
-                    WriteState::SplitLeaf {
-                        split: Box::new(split),
-                        next,
-                    }
+        self.state = match leaf_split::start(images, pgno, parent, change, root, usable_size) {
+            Ok(split) => {
+                let next = match split.first() {
+                    Next::Read(page) => Some(page),
+                    Next::Plan | Next::GiveUp => None,
+                };
+                WriteState::SplitLeaf {
+                    split: Box::new(split),
+                    next,
                 }
-                Err((images, nodes)) => WriteState::Gather { images, nodes },
-            };
+            }
+            Err((images, nodes)) => WriteState::Gather { images, nodes },
+        };
         Ok(None)
     }
 }
