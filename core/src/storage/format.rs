@@ -231,24 +231,37 @@ impl DbHeader {
 
 /// The checksum of page `pgno`'s image (everything before the reserved tail, then `pgno`).
 pub fn page_checksum(pgno: PageNo, image: &[u8]) -> u32 {
-    let body = image.len() - PAGE_RESERVED_BYTES;
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&image[..body]);
+    page_checksum_from_body(pgno, body_checksum(image))
+}
+
+/// The CRC-32 of everything before the reserved tail of `image` (the pass over the page
+/// that its checksum needs, which the WAL's chain can continue from instead of reading
+/// the page again).
+pub fn body_checksum(image: &[u8]) -> u32 {
+    crc32fast::hash(&image[..image.len() - PAGE_RESERVED_BYTES])
+}
+
+/// `page_checksum`, given the image's `body_checksum`.
+fn page_checksum_from_body(pgno: PageNo, body: u32) -> u32 {
+    let mut hasher = crc32fast::Hasher::new_with_initial(body);
     hasher.update(&pgno.to_le_bytes());
     hasher.finalize()
 }
 
-/// Writes the checksum of page `pgno` into the reserved tail of `image`.
-pub fn seal_page(pgno: PageNo, image: &mut [u8]) {
+/// Writes the checksum of page `pgno` into the reserved tail of `image`. Returns the
+/// image's `body_checksum`, which stays valid: sealing changes only the tail.
+pub fn seal_page(pgno: PageNo, image: &mut [u8]) -> u32 {
     assert!(
         image.len() > PAGE_RESERVED_BYTES,
         "a page is larger than its reserved tail"
     );
     let body = image.len() - PAGE_RESERVED_BYTES;
-    let checksum = page_checksum(pgno, image);
+    let body_checksum = body_checksum(image);
+    let checksum = page_checksum_from_body(pgno, body_checksum);
     image[body..body + 4].copy_from_slice(&checksum.to_le_bytes());
     image[body + 4..].fill(0);
     debug_assert!(verify_page(pgno, image).is_ok(), "a sealed page verifies");
+    body_checksum
 }
 
 /// Checks the checksum of page `pgno`: `Error::Corrupt` on mismatch.
@@ -298,6 +311,26 @@ pub(crate) fn get_u64(buf: &[u8], at: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The checksum continues the body's CRC with the page number: the same value as one
+    /// pass over both, and `seal_page` hands out the body's part.
+    #[test]
+    fn page_checksum_is_the_crc_of_the_body_then_the_page_number() {
+        for (pgno, fill) in [(2u32, 0u8), (7, 0x5a), (70_000, 0xff)] {
+            let mut image: Vec<u8> = (0..512u32).map(|i| (i as u8) ^ fill).collect();
+            let mut one_pass = crc32fast::Hasher::new();
+            one_pass.update(&image[..512 - PAGE_RESERVED_BYTES]);
+            one_pass.update(&pgno.to_le_bytes());
+            assert_eq!(page_checksum(pgno, &image), one_pass.finalize());
+            let body = seal_page(pgno, &mut image);
+            assert_eq!(body, crc32fast::hash(&image[..512 - PAGE_RESERVED_BYTES]));
+            assert_eq!(verify_page(pgno, &image), Ok(()));
+            assert!(
+                verify_page(pgno + 1, &image).is_err(),
+                "the page number counts"
+            );
+        }
+    }
 
     #[test]
     fn header_round_trips() {

@@ -262,6 +262,8 @@ impl WriteTxn {
             )));
         }
         let mut images: Vec<(PageNo, PageRef)> = Vec::with_capacity(self.dirty.len() + 1);
+        // What sealing computed over each image before its tail, for the WAL's chain.
+        let mut body_checksums: Vec<Option<u32>> = Vec::with_capacity(self.dirty.len() + 1);
         let mut header = self.header;
         header.checkpoint_seq = state.header.checkpoint_seq;
         if header.differs_in_content(&self.snapshot.header) {
@@ -269,6 +271,7 @@ impl WriteTxn {
                 .check_consistent()
                 .map_err(|e| Error::Internal(format!("commit: {e}")))?;
             images.push((HEADER_PAGE, std::sync::Arc::new(header.encode())));
+            body_checksums.push(None);
         }
         for &page in &self.dirty {
             let key = CacheKey {
@@ -279,13 +282,14 @@ impl WriteTxn {
             // the seal only fills the checksum tail, which the B-tree never reads. If the
             // commit fails the dirty images are thrown away with the transaction.
             // Absent only when the evict-dirty-page canary dropped it: the change is lost.
-            let Some(sealed) = state
-                .cache
-                .update_tail(&key, |image| seal_page(page, image))
-            else {
+            let mut body_checksum = None;
+            let Some(sealed) = state.cache.update_tail(&key, |image| {
+                body_checksum = Some(seal_page(page, image));
+            }) else {
                 continue;
             };
             images.push((page, sealed));
+            body_checksums.push(body_checksum);
         }
         if images.is_empty() {
             return Ok(None);
@@ -294,7 +298,14 @@ impl WriteTxn {
         restart_wal_if_idle(&mut state, self.pager.page_size);
         state.commit_attempts = state.commit_attempts.wrapping_add(1);
         let attempt = state.commit_attempts;
-        let batch = FrameBatch::encode(&images, seq, &state.wal, attempt, self.pager.page_size);
+        let batch = FrameBatch::encode(
+            &images,
+            &body_checksums,
+            seq,
+            &state.wal,
+            attempt,
+            self.pager.page_size,
+        );
         assert_eq!(batch.len(), images.len(), "one frame per image");
         Ok(Some(CommitPlan {
             seq,

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use super::WalIndex;
-use super::format::{WAL_HEADER_SIZE, WalHeader, append_frame, frame_offset, frame_size};
+use super::format::{
+    FrameFields, WAL_HEADER_SIZE, WalHeader, append_frame, frame_offset, frame_size,
+};
 use crate::io::{Completion, CompletionError, CompletionGroup, File};
 use crate::storage::page_access::{PageNo, PageRef};
 use crate::{Error, Result};
@@ -39,8 +41,11 @@ impl FrameBatch {
     /// Encodes `images` (sealed pages, page order) as frames after `wal`'s last
     /// published frame, continuing its chain; the header is written too when the
     /// generation's header is not on disk yet. `attempt` numbers this commit attempt.
+    /// `body_checksums` gives, for each image, the CRC of its bytes before the reserved
+    /// tail when sealing computed it (the chain continues from it), else `None`.
     pub(crate) fn encode(
         images: &[(PageNo, PageRef)],
+        body_checksums: &[Option<u32>],
         seq: u64,
         wal: &WalIndex,
         attempt: u32,
@@ -53,14 +58,24 @@ impl FrameBatch {
         let mut chain = wal.chain;
         let frame_size = frame_size(page_size);
         let mut frames = Vec::with_capacity(images.len() * frame_size);
-        for (i, (page, image)) in images.iter().enumerate() {
+        assert_eq!(
+            body_checksums.len(),
+            images.len(),
+            "one body checksum per image"
+        );
+        for (i, ((page, image), body)) in images.iter().zip(body_checksums).enumerate() {
             assert_eq!(
                 image.len(),
                 page_size,
                 "page {page} image has the page size"
             );
-            let frame_seq = if i + 1 == images.len() { seq } else { 0 };
-            chain = append_frame(&mut frames, chain, *page, frame_seq, salts, attempt, image);
+            let fields = FrameFields {
+                page: *page,
+                commit_seq: if i + 1 == images.len() { seq } else { 0 },
+                salts,
+                attempt,
+            };
+            chain = append_frame(&mut frames, chain, fields, image, *body);
         }
         assert_eq!(
             frames.len(),
