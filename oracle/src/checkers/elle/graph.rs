@@ -5,6 +5,11 @@
 //! reader to the appender of the element after the version it read. Cycles are searched
 //! inside strongly connected components; for each kind, the shortest cycle (by BFS) is
 //! the evidence.
+//!
+//! The graph is stored flat (compressed rows): each transaction's successors lie in one
+//! slice of `targets`, ascending, and each pair of transactions carries its edge labels
+//! in the order they were first derived. Walks therefore visit successors in ascending
+//! order, which fixes which cycle is reported.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -30,28 +35,61 @@ fn kind_name(kind: u8) -> &'static str {
     }
 }
 
+/// The labels of one pair of transactions: at most one `(kind, key)` per kind, in the
+/// order the kinds were first derived.
+#[derive(Debug, Clone, Copy, Default)]
+struct Labels {
+    len: u8,
+    items: [(u8, u64); 3],
+}
+
+impl Labels {
+    fn add(&mut self, kind: u8, key: u64) {
+        let len = usize::from(self.len);
+        if !self.items[..len].iter().any(|(k, _)| *k == kind) {
+            assert!(len < 3, "one label per kind, three kinds");
+            self.items[len] = (kind, key);
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u8, u64)> {
+        self.items[..usize::from(self.len)].iter()
+    }
+
+    /// The first label whose kind is in `mask`.
+    fn find(&self, mask: u8) -> Option<(u8, u64)> {
+        self.iter().find(|(kind, _)| kind & mask != 0).copied()
+    }
+}
+
 /// Dependencies between transactions (by index).
 #[derive(Debug, Default)]
 pub(super) struct Graph {
-    /// `from → to → [(kind, key)]`.
-    edges: BTreeMap<usize, BTreeMap<usize, Vec<(u8, u64)>>>,
+    /// Transaction `t`'s successors are `targets[starts[t]..starts[t + 1]]`.
+    starts: Vec<usize>,
+    /// `(to, labels)`, grouped by source, ascending `to` within a source.
+    targets: Vec<(usize, Labels)>,
+    /// Whether each transaction has any edge, in or out.
+    touched: Vec<bool>,
 }
 
 impl Graph {
     /// Derives the edges from the analysed reads.
     pub fn build(txns: &[ElleTxn], analysis: &Analysis) -> Self {
-        let mut graph = Graph::default();
-        let node = |element: (u64, u64)| {
-            analysis
-                .appender
-                .get(&element)
-                .copied()
-                .filter(|t| analysis.nodes.contains(t))
+        // (from, to, kind, key), in the order the edges are derived.
+        let mut edges: Vec<(usize, usize, u8, u64)> = Vec::new();
+        let mut add = |from: usize, to: usize, kind: u8, key: u64| {
+            if from != to {
+                edges.push((from, to, kind, key));
+            }
         };
         for (key, order) in &analysis.orders {
             for pair in order.windows(2) {
-                if let (Some(a), Some(b)) = (node((*key, pair[0])), node((*key, pair[1]))) {
-                    graph.add(a, b, WW, *key);
+                if let (Some(a), Some(b)) =
+                    (analysis.node(*key, pair[0]), analysis.node(*key, pair[1]))
+                {
+                    add(a, b, WW, *key);
                 }
             }
         }
@@ -60,42 +98,63 @@ impl Graph {
                 read.txn < txns.len(),
                 "reads name transactions of the history"
             );
-            if let Some(writer) = read.list.last().and_then(|last| node((read.key, *last))) {
-                graph.add(writer, read.txn, WR, read.key);
+            if let Some(writer) = read
+                .list
+                .last()
+                .and_then(|last| analysis.node(read.key, *last))
+            {
+                add(writer, read.txn, WR, read.key);
             }
-            let Some(order) = analysis.orders.get(&read.key) else {
+            let Some(order) = analysis.order(read.key) else {
                 continue;
             };
-            if !order.starts_with(&read.list) {
+            if !order.starts_with(read.list) {
                 continue;
             }
             if let Some(next) = order
                 .get(read.list.len())
-                .and_then(|e| node((read.key, *e)))
+                .and_then(|e| analysis.node(read.key, *e))
             {
-                graph.add(read.txn, next, RW, read.key);
+                add(read.txn, next, RW, read.key);
             }
+        }
+        Graph::from_edges(txns.len(), edges)
+    }
+
+    /// Groups `edges` (in derivation order) by source and target.
+    fn from_edges(nodes: usize, mut edges: Vec<(usize, usize, u8, u64)>) -> Self {
+        // A stable sort keeps each pair's labels in derivation order.
+        edges.sort_by_key(|(from, to, _, _)| (*from, *to));
+        let mut graph = Graph {
+            starts: vec![0; nodes + 1],
+            targets: Vec::with_capacity(edges.len()),
+            touched: vec![false; nodes],
+        };
+        for pair in edges.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (from, to) = (pair[0].0, pair[0].1);
+            let mut labels = Labels::default();
+            for (_, _, kind, key) in pair {
+                labels.add(*kind, *key);
+            }
+            graph.targets.push((to, labels));
+            graph.starts[from + 1] += 1;
+            graph.touched[from] = true;
+            graph.touched[to] = true;
+        }
+        for node in 0..nodes {
+            graph.starts[node + 1] += graph.starts[node];
         }
         graph
     }
 
-    fn add(&mut self, from: usize, to: usize, kind: u8, key: u64) {
-        if from == to {
-            return;
-        }
-        let labels = self.edges.entry(from).or_default().entry(to).or_default();
-        if !labels.iter().any(|(k, _)| *k == kind) {
-            labels.push((kind, key));
-        }
+    fn successors(&self, node: usize) -> &[(usize, Labels)] {
+        &self.targets[self.starts[node]..self.starts[node + 1]]
     }
 
     fn has(&self, from: usize, to: usize, mask: u8) -> Option<(u8, u64)> {
-        self.edges
-            .get(&from)?
-            .get(&to)?
-            .iter()
-            .find(|(kind, _)| kind & mask != 0)
-            .copied()
+        let successors = self.successors(from);
+        let at = successors.binary_search_by_key(&to, |(t, _)| *t).ok()?;
+        successors[at].1.find(mask)
     }
 
     /// Every cycle anomaly: per component, the shortest G0, G1c and G-single cycles, and
@@ -135,7 +194,7 @@ impl Graph {
         let seeds = component
             .iter()
             .flat_map(|from| {
-                self.edges[from]
+                self.successors(*from)
                     .iter()
                     .filter(|(to, labels)| {
                         component.contains(to) && labels.iter().any(|(kind, _)| *kind == seed)
@@ -177,8 +236,8 @@ impl Graph {
                 path.reverse();
                 return Some(path);
             }
-            for (next, labels) in self.edges.get(&node).into_iter().flatten() {
-                let usable = labels.iter().any(|(kind, _)| kind & mask != 0);
+            for (next, labels) in self.successors(node) {
+                let usable = labels.find(mask).is_some();
                 if usable && component.contains(next) && visited.insert(*next) {
                     parent.insert(*next, node);
                     queue.push_back(*next);
@@ -204,72 +263,62 @@ impl Graph {
     }
 
     /// Strongly connected components with at least two transactions (Tarjan's algorithm,
-    /// iterative so deep histories do not exhaust the stack).
+    /// iterative so deep histories do not exhaust the stack). Roots are taken in
+    /// ascending order among the transactions with an edge.
     fn components(&self) -> Vec<BTreeSet<usize>> {
-        let nodes: BTreeSet<usize> = self
-            .edges
-            .iter()
-            .flat_map(|(from, tos)| std::iter::once(*from).chain(tos.keys().copied()))
-            .collect();
-        let mut index_of: BTreeMap<usize, usize> = BTreeMap::new();
-        let mut low: BTreeMap<usize, usize> = BTreeMap::new();
-        let mut on_stack: BTreeSet<usize> = BTreeSet::new();
+        const UNSEEN: usize = usize::MAX;
+        let nodes = self.touched.len();
+        let mut index_of = vec![UNSEEN; nodes];
+        let mut low = vec![0; nodes];
+        let mut on_stack = vec![false; nodes];
         let mut stack: Vec<usize> = Vec::new();
         let mut components = Vec::new();
         let mut next_index = 0;
-        let successors = |node: usize| -> Vec<usize> {
-            self.edges
-                .get(&node)
-                .map(|tos| tos.keys().copied().collect())
-                .unwrap_or_default()
-        };
-        for root in nodes {
-            if index_of.contains_key(&root) {
+        // Each frame: (node, how many of its successors were visited).
+        let mut frames: Vec<(usize, usize)> = Vec::new();
+        for root in (0..nodes).filter(|node| self.touched[*node]) {
+            if index_of[root] != UNSEEN {
                 continue;
             }
-            // Each frame: (node, its successors, how many were visited).
-            let mut frames: Vec<(usize, Vec<usize>, usize)> = Vec::new();
-            index_of.insert(root, next_index);
-            low.insert(root, next_index);
+            index_of[root] = next_index;
+            low[root] = next_index;
             next_index += 1;
             stack.push(root);
-            on_stack.insert(root);
-            frames.push((root, successors(root), 0));
-            while let Some((node, succ, position)) = frames.last_mut() {
+            on_stack[root] = true;
+            frames.push((root, 0));
+            while let Some((node, position)) = frames.last_mut() {
                 let node = *node;
-                if let Some(next) = succ.get(*position).copied() {
+                if let Some((next, _)) = self.successors(node).get(*position) {
+                    let next = *next;
                     *position += 1;
-                    if let std::collections::btree_map::Entry::Vacant(entry) = index_of.entry(next)
-                    {
-                        entry.insert(next_index);
-                        low.insert(next, next_index);
+                    if index_of[next] == UNSEEN {
+                        index_of[next] = next_index;
+                        low[next] = next_index;
                         next_index += 1;
                         stack.push(next);
-                        on_stack.insert(next);
-                        frames.push((next, successors(next), 0));
-                    } else if on_stack.contains(&next) {
-                        let lowest = low[&node].min(index_of[&next]);
-                        low.insert(node, lowest);
+                        on_stack[next] = true;
+                        frames.push((next, 0));
+                    } else if on_stack[next] {
+                        low[node] = low[node].min(index_of[next]);
                     }
                     continue;
                 }
                 frames.pop();
-                if let Some((parent, _, _)) = frames.last() {
-                    let lowest = low[parent].min(low[&node]);
-                    low.insert(*parent, lowest);
+                if let Some((parent, _)) = frames.last() {
+                    low[*parent] = low[*parent].min(low[node]);
                 }
-                if low[&node] == index_of[&node] {
-                    let mut component = BTreeSet::new();
-                    loop {
-                        let member = stack.pop().expect("the root is on the stack");
-                        on_stack.remove(&member);
-                        component.insert(member);
-                        if member == node {
-                            break;
-                        }
+                if low[node] == index_of[node] {
+                    let at = stack
+                        .iter()
+                        .rposition(|member| *member == node)
+                        .expect("a component's root is on the stack");
+                    for member in &stack[at..] {
+                        on_stack[*member] = false;
                     }
-                    if component.len() >= 2 {
-                        components.push(component);
+                    if stack.len() - at >= 2 {
+                        components.push(stack.drain(at..).collect());
+                    } else {
+                        stack.truncate(at);
                     }
                 }
             }

@@ -14,8 +14,12 @@
 //! applied: their appends are never reported as G1a, and they join the graph only when
 //! some read shows one of their elements.
 
+#[cfg(test)]
+mod equivalence;
 mod graph;
 mod orders;
+#[cfg(test)]
+mod reference;
 
 use std::fmt;
 
