@@ -174,13 +174,19 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
                 }
             }
             Stage::WaitPut(put) => {
-                return_if_io!(put.step(pages(txn)?));
+                let Op::Put(key, value) = &running.op else {
+                    unreachable!("a put stage runs a put")
+                };
+                return_if_io!(put.step_with(pages(txn)?, key, value));
                 if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Done) {
                     return Ok(IOResult::Done(done));
                 }
             }
             Stage::WaitDelete(delete) => {
-                return_if_io!(delete.step(pages(txn)?));
+                let Op::Delete(key) = &running.op else {
+                    unreachable!("a delete stage runs a delete")
+                };
+                return_if_io!(delete.step_with(pages(txn)?, key));
                 if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Done) {
                     return Ok(IOResult::Done(done));
                 }
@@ -325,8 +331,9 @@ fn first_stage(
 
 fn write_stage(op: &Op) -> Stage {
     match op {
-        Op::Put(key, value) => Stage::WaitPut(Put::new(key.clone(), value.clone())),
-        Op::Delete(key) => Stage::WaitDelete(Delete::new(key.clone())),
+        // The op stays in `Running` while it runs: the write borrows its key and value.
+        Op::Put(..) => Stage::WaitPut(Put::borrowing()),
+        Op::Delete(_) => Stage::WaitDelete(Delete::borrowing()),
         other => unreachable!("{} is not a write", other.name()),
     }
 }

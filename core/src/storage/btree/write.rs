@@ -27,11 +27,11 @@ use crate::storage::{PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one, return_if_io};
 
-/// A put (`value` is `Some`) or a delete (`value` is `None`) of one key.
+/// A put (`value` is `Some`) or a delete (`value` is `None`) of one key. The key and
+/// value are handed to every step rather than kept here, so the connection's write borrows
+/// them from its op instead of copying them; every step of one write must get the same.
 #[derive(Debug)]
 pub(super) struct Write {
-    key: Vec<u8>,
-    value: Option<Vec<u8>>,
     state: WriteState,
 }
 
@@ -82,29 +82,29 @@ struct Apply {
 }
 
 impl Write {
-    pub(super) fn new(key: Vec<u8>, value: Option<Vec<u8>>) -> Write {
+    pub(super) fn new() -> Write {
         let state = WriteState::Descend {
             path: Vec::new(),
             pgno: 0,
         };
-        Write { key, value, state }
-    }
-
-    /// The key, and the value for a put.
-    pub(super) fn key_value(&self) -> (&[u8], Option<&[u8]>) {
-        (&self.key, self.value.as_deref())
+        Write { state }
     }
 
     /// Advances the write. Put: `Done(true)` if a value was replaced. Delete: `Done(true)`
     /// if the key was there.
-    pub(super) fn step<P: PageAccess + ?Sized>(&mut self, pages: &mut P) -> Result<IOResult<bool>> {
+    pub(super) fn step<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<IOResult<bool>> {
         loop {
             match &mut self.state {
                 WriteState::Descend { path, pgno } => {
                     if *pgno == 0 {
                         let root = pages.root();
                         if root == 0 {
-                            if self.value.is_none() {
+                            if value.is_none() {
                                 self.state = WriteState::Done;
                                 return Ok(IOResult::Done(false));
                             }
@@ -117,7 +117,7 @@ impl Write {
                     }
                     let (image, index) = return_if_io!(pages.read_page_checked(*pgno));
                     if is_interior_image(&image) {
-                        let step = lookup_in(pages, *pgno, &image, index, &self.key)?;
+                        let step = lookup_in(pages, *pgno, &image, index, key)?;
                         let LookupStep::Child { page, index } = step else {
                             unreachable!("an interior image leads to a child")
                         };
@@ -128,7 +128,8 @@ impl Write {
                     let leaf = *pgno;
                     let path = std::mem::take(path);
                     let checked = index.is_some();
-                    if let Some(outcome) = self.at_leaf(pages, path, leaf, image, checked)? {
+                    let found = (path, leaf, image, checked);
+                    if let Some(outcome) = self.at_leaf(pages, (key, value), found)? {
                         self.state = WriteState::Done;
                         return Ok(IOResult::Done(outcome));
                     }
@@ -167,12 +168,9 @@ impl Write {
                 WriteState::Gather { images, nodes } => {
                     let root = pages.root();
                     assert_ne!(root, 0, "the descent found a root");
-                    let change = match &self.value {
-                        Some(value) => Change::Put {
-                            key: &self.key,
-                            value,
-                        },
-                        None => Change::Delete { key: &self.key },
+                    let change = match value {
+                        Some(value) => Change::Put { key, value },
+                        None => Change::Delete { key },
                     };
                     let usable_size = pages.usable_size();
                     let read = Read {
@@ -255,14 +253,13 @@ impl Write {
     fn at_leaf<P: PageAccess + ?Sized>(
         &mut self,
         pages: &mut P,
-        path: Vec<(PageNo, PageRef, usize)>,
-        pgno: PageNo,
-        image: PageRef,
-        checked: bool,
+        (key, value): (&[u8], Option<&[u8]>),
+        found: (Vec<(PageNo, PageRef, usize)>, PageNo, PageRef, bool),
     ) -> Result<Option<bool>> {
+        let (path, pgno, image, checked) = found;
         let usable_size = pages.usable_size();
-        if let Some(value) = &self.value {
-            match put_in_place(&image, usable_size, &self.key, value, checked)
+        if let Some(value) = value {
+            match put_in_place(&image, usable_size, key, value, checked)
                 .map_err(|why| corrupt(pgno, why))?
             {
                 InPlace::Unchanged => return Ok(Some(true)),
@@ -282,7 +279,7 @@ impl Write {
             .into_iter()
             .map(|(page, image, _)| (page, image))
             .collect();
-        let (Some(value), Some(parent)) = (&self.value, parent) else {
+        let (Some(value), Some(parent)) = (value, parent) else {
             let node = Node::decode(&image, usable_size).map_err(|why| corrupt(pgno, why))?;
             images.insert(pgno, image);
             let nodes = BTreeMap::from([(pgno, node)]);
@@ -291,7 +288,7 @@ impl Write {
         };
         // The put's walk above checked the leaf as a whole; the split path relies on it.
         images.insert(pgno, image);
-        let change = (self.key.as_slice(), value.as_slice());
+        let change = (key, value);
         let root = pages.root();
         self.state = match leaf_split::start(images, pgno, parent, change, root, usable_size) {
             Ok(split) => {
