@@ -33,12 +33,7 @@ impl VersionStore {
         snapshot: u64,
         skip: &[u64],
     ) -> Option<(u64, Option<&Value>)> {
-        let versions = self.keys.get(key)?;
-        versions
-            .iter()
-            .rev()
-            .find(|(seq, _)| *seq <= snapshot && !skip.contains(seq))
-            .map(|(seq, value)| (*seq, value.as_ref()))
+        version_among(self.keys.get(key)?, snapshot, skip)
     }
 
     /// Every version the store still holds for `key`.
@@ -46,12 +41,13 @@ impl VersionStore {
         self.keys.get(key).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Keys with `start <= key < end` (no upper bound when `end` is None), in order.
-    pub fn keys_in<'a>(
+    /// Keys with `start <= key < end` (no upper bound when `end` is None) and their
+    /// versions, in key order: a scan reads each key's versions without looking it up again.
+    pub fn entries_in<'a>(
         &'a self,
         start: &'a [u8],
         end: Option<&'a [u8]>,
-    ) -> impl Iterator<Item = &'a Key> + 'a {
+    ) -> impl Iterator<Item = (&'a Key, &'a [(u64, Option<Value>)])> + 'a {
         // An empty range (`end <= start`) must yield nothing, never panic.
         let upper = match end {
             Some(end) => Bound::Excluded(end.max(start)),
@@ -59,7 +55,7 @@ impl VersionStore {
         };
         self.keys
             .range::<[u8], _>((Bound::Included(start), upper))
-            .map(|(key, _)| key)
+            .map(|(key, versions)| (key, versions.as_slice()))
     }
 
     /// The writes committed at exactly `seq` (reconstructed from the versions).
@@ -127,6 +123,20 @@ impl VersionStore {
     }
 }
 
+/// The newest of one key's `versions` at or below `snapshot`, ignoring the sequences in
+/// `skip`: `(its sequence, its value)`.
+pub fn version_among<'a>(
+    versions: &'a [(u64, Option<Value>)],
+    snapshot: u64,
+    skip: &[u64],
+) -> Option<(u64, Option<&'a Value>)> {
+    versions
+        .iter()
+        .rev()
+        .find(|(seq, _)| *seq <= snapshot && !skip.contains(seq))
+        .map(|(seq, value)| (*seq, value.as_ref()))
+}
+
 /// Drops versions no snapshot at or above `floor` can read: everything before the newest
 /// version at or below the floor, and that version too when it is a tombstone.
 fn compact_versions(versions: &mut Vec<(u64, Option<Value>)>, floor: u64) {
@@ -172,7 +182,7 @@ mod tests {
         assert_eq!(store.version_at(b"a", 9, &[]), Some((3, None)));
         assert_eq!(store.writes_at(2), writes(&[("a", Some("2"))]));
         assert_eq!(
-            store.keys_in(b"b", Some(b"a")).count(),
+            store.entries_in(b"b", Some(b"a")).count(),
             0,
             "an inverted range is empty"
         );

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::versions::{VersionStore, WriteSet};
+use crate::model::versions::{VersionStore, WriteSet, version_among};
 use crate::op::{Key, Value};
 
 /// A read-only lens over the model.
@@ -61,6 +61,16 @@ impl<'a> View<'a> {
             return value.as_ref();
         }
         let stored = self.store.version_at(key, self.snapshot, &self.skip);
+        self.over_stored(key, stored)
+    }
+
+    /// The value of `key` given its stored version `stored` (the caller looked it up),
+    /// once the reader's own writes are known not to hold `key`.
+    fn over_stored(
+        &self,
+        key: &[u8],
+        stored: Option<(u64, Option<&'a Value>)>,
+    ) -> Option<&'a Value> {
         let stored_seq = stored.map_or(0, |(seq, _)| seq);
         for (seq, writes) in self.extras.iter().rev() {
             if *seq > stored_seq
@@ -85,25 +95,38 @@ impl<'a> View<'a> {
             side.extend(writes.keys().map(Vec::as_slice).filter(|key| in_range(key)));
         }
         let mut rows = Vec::new();
-        let mut stored = self.store.keys_in(start, end).map(Vec::as_slice).peekable();
+        let mut stored = self.store.entries_in(start, end).peekable();
         let mut side = side.into_iter().peekable();
         while rows.len() < limit {
-            let key = match (stored.peek(), side.peek()) {
+            // A key and its stored versions (none for a key only the side sets hold).
+            let (key, versions): (&[u8], &[_]) = match (stored.peek(), side.peek()) {
                 (None, None) => break,
-                (Some(_), None) => stored.next().expect("peeked"),
-                (None, Some(_)) => side.next().expect("peeked"),
-                (Some(a), Some(b)) => {
-                    if a < b {
-                        stored.next().expect("peeked")
-                    } else if b < a {
-                        side.next().expect("peeked")
+                (Some(_), None) => {
+                    let (key, versions) = stored.next().expect("peeked");
+                    (key, versions)
+                }
+                (None, Some(_)) => (side.next().expect("peeked"), &[]),
+                (Some((a, _)), Some(b)) => {
+                    if a.as_slice() < *b {
+                        let (key, versions) = stored.next().expect("peeked");
+                        (key, versions)
+                    } else if *b < a.as_slice() {
+                        (side.next().expect("peeked"), &[])
                     } else {
                         side.next();
-                        stored.next().expect("peeked")
+                        let (key, versions) = stored.next().expect("peeked");
+                        (key, versions)
                     }
                 }
             };
-            if let Some(value) = self.get(key) {
+            let value = match self.own.and_then(|own| own.get(key)) {
+                Some(own) => own.as_ref(),
+                None => {
+                    let version = version_among(versions, self.snapshot, &self.skip);
+                    self.over_stored(key, version)
+                }
+            };
+            if let Some(value) = value {
                 rows.push((key.to_vec(), value.clone()));
             }
         }
@@ -155,5 +178,49 @@ mod tests {
         store.apply(2, &ws(&[("a", Some("2")), ("b", Some("2"))]), 0);
         let view = View::at(&store, 2).skipping(2);
         assert_eq!(view.rows(), vec![row("a", "1")]);
+    }
+
+    #[test]
+    fn a_scan_returns_what_get_returns_for_every_key_in_range() {
+        let mut store = VersionStore::new();
+        store.apply(
+            1,
+            &ws(&[("a", Some("1")), ("b", Some("1")), ("e", Some("1"))]),
+            0,
+        );
+        store.apply(
+            2,
+            &ws(&[("b", None), ("c", Some("2")), ("e", Some("2"))]),
+            0,
+        );
+        store.apply(4, &ws(&[("a", Some("4")), ("f", Some("4"))]), 0);
+        let extra = ws(&[("b", Some("3")), ("d", Some("3")), ("e", None)]);
+        let own = ws(&[("c", None), ("g", Some("own"))]);
+        let keys = ["a", "b", "c", "d", "e", "f", "g"];
+        for snapshot in 0..=4 {
+            for skip in [None, Some(1), Some(2)] {
+                let mut view = View::at(&store, snapshot)
+                    .with_extra(3, &extra)
+                    .with_own(&own);
+                if let Some(seq) = skip {
+                    view = view.skipping(seq);
+                }
+                let by_get: Vec<(Key, Value)> = keys
+                    .iter()
+                    .filter_map(|k| {
+                        view.get(k.as_bytes())
+                            .map(|v| (k.as_bytes().to_vec(), v.clone()))
+                    })
+                    .collect();
+                assert_eq!(view.rows(), by_get, "snapshot {snapshot}, skip {skip:?}");
+                let middle: Vec<_> = by_get
+                    .iter()
+                    .filter(|(k, _)| k.as_slice() >= b"b" && k.as_slice() < b"f")
+                    .take(2)
+                    .cloned()
+                    .collect();
+                assert_eq!(view.scan(b"b", Some(b"f"), 2), middle);
+            }
+        }
     }
 }
