@@ -32,6 +32,7 @@
 //! `note_durable` when the simulator knows one (a WAL reset is noticed on its own).
 
 use std::borrow::Cow;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::reads::{Observed, ReadRecord};
@@ -228,12 +229,19 @@ impl SeqOracle {
             self.crash.is_none(),
             "no operation starts between a crash and its recovery"
         );
-        assert!(
-            !self.retired.contains(&conn),
-            "connection {conn} crashed and must not come back"
-        );
         let floor = self.acked_max;
-        let state = self.conns.entry(conn).or_default();
+        // A crash moves every known connection into `retired`, so only a connection seen
+        // for the first time can be a retired one coming back.
+        let state = match self.conns.entry(conn) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                assert!(
+                    !self.retired.contains(&conn),
+                    "connection {conn} crashed and must not come back"
+                );
+                new.insert(Conn::default())
+            }
+        };
         assert!(
             state.pending.is_none(),
             "connection {conn} started {op:?} with an op pending"
