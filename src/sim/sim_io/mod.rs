@@ -37,6 +37,7 @@
 mod crash;
 mod faults;
 mod file;
+mod pending;
 mod state;
 
 pub use crash::{CrashReport, SECTOR_SIZE, UnsyncedKind, UnsyncedWrite, WriteFate};

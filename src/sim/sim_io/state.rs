@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use braid_core::{Completion, CompletionError, CompletionResult};
 
 use super::faults::{FaultCounts, kind};
+use super::pending::PendingOps;
 use super::{IoOutcome, OpKind, PendingOp, SimIoError};
 
 /// Identity of one file for its whole life (a path removed and created again gets a new one).
@@ -67,7 +68,7 @@ pub(crate) struct SimState {
     pub(crate) files: BTreeMap<FileId, FileData>,
     pub(crate) names: BTreeMap<String, FileId>,
     pub(crate) next_file: FileId,
-    pub(crate) pending: BTreeMap<u64, Pending>,
+    pub(crate) pending: PendingOps<Pending>,
     pub(crate) next_op: u64,
     pub(crate) next_completed_seq: u64,
     /// The simulator's clock, in decisions.
