@@ -12,6 +12,7 @@
 //! goes through the planner.
 
 use super::node::{HEADER_BYTES, LEAF_CELL_OVERHEAD, capacity, header, leaf_cell_bytes, walk_leaf};
+use crate::storage::page_access::CellIndex;
 
 /// Where a key sits in a leaf image, found without decoding the leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub(super) enum InPlace {
     /// overwritten.
     Written {
         image: Vec<u8>,
-        index: Vec<u16>,
+        index: CellIndex,
         replaced: bool,
     },
     /// The change does not fit in place (the leaf would overflow or shrink): plan it.
@@ -123,35 +124,41 @@ pub(super) fn put_in_place(
     let Ok(count) = u16::try_from(count) else {
         return Ok(InPlace::NeedsPlan);
     };
-    let mut new_image = image.to_vec();
     let tail_from = slot.offset + old_cell;
     let new_end = slot.end - old_cell + new_cell;
-    // Move the cells after the slot to their new place, then write the new cell.
-    new_image.copy_within(tail_from..slot.end, slot.offset + new_cell);
+    // One pass over the page: the cells before the slot, the new cell, the cells after the
+    // slot (moved by the difference in size), zeros to the usable end, the reserved tail.
     let key_len = u8::try_from(key.len()).expect("key length checked on entry");
     let value_len = u16::try_from(value.len()).expect("value length checked on entry");
-    let cell = &mut new_image[slot.offset..slot.offset + new_cell];
-    cell[0] = key_len;
-    cell[1..3].copy_from_slice(&value_len.to_le_bytes());
-    cell[LEAF_CELL_OVERHEAD..LEAF_CELL_OVERHEAD + key.len()].copy_from_slice(key);
-    cell[LEAF_CELL_OVERHEAD + key.len()..].copy_from_slice(value);
-    new_image[1..3].copy_from_slice(&count.to_le_bytes());
+    let mut new_image = Vec::with_capacity(image.len());
+    new_image.extend_from_slice(&image[..slot.offset]);
+    new_image.push(key_len);
+    new_image.extend_from_slice(&value_len.to_le_bytes());
+    new_image.extend_from_slice(key);
+    new_image.extend_from_slice(value);
+    new_image.extend_from_slice(&image[tail_from..slot.end]);
+    assert_eq!(
+        new_image.len(),
+        new_end,
+        "the cells end where the fill says"
+    );
     // What follows the cells is zero, as `encode_into` leaves it.
-    new_image[new_end..usable_size].fill(0);
+    new_image.resize(usable_size, 0);
+    new_image.extend_from_slice(&image[usable_size..]);
+    new_image[1..3].copy_from_slice(&count.to_le_bytes());
     // The cells before the slot keep their offsets; the new or changed cell sits at the
     // slot; the ones after it moved by the difference in size.
-    let mut index = Vec::with_capacity(usize::from(count));
+    // Collected from a counted range, the index is built in its shared allocation at once.
     let mut at = HEADER_BYTES;
-    while at < new_end {
-        index.push(u16::try_from(at).expect("cells lie below a usable size of at most 65528"));
-        let value_len = u16::from_le_bytes([new_image[at + 1], new_image[at + 2]]);
-        at += LEAF_CELL_OVERHEAD + usize::from(new_image[at]) + usize::from(value_len);
-    }
-    assert_eq!(
-        index.len(),
-        usize::from(count),
-        "the cell count matches the cells"
-    );
+    let index: CellIndex = (0..count)
+        .map(|_| {
+            let cell = at;
+            let value_len = u16::from_le_bytes([new_image[at + 1], new_image[at + 2]]);
+            at += LEAF_CELL_OVERHEAD + usize::from(new_image[at]) + usize::from(value_len);
+            u16::try_from(cell).expect("cells lie below a usable size of at most 65528")
+        })
+        .collect();
+    assert_eq!(at, new_end, "the cell count matches the cells");
     Ok(InPlace::Written {
         image: new_image,
         index,
@@ -222,6 +229,7 @@ mod tests {
             let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value, false);
             let expected = image_of(&after);
             let index = super::super::node::cell_index(&expected, USABLE).expect("sound");
+            let index = CellIndex::from(index);
             assert_eq!(
                 got,
                 Ok(InPlace::Written {

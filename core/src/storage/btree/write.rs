@@ -268,7 +268,7 @@ impl Write {
                     index,
                     replaced,
                 } => {
-                    pages.write_page_checked(pgno, image, Some(index.into()))?;
+                    pages.write_page_checked(pgno, image, Some(index))?;
                     return Ok(Some(replaced));
                 }
                 InPlace::NeedsPlan => {}
