@@ -220,19 +220,24 @@ impl SeqOracle {
 
     /// Judges every kept read whose sequences are now all acknowledged.
     pub(super) fn judge_resolved_reads(&mut self) -> Result<(), Violation> {
-        let reads = std::mem::take(&mut self.unconfirmed);
         let mut outcome = Ok(());
         let reachable = self.acked_max + self.inflight.len() as u64;
-        for mut read in reads {
+        // Reads are judged in order and leave the list once judged; the others stay in
+        // place, in their order (nothing is moved unless a read is judged).
+        let mut index = 0;
+        while index < self.unconfirmed.len() {
+            let read = &mut self.unconfirmed[index];
             if read.lowest.is_some() {
                 // A read of unknown snapshot saw at most what can still be published.
                 read.snapshot = read.snapshot.min(reachable);
             }
-            if outcome.is_ok() && self.unresolved_count_through(read.snapshot) == 0 {
+            let snapshot = read.snapshot;
+            if outcome.is_ok() && self.unresolved_count_through(snapshot) == 0 {
+                let read = self.unconfirmed.remove(index);
                 let view_at = |snapshot| View::at(&self.store, snapshot).with_own(&read.own);
                 outcome = check_read_at_some(view_at, &self.store, &read, &self.failed_writes());
             } else {
-                self.unconfirmed.push(read);
+                index += 1;
             }
         }
         outcome

@@ -77,16 +77,18 @@ impl VersionStore {
             "sequence 0 is the empty initial state, never a commit"
         );
         for (key, value) in writes {
-            let versions = self.keys.entry(key.clone()).or_default();
-            // Recovery may fill a sequence below one already recorded, so insert in order.
-            let at = versions.partition_point(|(s, _)| *s < seq);
-            assert!(
-                versions.get(at).is_none_or(|(s, _)| *s != seq),
-                "a key gets at most one version per commit sequence"
-            );
-            versions.insert(at, (seq, value.clone()));
-            compact_versions(versions, floor);
-            if versions.is_empty() {
+            // One lookup for a key the store holds; a new key is copied only if it stays.
+            let emptied = match self.keys.get_mut(key) {
+                Some(versions) => add_version(versions, seq, value, floor),
+                None => {
+                    let mut versions = Vec::new();
+                    if !add_version(&mut versions, seq, value, floor) {
+                        self.keys.insert(key.clone(), versions);
+                    }
+                    false
+                }
+            };
+            if emptied {
                 self.keys.remove(key);
             }
         }
@@ -135,6 +137,25 @@ pub fn version_among<'a>(
         .rev()
         .find(|(seq, _)| *seq <= snapshot && !skip.contains(seq))
         .map(|(seq, value)| (*seq, value.as_ref()))
+}
+
+/// Inserts `(seq, value)` into one key's `versions` in sequence order, then compacts them
+/// below `floor`; true when no version is left.
+fn add_version(
+    versions: &mut Vec<(u64, Option<Value>)>,
+    seq: u64,
+    value: &Option<Value>,
+    floor: u64,
+) -> bool {
+    // Recovery may fill a sequence below one already recorded, so insert in order.
+    let at = versions.partition_point(|(s, _)| *s < seq);
+    assert!(
+        versions.get(at).is_none_or(|(s, _)| *s != seq),
+        "a key gets at most one version per commit sequence"
+    );
+    versions.insert(at, (seq, value.clone()));
+    compact_versions(versions, floor);
+    versions.is_empty()
 }
 
 /// Drops versions no snapshot at or above `floor` can read: everything before the newest
