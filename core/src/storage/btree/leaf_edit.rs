@@ -45,17 +45,18 @@ pub(super) enum InPlace {
     NeedsPlan,
 }
 
-/// Finds `key` in a leaf image. Unless the image was `checked` already, the same walk
-/// checks what `node::lookup` checks over the whole page (bounds, kind, key lengths, key
-/// order), so a page is refused here exactly when decoding it would fail. The caller
-/// knows the image is a leaf's (`is_interior_image` is false).
+/// Finds `key` in a leaf image. Unless the image was checked already (`index`, its cell
+/// index, is given), the same walk checks what `node::lookup` checks over the whole page
+/// (bounds, kind, key lengths, key order), so a page is refused here exactly when decoding
+/// it would fail. A checked image is binary-searched through its index instead. The
+/// caller knows the image is a leaf's (`is_interior_image` is false).
 pub(super) fn locate(
     image: &[u8],
     usable_size: usize,
     key: &[u8],
-    checked: bool,
+    index: Option<&[u16]>,
 ) -> Result<LeafSlot, String> {
-    if !checked {
+    let Some(index) = index else {
         let walk = walk_leaf(image, usable_size, key)?;
         return Ok(LeafSlot {
             offset: walk.offset,
@@ -63,46 +64,67 @@ pub(super) fn locate(
             end: walk.end,
             count: walk.count,
         });
-    }
+    };
     let area = &image[..usable_size];
+    // The index was built from this very image when it was checked; still, a wrong one
+    // gives an error, never a read past the usable end.
+    let cell = |at: u16| -> Result<(usize, &[u8]), String> {
+        let at = usize::from(at);
+        let lengths = (area.get(at..at + LEAF_CELL_OVERHEAD))
+            .ok_or_else(|| format!("indexed cell at {at} runs past the usable end"))?;
+        let key_len = usize::from(lengths[0]);
+        let len = LEAF_CELL_OVERHEAD
+            + key_len
+            + usize::from(u16::from_le_bytes([lengths[1], lengths[2]]));
+        let cell_key = (area.get(at + LEAF_CELL_OVERHEAD..at + LEAF_CELL_OVERHEAD + key_len))
+            .filter(|_| at + len <= area.len())
+            .ok_or_else(|| format!("indexed cell at {at} runs past the usable end"))?;
+        Ok((len, cell_key))
+    };
     let (count, _) = header(area);
-    let mut at = HEADER_BYTES;
-    let mut slot = None;
-    for _ in 0..count {
-        // Bounds were checked when the image was checked.
-        let key_len = usize::from(area[at]);
-        let value_len = usize::from(u16::from_le_bytes([area[at + 1], area[at + 2]]));
-        let cell_len = LEAF_CELL_OVERHEAD + key_len + value_len;
-        if slot.is_none() {
-            let cell_key = &area[at + LEAF_CELL_OVERHEAD..at + LEAF_CELL_OVERHEAD + key_len];
-            match cell_key.cmp(key) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => slot = Some((at, Some(cell_len))),
-                std::cmp::Ordering::Greater => slot = Some((at, None)),
-            }
-        }
-        at += cell_len;
+    if count != index.len() {
+        return Err(format!("{count} cells but an index of {}", index.len()));
     }
-    let (offset, existing) = slot.unwrap_or((at, None));
+    let (mut low, mut high) = (0, index.len());
+    while low < high {
+        let middle = (low + high) / 2;
+        if cell(index[middle])?.1 < key {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    let end = match index.last() {
+        Some(&last) => usize::from(last) + cell(last)?.0,
+        None => HEADER_BYTES,
+    };
+    let (offset, existing) = match index.get(low) {
+        Some(&at) => {
+            let (len, cell_key) = cell(at)?;
+            (usize::from(at), (cell_key == key).then_some(len))
+        }
+        None => (end, None),
+    };
     Ok(LeafSlot {
         offset,
         existing,
-        end: at,
+        end,
         count,
     })
 }
 
 /// Puts `key` = `value` into the leaf `image` in place when the leaf neither overflows nor
 /// shrinks. Errors are damage found in the page (as `Node::decode` would report it); an
-/// image already `checked` is not checked again.
+/// image already checked (its cell `index` given) is not checked again, and its new index
+/// is the old one with the changed cells' offsets moved instead of a walk of the new image.
 pub(super) fn put_in_place(
     image: &[u8],
     usable_size: usize,
     key: &[u8],
     value: &[u8],
-    checked: bool,
+    index: Option<&[u16]>,
 ) -> Result<InPlace, String> {
-    let slot = locate(image, usable_size, key, checked)?;
+    let slot = locate(image, usable_size, key, index)?;
     let new_cell = leaf_cell_bytes(key, value);
     let old_cell = slot.existing.unwrap_or(0);
     if let Some(len) = slot.existing {
@@ -148,17 +170,37 @@ pub(super) fn put_in_place(
     new_image[1..3].copy_from_slice(&count.to_le_bytes());
     // The cells before the slot keep their offsets; the new or changed cell sits at the
     // slot; the ones after it moved by the difference in size.
-    // Collected from a counted range, the index is built in its shared allocation at once.
-    let mut at = HEADER_BYTES;
-    let index: CellIndex = (0..count)
-        .map(|_| {
-            let cell = at;
-            let value_len = u16::from_le_bytes([new_image[at + 1], new_image[at + 2]]);
-            at += LEAF_CELL_OVERHEAD + usize::from(new_image[at]) + usize::from(value_len);
-            u16::try_from(cell).expect("cells lie below a usable size of at most 65528")
-        })
-        .collect();
-    assert_eq!(at, new_end, "the cell count matches the cells");
+    // Collected from iterators of known length, the index is built in its shared
+    // allocation at once.
+    let index: CellIndex = match index {
+        Some(old) => {
+            // The cells before the slot keep their offsets; the new or changed cell sits at
+            // the slot; the ones after it moved by the growth (a put in place never
+            // shrinks the leaf).
+            let position = old.partition_point(|&at| usize::from(at) < slot.offset);
+            let after = position + usize::from(slot.existing.is_some());
+            let growth = u16::try_from(new_cell - old_cell).expect("a cell is below 64 KiB");
+            let offset = u16::try_from(slot.offset).expect("cells lie below 65528");
+            (old[..position].iter().copied())
+                .chain(std::iter::once(offset))
+                .chain(old[after..].iter().map(|&at| at + growth))
+                .collect()
+        }
+        None => {
+            let mut at = HEADER_BYTES;
+            let index = (0..count)
+                .map(|_| {
+                    let cell = at;
+                    let value_len = u16::from_le_bytes([new_image[at + 1], new_image[at + 2]]);
+                    at += LEAF_CELL_OVERHEAD + usize::from(new_image[at]) + usize::from(value_len);
+                    u16::try_from(cell).expect("cells lie below a usable size of at most 65528")
+                })
+                .collect();
+            assert_eq!(at, new_end, "the cell count matches the cells");
+            index
+        }
+    };
+    assert_eq!(index.len(), usize::from(count), "one index entry per cell");
     Ok(InPlace::Written {
         image: new_image,
         index,
@@ -188,6 +230,56 @@ mod tests {
         let mut image = vec![0xAB; PAGE];
         node.encode_into(&mut image, USABLE);
         image
+    }
+
+    fn index_of(image: &[u8]) -> Vec<u16> {
+        super::super::node::cell_index(image, USABLE).expect("a sound page")
+    }
+
+    /// Over many leaves and puts, the put through the index (binary search, index moved)
+    /// writes the same image and index as the put that walks and checks the page.
+    #[test]
+    fn the_indexed_put_writes_what_the_walking_put_writes() {
+        let mut compared = 0;
+        for cells in 0..12u8 {
+            let keys: Vec<Vec<u8>> = (0..cells).map(|i| vec![b'b', i * 3]).collect();
+            let values: Vec<Vec<u8>> = (0..cells)
+                .map(|i| vec![i; usize::from(i % 5) * 7])
+                .collect();
+            let node = Node::Leaf {
+                cells: keys.iter().cloned().zip(values.iter().cloned()).collect(),
+            };
+            let image = image_of(&node);
+            let index = index_of(&image);
+            for probe in 0..cells * 3 + 2 {
+                for len in [0usize, 3, 9, 40] {
+                    let key = [b'b', probe];
+                    let value = vec![probe; len];
+                    let walked = put_in_place(&image, USABLE, &key, &value, None);
+                    let indexed = put_in_place(&image, USABLE, &key, &value, Some(&index));
+                    assert_eq!(indexed, walked, "{cells} cells, key {probe}, value {len}");
+                    if let Ok(InPlace::Written { image, index, .. }) = walked {
+                        assert_eq!(&index[..], &index_of(&image)[..]);
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 300, "only {compared} in-place puts compared");
+    }
+
+    /// An index that does not match the image is an error, never a read past the page.
+    #[test]
+    fn a_wrong_index_is_refused() {
+        let image = image_of(&leaf(&[("b", b"1"), ("d", b"22")]));
+        assert!(
+            locate(&image, USABLE, b"c", Some(&[7])).is_err(),
+            "too few entries"
+        );
+        assert!(
+            locate(&image, USABLE, b"c", Some(&[7, 600])).is_err(),
+            "past the end"
+        );
     }
 
     #[test]
@@ -226,7 +318,7 @@ mod tests {
             ),
         ];
         for (key, value, after, replaced) in cases {
-            let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value, false);
+            let got = put_in_place(&image_of(&before), USABLE, key.as_bytes(), value, None);
             let expected = image_of(&after);
             let index = super::super::node::cell_index(&expected, USABLE).expect("sound");
             let index = CellIndex::from(index);
@@ -241,7 +333,7 @@ mod tests {
             );
         }
         let empty = image_of(&Node::empty_leaf());
-        let Ok(InPlace::Written { image, .. }) = put_in_place(&empty, USABLE, b"k", b"v", false)
+        let Ok(InPlace::Written { image, .. }) = put_in_place(&empty, USABLE, b"k", b"v", None)
         else {
             panic!("an empty leaf takes a cell in place");
         };
@@ -252,11 +344,11 @@ mod tests {
     fn same_value_is_unchanged_and_shrinking_or_overflowing_is_not_in_place() {
         let before = image_of(&leaf(&[("b", b"1"), ("d", b"22")]));
         assert_eq!(
-            put_in_place(&before, USABLE, b"d", b"22", true),
+            put_in_place(&before, USABLE, b"d", b"22", Some(&index_of(&before))),
             Ok(InPlace::Unchanged)
         );
         assert_eq!(
-            put_in_place(&before, USABLE, b"d", b"2", true),
+            put_in_place(&before, USABLE, b"d", b"2", Some(&index_of(&before))),
             Ok(InPlace::NeedsPlan),
             "a smaller value shrinks the leaf: the planner settles it"
         );
@@ -269,7 +361,7 @@ mod tests {
             ("d", &big[..100]),
         ]));
         assert_eq!(
-            put_in_place(&full, USABLE, b"e", &big, false),
+            put_in_place(&full, USABLE, b"e", &big, None),
             Ok(InPlace::NeedsPlan)
         );
     }
@@ -279,12 +371,12 @@ mod tests {
         let image = image_of(&leaf(&[("b", b"1"), ("d", b"22"), ("f", b"333")]));
         for probe in ["a", "b", "c", "d", "e", "f", "g", "dd"] {
             assert_eq!(
-                locate(&image, USABLE, probe.as_bytes(), true),
-                locate(&image, USABLE, probe.as_bytes(), false),
+                locate(&image, USABLE, probe.as_bytes(), Some(&index_of(&image))),
+                locate(&image, USABLE, probe.as_bytes(), None),
                 "probe {probe}"
             );
         }
-        let slot = locate(&image, USABLE, b"d", false).expect("a sound leaf");
+        let slot = locate(&image, USABLE, b"d", None).expect("a sound leaf");
         assert_eq!(slot.existing, Some(3 + 1 + 2));
         assert_eq!((slot.offset, slot.count), (HEADER_BYTES + 3 + 1 + 1, 3));
     }
@@ -294,16 +386,16 @@ mod tests {
         let mut image = image_of(&leaf(&[("a", b"1"), ("b", b"2")]));
         image[HEADER_BYTES + 3] = b'c'; // the first key becomes "c", above "b"
         assert!(Node::decode(&image, USABLE).is_err());
-        let why = put_in_place(&image, USABLE, b"z", b"v", false).expect_err("unsorted keys");
+        let why = put_in_place(&image, USABLE, b"z", b"v", None).expect_err("unsorted keys");
         assert!(why.contains("out of order"), "{why}");
         let mut image = image_of(&leaf(&[("a", b"1")]));
         image[1] = 9; // claims nine cells
         image[20..USABLE].fill(0xFF);
-        assert!(put_in_place(&image, USABLE, b"z", b"v", false).is_err());
+        assert!(put_in_place(&image, USABLE, b"z", b"v", None).is_err());
         let interior = image_of(&Node::Interior {
             keys: vec![b"m".to_vec()],
             children: vec![5, 9],
         });
-        assert!(put_in_place(&interior, USABLE, b"a", b"v", false).is_err());
+        assert!(put_in_place(&interior, USABLE, b"a", b"v", None).is_err());
     }
 }

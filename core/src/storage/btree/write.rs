@@ -23,7 +23,7 @@ use super::leaf_split::{self, LeafSplit, Next};
 use super::node::{LookupStep, Node, capacity, is_interior_image};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use crate::io::{Completion, IOResult};
-use crate::storage::{PageAccess, PageNo, PageRef};
+use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one, return_if_io};
 
@@ -127,8 +127,12 @@ impl Write {
                     }
                     let leaf = *pgno;
                     let path = std::mem::take(path);
-                    let checked = index.is_some();
-                    let found = (path, leaf, image, checked);
+                    let found = ReachedLeaf {
+                        path,
+                        pgno: leaf,
+                        image,
+                        index,
+                    };
                     if let Some(outcome) = self.at_leaf(pages, (key, value), found)? {
                         self.state = WriteState::Done;
                         return Ok(IOResult::Done(outcome));
@@ -254,12 +258,17 @@ impl Write {
         &mut self,
         pages: &mut P,
         (key, value): (&[u8], Option<&[u8]>),
-        found: (Vec<(PageNo, PageRef, usize)>, PageNo, PageRef, bool),
+        found: ReachedLeaf,
     ) -> Result<Option<bool>> {
-        let (path, pgno, image, checked) = found;
+        let ReachedLeaf {
+            path,
+            pgno,
+            image,
+            index,
+        } = found;
         let usable_size = pages.usable_size();
         if let Some(value) = value {
-            match put_in_place(&image, usable_size, key, value, checked)
+            match put_in_place(&image, usable_size, key, value, index.as_deref())
                 .map_err(|why| corrupt(pgno, why))?
             {
                 InPlace::Unchanged => return Ok(Some(true)),
@@ -305,6 +314,15 @@ impl Write {
         };
         Ok(None)
     }
+}
+
+/// What the descent found: the interior pages above the leaf (with the child taken in
+/// each), the leaf's page and image, and its cell index if the image was checked already.
+struct ReachedLeaf {
+    path: Vec<(PageNo, PageRef, usize)>,
+    pgno: PageNo,
+    image: PageRef,
+    index: Option<CellIndex>,
 }
 
 fn corrupt(pgno: PageNo, why: impl std::fmt::Display) -> Error {
