@@ -392,3 +392,24 @@ fn find_lost_updates(txns: &[ElleTxn], reads: &[ExternalRead], anomalies: &mut V
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::first_repeat;
+
+    #[test]
+    fn first_repeat_names_the_first_element_seen_twice_in_short_and_long_lists() {
+        assert_eq!(first_repeat(&[]), None);
+        assert_eq!(first_repeat(&[1, 2, 3]), None);
+        assert_eq!(first_repeat(&[1, 2, 3, 2, 1]), Some(2));
+        assert_eq!(first_repeat(&[5, 5]), Some(5));
+        // Past the quadratic scan's length the set path must agree.
+        let mut long: Vec<u64> = (0..100).collect();
+        assert_eq!(first_repeat(&long), None);
+        long.push(70);
+        long.push(3);
+        assert_eq!(first_repeat(&long), Some(70));
+        long.insert(50, 3);
+        assert_eq!(first_repeat(&long), Some(3));
+    }
+}
