@@ -95,7 +95,7 @@ impl SeqOracle {
         let mut read_violation = None;
         let mut search = FillSearch::new(&self.store, &self.in_doubt, &actual, recovered_seq);
         let found = search.find(&slots, &mut |filling| {
-            if !same_rows(&self.view_with(recovered_seq, filling).rows(), &actual) {
+            if !self.view_with(recovered_seq, filling).rows_equal(&actual) {
                 return false;
             }
             match self.judge_kept_reads(recovered_seq, filling) {
@@ -154,7 +154,7 @@ impl SeqOracle {
         let mut fillings: Vec<Vec<(u64, usize)>> = vec![chosen.to_vec()];
         let mut search = FillSearch::new(&self.store, &self.in_doubt, actual, recovered_seq);
         search.find(slots, &mut |filling| {
-            let explains = same_rows(&self.view_with(recovered_seq, filling).rows(), actual);
+            let explains = self.view_with(recovered_seq, filling).rows_equal(actual);
             if explains && filling != chosen {
                 fillings.push(filling.clone());
             }
@@ -197,7 +197,7 @@ impl SeqOracle {
             for (slot, writes) in ambiguity.slots.iter().zip(order) {
                 view = view.with_extra(*slot, writes);
             }
-            same_rows(&view.rows(), actual)
+            view.rows_equal(actual)
         })
     }
 
@@ -342,7 +342,7 @@ impl SeqOracle {
         }
         let oldest = self.acked_max.saturating_sub(DIAGNOSIS_WINDOW);
         (oldest..=self.acked_max)
-            .filter(|seq| same_rows(&View::at(&self.store, *seq).rows(), actual))
+            .filter(|seq| View::at(&self.store, *seq).rows_equal(actual))
             .collect()
     }
 
@@ -373,7 +373,7 @@ impl SeqOracle {
         let oldest = newest.saturating_sub(DIAGNOSIS_WINDOW).max(1);
         (oldest..newest).rev().find(|seq| {
             let view = View::at(&self.store, newest).skipping(*seq);
-            same_rows(&view.rows(), actual)
+            view.rows_equal(actual)
         })
     }
 }
@@ -388,13 +388,6 @@ fn row_map(rows: &[(Key, Value)]) -> Option<RowMap<'_>> {
             .map(|(k, v)| (k.as_slice(), v.as_slice()))
             .collect(),
     )
-}
-
-fn same_rows(expected: &[(Key, Value)], actual: &RowMap<'_>) -> bool {
-    expected.len() == actual.len()
-        && expected
-            .iter()
-            .all(|(k, v)| actual.get(k.as_slice()) == Some(&v.as_slice()))
 }
 
 /// Whether `actual` is `base` with some, but not all, of the effective `writes` applied,

@@ -45,9 +45,9 @@ impl VersionStore {
     /// versions, in key order: a scan reads each key's versions without looking it up again.
     pub fn entries_in<'a>(
         &'a self,
-        start: &'a [u8],
-        end: Option<&'a [u8]>,
-    ) -> impl Iterator<Item = (&'a Key, &'a [(u64, Option<Value>)])> + 'a {
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> impl Iterator<Item = (&'a Key, &'a [(u64, Option<Value>)])> + use<'a> {
         // An empty range (`end <= start`) must yield nothing, never panic.
         let upper = match end {
             Some(end) => Bound::Excluded(end.max(start)),

@@ -2,7 +2,7 @@
 //! commits the oracle has bound to sequences it has not seen acknowledged yet (`extras`),
 //! plus the reader's own uncommitted writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::versions::{VersionStore, WriteSet, version_among};
 use crate::op::{Key, Value};
@@ -84,8 +84,41 @@ impl<'a> View<'a> {
 
     /// Rows with `start <= key < end`, in key order, at most `limit` of them.
     pub fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: usize) -> Vec<(Key, Value)> {
+        let mut rows = Vec::new();
+        if limit == 0 {
+            return rows;
+        }
+        self.visit(start, end, |key, value| {
+            rows.push((key.to_vec(), value.clone()));
+            rows.len() < limit
+        });
+        rows
+    }
+
+    /// Whether every row equals `actual`, key for key and value for value (the rows of
+    /// the view and of `actual` compared in key order, without copying either).
+    pub fn rows_equal(&self, actual: &BTreeMap<&[u8], &[u8]>) -> bool {
+        let mut actual_rows = actual.iter();
+        let mut equal = true;
+        self.visit(&[], None, |key, value| {
+            equal = actual_rows
+                .next()
+                .is_some_and(|(k, v)| *k == key && *v == value.as_slice());
+            equal
+        });
+        equal && actual_rows.next().is_none()
+    }
+
+    /// Calls `row` with every row with `start <= key < end`, in key order, while it
+    /// returns true.
+    fn visit(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        mut row: impl FnMut(&'a [u8], &'a Value) -> bool,
+    ) {
         let in_range = |key: &[u8]| key >= start && end.is_none_or(|end| key < end);
-        let mut side: BTreeSet<&[u8]> = BTreeSet::new();
+        let mut side: BTreeSet<&'a [u8]> = BTreeSet::new();
         let side_sets = self
             .extras
             .iter()
@@ -94,12 +127,11 @@ impl<'a> View<'a> {
         for writes in side_sets {
             side.extend(writes.keys().map(Vec::as_slice).filter(|key| in_range(key)));
         }
-        let mut rows = Vec::new();
         let mut stored = self.store.entries_in(start, end).peekable();
         let mut side = side.into_iter().peekable();
-        while rows.len() < limit {
+        loop {
             // A key and its stored versions (none for a key only the side sets hold).
-            let (key, versions): (&[u8], &[_]) = match (stored.peek(), side.peek()) {
+            let (key, versions): (&'a [u8], &'a [_]) = match (stored.peek(), side.peek()) {
                 (None, None) => break,
                 (Some(_), None) => {
                     let (key, versions) = stored.next().expect("peeked");
@@ -126,11 +158,12 @@ impl<'a> View<'a> {
                     self.over_stored(key, version)
                 }
             };
-            if let Some(value) = value {
-                rows.push((key.to_vec(), value.clone()));
+            if let Some(value) = value
+                && !row(key, value)
+            {
+                break;
             }
         }
-        rows
     }
 
     /// Every row.
@@ -220,6 +253,24 @@ mod tests {
                     .cloned()
                     .collect();
                 assert_eq!(view.scan(b"b", Some(b"f"), 2), middle);
+                assert!(view.scan(b"a", None, 0).is_empty());
+                // rows_equal agrees with comparing the rows, and fails on any change.
+                let actual: BTreeMap<&[u8], &[u8]> = by_get
+                    .iter()
+                    .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                    .collect();
+                assert!(view.rows_equal(&actual));
+                let mut extra = actual.clone();
+                extra.insert(b"zz", b"1");
+                assert!(!view.rows_equal(&extra), "a row too many");
+                if let Some((first, _)) = actual.iter().next() {
+                    let mut missing = actual.clone();
+                    missing.remove(first);
+                    assert!(!view.rows_equal(&missing), "a row missing");
+                    let mut changed = actual.clone();
+                    changed.insert(first, b"changed");
+                    assert!(!view.rows_equal(&changed), "a value changed");
+                }
             }
         }
     }
