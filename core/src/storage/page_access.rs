@@ -48,21 +48,17 @@ pub trait PageAccess {
 
     /// The image of `pgno` as this transaction sees it. May need I/O; re-enter until Done.
     /// Mutates nothing the caller can observe, so re-entry is always safe.
-    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>>;
+    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
+        let (image, _) = crate::return_if_io!(self.read_page_checked(pgno));
+        Ok(IOResult::Done(image))
+    }
 
     /// Like `read_page`, with the cell index recorded for this very image by `mark_checked`
     /// if there is one: the image then already passed the B-tree's whole-page check, and a
     /// lookup through it may skip the check and search the index. Implementations that do
     /// not remember give `None`.
-    fn read_page_checked(
-        &mut self,
-        pgno: PageNo,
-    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
-        Ok(IOResult::Done((
-            crate::return_if_io!(self.read_page(pgno)),
-            None,
-        )))
-    }
+    fn read_page_checked(&mut self, pgno: PageNo)
+    -> Result<IOResult<(PageRef, Option<CellIndex>)>>;
 
     /// Records that `image`, just read for `pgno`, passed the B-tree's whole-page check,
     /// with its cell index. Page images never change once read, so the record holds for as

@@ -18,7 +18,7 @@ use crate::storage::pager::commit::CommitState;
 use crate::storage::pager::fetch::{PageView, PendingRead};
 use crate::storage::pager::{Pager, Snapshot};
 use crate::yields::YieldPoint;
-use crate::{Error, Result, return_if_io};
+use crate::{Error, Result};
 
 /// A read-only transaction on one snapshot. Beginning and ending it need no I/O.
 pub struct ReadTxn {
@@ -87,11 +87,6 @@ impl PageAccess for ReadTxn {
 
     fn set_root(&mut self, _root: PageNo) -> Result<()> {
         read_only("set_root")
-    }
-
-    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
-        let (image, _) = return_if_io!(self.read_page_checked(pgno));
-        Ok(IOResult::Done(image))
     }
 
     fn read_page_checked(
@@ -271,11 +266,6 @@ impl PageAccess for WriteTxn {
         }
         self.header.root = root;
         Ok(())
-    }
-
-    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
-        let (image, _) = return_if_io!(self.read_page_checked(pgno));
-        Ok(IOResult::Done(image))
     }
 
     fn read_page_checked(

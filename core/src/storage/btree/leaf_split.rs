@@ -512,26 +512,21 @@ mod tests {
             let handed_over_leaf = |(_, handed): HandOver| {
                 handed[&target] == nodes[&target] && handed[&2] == nodes[&2]
             };
-            let split = match started {
-                Ok(split) => split,
-                Err(handed) => {
-                    assert!(
-                        handed_over_leaf(handed),
-                        "the planner gets the leaf as read"
-                    );
-                    handed_over += 1;
-                    continue;
+            // Either step may hand the split over to the planner; a split next to an
+            // underfull neighbour is left to the planner's settling and not compared.
+            let fast = started.and_then(|split| {
+                let neighbours_ok = [split.left, split.right]
+                    .into_iter()
+                    .flatten()
+                    .all(|n| nodes[&n].fill() >= min_fill(capacity(USABLE)));
+                match neighbours_ok {
+                    true => split.plan(USABLE).map(|(_, fast)| Some(fast)),
+                    false => Ok(None),
                 }
-            };
-            let neighbours_ok = [split.left, split.right]
-                .into_iter()
-                .flatten()
-                .all(|n| nodes[&n].fill() >= min_fill(capacity(USABLE)));
-            if !neighbours_ok {
-                continue;
-            }
-            let mut fast = match split.plan(USABLE) {
-                Ok((_, fast)) => fast,
+            });
+            let mut fast = match fast {
+                Ok(Some(fast)) => fast,
+                Ok(None) => continue,
                 Err(handed) => {
                     assert!(
                         handed_over_leaf(handed),

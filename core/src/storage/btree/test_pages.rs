@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::io::{Completion, IOCompletions, IOResult};
-use crate::storage::{PageAccess, PageNo, PageRef};
+use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
 use crate::{Error, Result};
 
@@ -145,12 +145,15 @@ impl PageAccess for TestPages {
         Ok(())
     }
 
-    fn read_page(&mut self, pgno: PageNo) -> Result<IOResult<PageRef>> {
+    fn read_page_checked(
+        &mut self,
+        pgno: PageNo,
+    ) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
         if self.chance(self.read_yield_ppm) {
             return Self::explicit_yield();
         }
         match self.pages.get(&pgno) {
-            Some(page) => Ok(IOResult::Done(page.clone())),
+            Some(page) => Ok(IOResult::Done((page.clone(), None))),
             None => Err(Error::Internal(format!(
                 "read of page {pgno}, which is not in use"
             ))),
