@@ -13,7 +13,9 @@
 //!   independently survives whole, not at all, or torn (a random subset of its 512-byte
 //!   sectors lands); each unsynced truncate survives or not.
 //! - Switches: failing syncs, failing writes, short writes (half the bytes land and the
-//!   completion reports it), each for every later operation until switched off.
+//!   completion reports it), each for every later operation until switched off; and one
+//!   targeted short write (`short_write_once`: the next write at a given file and offset
+//!   lands only its first bytes).
 //! - `flip_bit` damages both images of a file, as a bit rot of stored data.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -78,6 +80,8 @@ struct Inner {
     faults: Faults,
     /// Present in a shuffled instance: picks the one operation each step completes.
     shuffle: Option<Xoshiro256PlusPlus>,
+    /// The next write to this file at this offset lands only this many bytes.
+    short_once: Option<(Shared, u64, usize)>,
 }
 
 /// Crash-capable in-memory I/O. Clones share the same files.
@@ -182,6 +186,14 @@ impl CrashIO {
     /// Every later write lands only its first half and reports that.
     pub fn set_short_writes(&self, on: bool) {
         lock(&self.inner).faults.short_writes = on;
+    }
+
+    /// The next write to `path` at byte `pos` lands only its first `landed` bytes and its
+    /// completion reports that count (a short write); later writes are whole again.
+    pub fn short_write_once(&self, path: &str, pos: u64, landed: usize) {
+        let mut inner = lock(&self.inner);
+        let file = inner.files.entry(path.to_string()).or_default().clone();
+        inner.short_once = Some((file, pos, landed));
     }
 
     /// Flips one bit at byte `offset` of `path` in both images.
@@ -328,6 +340,16 @@ impl File for CrashFileHandle {
     }
 
     fn pwrite(&self, pos: u64, bytes: &[u8], c: Completion) -> Result<Completion> {
+        let mut bytes = bytes;
+        {
+            let mut inner = lock(&self.io);
+            let targeted = matches!(&inner.short_once,
+                Some((file, at, _)) if Arc::ptr_eq(file, &self.file) && *at == pos);
+            if targeted {
+                let (_, _, landed) = inner.short_once.take().expect("matched above");
+                bytes = &bytes[..landed.min(bytes.len())];
+            }
+        }
         self.submit(
             Op::Write {
                 file: self.file.clone(),

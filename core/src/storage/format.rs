@@ -14,26 +14,37 @@
 //! write) and verifies it on every read from disk: a mismatch is `Error::Corrupt`, never
 //! wrong data. An all-zero page never verifies.
 //!
-//! Page 1, the header page (only the header; the B-tree never uses it):
+//! Page 1, the header page (only the header; the B-tree never uses it), holds two header
+//! records, slot 0 at byte 0 and slot 1 at byte 512 (pages of 1024 bytes or more) or at
+//! byte 452, just before the reserved tail (512-byte pages). Each record:
 //! ```text
 //! [0..8]    magic "braid-db"
-//! [8..12]   format version (1)
+//! [8..12]   format version (2)
 //! [12..16]  page size in bytes
 //! [16..20]  page count (pages 1..=count exist)
 //! [20..24]  freelist head page (0 = empty)
 //! [24..28]  freelist length in pages
 //! [28..32]  B-tree root page (0 = no tree yet)
 //! [32..40]  commit sequence of the last checkpoint
-//! [40..44]  crc32 of bytes [0..40]: the record's own checksum
-//! [512..556]  a copy of bytes [0..44] when the page is 1024 bytes or larger
+//! [40..48]  header write number: how many times a checkpoint rewrote page 1 in place
+//! [48..52]  crc32 of bytes [0..48]: the record's own checksum
 //! everything else up to the reserved tail: zero
 //! ```
-//! Why two records: checkpoints rewrite page 1 in the database file, and a crash before
-//! the database fsync may leave it torn at 512-byte sector granularity. Sectors are
-//! atomic, so at least one record is whole and is either the old or the new header; both
-//! are safe, because the WAL is reset only after that fsync, so every frame the new header
-//! describes is still in the WAL. A header page whose page checksum fails is read from its
-//! first valid record; with no valid record it is `Error::Corrupt`.
+//! The rule that keeps page 1 readable through every fault: **a checkpoint never writes
+//! over the newest record.** It writes the whole page, with the new record (write number
+//! one higher) in the other slot and the newest record's own bytes again in its slot.
+//! Whatever part of that write lands (a short write stops anywhere, even inside a sector;
+//! a crash keeps, drops or tears an unsynced write at 512-byte sectors), the newest
+//! record's bytes are unchanged, so at least one whole record survives: the new one or
+//! the one before it. A reader takes the valid record with the highest write number.
+//! Both are safe after a crash: the WAL is reset only after the database fsync that
+//! makes the new record durable, so every frame either record is behind is still in the
+//! WAL. Only a damaged newest record (a bit flip) can leave an older record that the WAL
+//! no longer covers; the opener checks that the WAL generation starts at or before the
+//! record it fell back to, and calls the database corrupt otherwise (pager/open.rs).
+//! The database's creation writes both slots with the same record (write number 0); a
+//! creation cut short by a crash or a short write leaves a file of at most one page and
+//! an empty WAL, which the opener creates afresh.
 //! A free page holds the next free page number in bytes [0..4] (0 ends the list); the rest
 //! of its usable bytes are zero.
 
@@ -45,20 +56,66 @@ pub const HEADER_PAGE: PageNo = 1;
 /// First bytes of every braid database file.
 pub const DB_MAGIC: [u8; 8] = *b"braid-db";
 /// Version of the formats written down in this file.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Bytes of one header record (fields and their crc32).
-const HEADER_RECORD_BYTES: usize = 44;
-/// Sector size whose writes are assumed atomic; the record copy starts one sector in.
-const SECTOR_BYTES: usize = 512;
+/// Bytes of one header record (fields, write number and their crc32).
+const HEADER_RECORD_BYTES: usize = 52;
+/// Bytes of the record before its checksum.
+const RECORD_CHECKED_BYTES: usize = HEADER_RECORD_BYTES - 4;
+/// Sector size whose writes a crash keeps or drops whole; slot 1 starts one sector in
+/// where the page has a second sector.
+pub const SECTOR_BYTES: usize = 512;
+/// Smallest page size (also `DbOptions::validate`'s lower bound).
+pub const MIN_PAGE_SIZE: usize = 512;
 
-/// Where the header page keeps its records: one per sector of the first two sectors.
-fn record_offsets(page_size: usize) -> Vec<usize> {
-    if page_size >= 2 * SECTOR_BYTES {
-        vec![0, SECTOR_BYTES]
-    } else {
-        vec![0]
+// Both slots fit a 512-byte page without overlapping each other or the reserved tail.
+const _: () = assert!(2 * HEADER_RECORD_BYTES <= MIN_PAGE_SIZE - PAGE_RESERVED_BYTES);
+const _: () =
+    assert!(SECTOR_BYTES + HEADER_RECORD_BYTES <= 2 * MIN_PAGE_SIZE - PAGE_RESERVED_BYTES);
+
+/// Byte offset of header slot `slot` (0 or 1) in a header page of `page_size` bytes.
+fn slot_offset(page_size: usize, slot: usize) -> usize {
+    debug_assert!(slot < 2, "the header page has two slots");
+    match slot {
+        0 => 0,
+        _ if page_size >= 2 * SECTOR_BYTES => SECTOR_BYTES,
+        _ => page_size - PAGE_RESERVED_BYTES - HEADER_RECORD_BYTES,
     }
+}
+
+/// Which header slot holds the newest record, and that record's write number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderStamp {
+    /// 0 or 1.
+    pub slot: usize,
+    /// How many times a checkpoint rewrote page 1 before this record.
+    pub writes: u64,
+}
+
+impl HeaderStamp {
+    /// The stamp of a page written by `DbHeader::encode` (both slots alike).
+    pub const CREATED: HeaderStamp = HeaderStamp { slot: 0, writes: 0 };
+
+    /// Where the next in-place write puts its record: the other slot, one write later.
+    pub fn next(self) -> HeaderStamp {
+        HeaderStamp {
+            slot: 1 - self.slot,
+            writes: self.writes + 1,
+        }
+    }
+}
+
+/// A header page read from the database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderRead {
+    /// The newest valid record.
+    pub header: DbHeader,
+    /// Where it lives.
+    pub stamp: HeaderStamp,
+    /// Whether the record is surely the newest ever written: the page checksum holds (the
+    /// page is one write's image) or both records are whole. When false, the other slot
+    /// is damaged and may have held a newer record (see the module comment).
+    pub surely_newest: bool,
 }
 
 /// The fields of the header page.
@@ -99,9 +156,41 @@ impl DbHeader {
         a != *other
     }
 
-    /// The full, sealed image of page 1.
+    /// The full, sealed image of page 1 with this header in both slots (write number 0):
+    /// a new database's first write, and the header page's image in WAL frames.
     pub fn encode(&self) -> Vec<u8> {
         let mut image = vec![0u8; self.page_size as usize];
+        let record = self.record(0);
+        for slot in 0..2 {
+            let at = slot_offset(image.len(), slot);
+            image[at..at + HEADER_RECORD_BYTES].copy_from_slice(&record);
+        }
+        seal_page(HEADER_PAGE, &mut image);
+        image
+    }
+
+    /// The image a checkpoint writes over page 1 when `newest` (at `stamp`) is the newest
+    /// record in the database file: `newest`'s record byte for byte in its own slot, this
+    /// header in the other one write later. Returns the image and the new record's stamp.
+    pub fn encode_over(&self, newest: &DbHeader, stamp: HeaderStamp) -> (Vec<u8>, HeaderStamp) {
+        assert_eq!(
+            self.page_size, newest.page_size,
+            "a checkpoint keeps the page size"
+        );
+        let next = stamp.next();
+        let mut image = vec![0u8; self.page_size as usize];
+        for (slot, record) in [
+            (stamp.slot, newest.record(stamp.writes)),
+            (next.slot, self.record(next.writes)),
+        ] {
+            let at = slot_offset(image.len(), slot);
+            image[at..at + HEADER_RECORD_BYTES].copy_from_slice(&record);
+        }
+        seal_page(HEADER_PAGE, &mut image);
+        (image, next)
+    }
+
+    fn record(&self, writes: u64) -> [u8; HEADER_RECORD_BYTES] {
         let mut record = [0u8; HEADER_RECORD_BYTES];
         record[0..8].copy_from_slice(&DB_MAGIC);
         put_u32(&mut record, 8, FORMAT_VERSION);
@@ -111,50 +200,83 @@ impl DbHeader {
         put_u32(&mut record, 24, self.freelist_count);
         put_u32(&mut record, 28, self.root);
         record[32..40].copy_from_slice(&self.checkpoint_seq.to_le_bytes());
-        let crc = crc32fast::hash(&record[0..40]);
-        put_u32(&mut record, 40, crc);
-        for at in record_offsets(image.len()) {
-            image[at..at + HEADER_RECORD_BYTES].copy_from_slice(&record);
-        }
-        seal_page(HEADER_PAGE, &mut image);
-        image
+        record[40..48].copy_from_slice(&writes.to_le_bytes());
+        let crc = crc32fast::hash(&record[..RECORD_CHECKED_BYTES]);
+        put_u32(&mut record, RECORD_CHECKED_BYTES, crc);
+        record
     }
 
-    /// Reads a header page image: its first record if the page checksum holds, else the
-    /// first record copy that still verifies (a torn page); then checks magic, version,
-    /// page size and consistency.
+    /// The newest valid record of a header page image (see `read_page`).
     pub fn decode(image: &[u8]) -> Result<DbHeader> {
-        let page = verify_page(HEADER_PAGE, image);
-        let offsets = if page.is_ok() {
-            vec![0]
-        } else {
-            record_offsets(image.len())
-        };
-        let mut first_error = page.err();
-        for at in offsets {
-            match Self::decode_record(image, at) {
-                Ok(header) => return Ok(header),
+        Self::read_page(image).map(|read| read.header)
+    }
+
+    /// Reads a header page image: the valid record with the highest write number, then
+    /// checks magic, version, page size and consistency. With no valid record the page
+    /// is `Error::Corrupt`, naming why the first slot failed.
+    pub fn read_page(image: &[u8]) -> Result<HeaderRead> {
+        if image.len() < MIN_PAGE_SIZE {
+            return Err(Error::Corrupt(format!(
+                "header page of {} bytes",
+                image.len()
+            )));
+        }
+        let page_verified = verify_page(HEADER_PAGE, image).is_ok();
+        let mut newest: Option<(DbHeader, HeaderStamp)> = None;
+        let mut valid = 0;
+        let mut first_error = None;
+        for slot in 0..2 {
+            match Self::decode_record(image, slot_offset(image.len(), slot)) {
+                Ok((header, writes)) => {
+                    valid += 1;
+                    if newest.is_none_or(|(_, stamp)| writes > stamp.writes) {
+                        newest = Some((header, HeaderStamp { slot, writes }));
+                    }
+                }
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
         }
-        Err(first_error.unwrap_or_else(|| Error::Corrupt("header page: no record".into())))
+        match newest {
+            Some((header, stamp)) => Ok(HeaderRead {
+                header,
+                stamp,
+                surely_newest: page_verified || valid == 2,
+            }),
+            None => Err(first_error.expect("a slot that failed left its error")),
+        }
     }
 
-    /// The page size recorded by the first valid header record in `prefix` (the first
-    /// bytes of a database file, any length), without knowing the page size first.
+    /// The page size recorded by a valid header record in `prefix` (the first bytes of a
+    /// database file, any length), without knowing the page size first: slot 0, or slot
+    /// 1 where each page size puts it.
     pub fn recorded_page_size(prefix: &[u8]) -> Option<u32> {
-        [0, SECTOR_BYTES].into_iter().find_map(|at| {
+        let slot1_of_small_page = slot_offset(MIN_PAGE_SIZE, 1);
+        [
+            (0, None),
+            (slot1_of_small_page, Some(MIN_PAGE_SIZE)),
+            (SECTOR_BYTES, None),
+        ]
+        .into_iter()
+        .find_map(|(at, only)| {
             let record = prefix.get(at..at + HEADER_RECORD_BYTES)?;
-            let valid = crc32fast::hash(&record[0..40]) == get_u32(record, 40)
+            let valid = crc32fast::hash(&record[..RECORD_CHECKED_BYTES])
+                == get_u32(record, RECORD_CHECKED_BYTES)
                 && record[0..8] == DB_MAGIC
                 && get_u32(record, 8) == FORMAT_VERSION;
-            valid.then(|| get_u32(record, 12))
+            let page_size = get_u32(record, 12);
+            let in_place = match only {
+                Some(size) => page_size as usize == size,
+                None if at == 0 => true,
+                None => page_size as usize >= 2 * SECTOR_BYTES,
+            };
+            (valid && in_place).then_some(page_size)
         })
     }
 
-    fn decode_record(image: &[u8], at: usize) -> Result<DbHeader> {
+    /// The record at byte `at`: its header and write number.
+    fn decode_record(image: &[u8], at: usize) -> Result<(DbHeader, u64)> {
         if image.len() < at + HEADER_RECORD_BYTES {
             return Err(Error::Corrupt(format!(
                 "header page of {} bytes",
@@ -162,7 +284,8 @@ impl DbHeader {
             )));
         }
         let record = &image[at..at + HEADER_RECORD_BYTES];
-        if crc32fast::hash(&record[0..40]) != get_u32(record, 40) {
+        if crc32fast::hash(&record[..RECORD_CHECKED_BYTES]) != get_u32(record, RECORD_CHECKED_BYTES)
+        {
             return Err(Error::Corrupt(format!(
                 "header page: record at {at} fails its checksum"
             )));
@@ -192,7 +315,7 @@ impl DbHeader {
             )));
         }
         header.check_consistent()?;
-        Ok(header)
+        Ok((header, get_u64(record, 40)))
     }
 
     /// Field relations every valid header satisfies.
@@ -345,61 +468,174 @@ mod tests {
         assert_eq!(DbHeader::decode(&image), Ok(header));
     }
 
-    #[test]
-    fn flipped_bit_fails_the_checksum() {
-        let image = DbHeader::new(512).encode();
-        for bit in [0usize, 100, 8 * 41] {
-            let mut bad = image.clone();
-            bad[bit / 8] ^= 1 << (bit % 8);
-            assert!(verify_page(HEADER_PAGE, &bad).is_err(), "bit {bit}");
-            let decoded = DbHeader::decode(&bad);
-            assert!(
-                matches!(decoded, Err(Error::Corrupt(_))),
-                "bit {bit}: {decoded:?}"
-            );
-        }
-        // Outside the record only the page checksum fails; the record still holds.
-        for byte in [300, 505] {
-            let mut bad = image.clone();
-            bad[byte] ^= 1;
-            assert!(verify_page(HEADER_PAGE, &bad).is_err());
-            assert_eq!(DbHeader::decode(&bad), DbHeader::decode(&image));
-        }
-    }
-
-    #[test]
-    fn a_torn_header_page_reads_from_its_whole_record() {
-        let mut old = DbHeader::new(4096);
+    /// Two headers that differ in every field a checkpoint can change.
+    fn old_and_new(page_size: usize) -> (DbHeader, DbHeader) {
+        let mut old = DbHeader::new(page_size);
         old.page_count = 3;
         old.root = 2;
+        old.checkpoint_seq = 4;
         let mut new = old;
-        new.checkpoint_seq = 9;
-        new.page_count = 5;
-        let (old_image, new_image) = (old.encode(), new.encode());
-        // New first sector, old rest: the first record is whole and new.
-        let mut torn = old_image.clone();
-        torn[..512].copy_from_slice(&new_image[..512]);
-        assert_eq!(DbHeader::decode(&torn), Ok(new));
-        // Garbage first sector: the copy in the second sector is whole and old.
-        let mut torn = old_image.clone();
-        torn[..512].fill(0xa5);
-        assert_eq!(DbHeader::decode(&torn), Ok(old));
-        // Both records damaged: corrupt.
-        torn[520] ^= 1;
-        assert!(matches!(DbHeader::decode(&torn), Err(Error::Corrupt(_))));
-        // A 512-byte page has one record, so one flipped bit there is corrupt.
-        let mut small = DbHeader::new(512).encode();
-        small[20] ^= 1;
-        assert!(matches!(DbHeader::decode(&small), Err(Error::Corrupt(_))));
+        new.page_count = 9;
+        new.root = 5;
+        new.freelist_head = 7;
+        new.freelist_count = 2;
+        new.checkpoint_seq = 11;
+        (old, new)
+    }
+
+    /// The database file's page 1 after `old` was checkpointed over a fresh database.
+    fn page_holding(old: &DbHeader) -> (Vec<u8>, HeaderStamp) {
+        let created = DbHeader::new(old.page_size as usize);
+        old.encode_over(&created, HeaderStamp::CREATED)
     }
 
     #[test]
-    fn the_page_size_is_readable_from_a_prefix() {
-        let image = DbHeader::new(4096).encode();
-        assert_eq!(DbHeader::recorded_page_size(&image[..512]), Some(4096));
-        let mut torn = image.clone();
-        torn[..512].fill(0);
-        assert_eq!(DbHeader::recorded_page_size(&torn[..1024]), Some(4096));
+    fn a_checkpoint_write_keeps_the_newest_record_and_adds_one() {
+        for page_size in [512, 1024, 4096] {
+            let (old, new) = old_and_new(page_size);
+            let (old_image, old_stamp) = page_holding(&old);
+            let read = DbHeader::read_page(&old_image).unwrap();
+            assert_eq!((read.header, read.stamp), (old, old_stamp));
+            assert!(read.surely_newest);
+            let (new_image, new_stamp) = new.encode_over(&old, old_stamp);
+            assert_eq!(new_stamp, old_stamp.next());
+            assert_ne!(new_stamp.slot, old_stamp.slot);
+            let at = slot_offset(page_size, old_stamp.slot);
+            assert_eq!(
+                old_image[at..at + HEADER_RECORD_BYTES],
+                new_image[at..at + HEADER_RECORD_BYTES],
+                "the newest record's bytes are written again unchanged"
+            );
+            let read = DbHeader::read_page(&new_image).unwrap();
+            assert_eq!((read.header, read.stamp), (new, new_stamp));
+        }
+    }
+
+    /// A short write lands any prefix of the new image over the old one: some whole record
+    /// always remains, old or new, and the whole write gives the new one.
+    #[test]
+    fn every_prefix_of_a_header_write_leaves_the_old_or_the_new_header() {
+        for page_size in [512, 1024, 4096] {
+            let (old, new) = old_and_new(page_size);
+            let (old_image, stamp) = page_holding(&old);
+            let (new_image, _) = new.encode_over(&old, stamp);
+            let mut seen_new = false;
+            for landed in 0..=page_size {
+                let mut disk = old_image.clone();
+                disk[..landed].copy_from_slice(&new_image[..landed]);
+                let read = DbHeader::read_page(&disk)
+                    .unwrap_or_else(|e| panic!("{page_size}-byte page, {landed} bytes: {e}"));
+                assert!(
+                    read.header == old || read.header == new,
+                    "{page_size}-byte page, {landed} bytes: {read:?}"
+                );
+                seen_new |= read.header == new;
+                if landed == page_size {
+                    assert_eq!(read.header, new);
+                    assert!(read.surely_newest);
+                }
+            }
+            assert!(seen_new);
+        }
+    }
+
+    /// A crash keeps any subset of an unsynced write's sectors.
+    #[test]
+    fn every_sector_tear_of_a_header_write_leaves_the_old_or_the_new_header() {
+        for page_size in [512usize, 1024, 2048] {
+            let (old, new) = old_and_new(page_size);
+            let (old_image, stamp) = page_holding(&old);
+            let (new_image, _) = new.encode_over(&old, stamp);
+            let sectors = page_size / SECTOR_BYTES;
+            for kept in 0u32..(1 << sectors) {
+                let mut disk = old_image.clone();
+                for sector in 0..sectors {
+                    if kept & (1 << sector) != 0 {
+                        let range = sector * SECTOR_BYTES..(sector + 1) * SECTOR_BYTES;
+                        disk[range.clone()].copy_from_slice(&new_image[range]);
+                    }
+                }
+                let header = DbHeader::decode(&disk).unwrap();
+                assert!(header == old || header == new, "sectors {kept:b}");
+            }
+        }
+    }
+
+    /// Two checkpoints in a row whose writes of page 1 both stop short: the second
+    /// targets the same slot again (the first never became the newest), so the newest
+    /// record is still whole whatever prefixes landed.
+    #[test]
+    fn two_short_header_writes_in_a_row_still_leave_a_whole_record() {
+        for page_size in [512, 1024] {
+            let (old, first) = old_and_new(page_size);
+            let mut second = first;
+            second.checkpoint_seq = 12;
+            second.root = 6;
+            let (old_image, stamp) = page_holding(&old);
+            let (first_image, _) = first.encode_over(&old, stamp);
+            let (second_image, _) = second.encode_over(&old, stamp);
+            for n1 in (0..=page_size).step_by(7) {
+                for n2 in (0..=page_size).step_by(11) {
+                    let mut disk = old_image.clone();
+                    disk[..n1].copy_from_slice(&first_image[..n1]);
+                    disk[..n2].copy_from_slice(&second_image[..n2]);
+                    let header = DbHeader::decode(&disk)
+                        .unwrap_or_else(|e| panic!("{page_size}: {n1} then {n2} bytes: {e}"));
+                    assert!(
+                        [old, first, second].contains(&header),
+                        "{page_size}: {n1} then {n2} bytes"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_record_falls_back_to_the_other_but_not_surely() {
+        for page_size in [512, 1024] {
+            let (old, new) = old_and_new(page_size);
+            let (old_image, stamp) = page_holding(&old);
+            let (image, new_stamp) = new.encode_over(&old, stamp);
+            // A flip in the newest record: the older one is read, flagged as maybe stale.
+            let mut flipped = image.clone();
+            flipped[slot_offset(page_size, new_stamp.slot) + 20] ^= 1;
+            let read = DbHeader::read_page(&flipped).unwrap();
+            assert_eq!(read.header, old);
+            assert!(!read.surely_newest, "the newer record may have been lost");
+            // A flip outside both records: both are whole, the newest is read surely.
+            let mut flipped = image.clone();
+            flipped[300] ^= 1;
+            assert!(verify_page(HEADER_PAGE, &flipped).is_err());
+            let read = DbHeader::read_page(&flipped).unwrap();
+            assert_eq!(read.header, new);
+            assert!(read.surely_newest);
+            // Both records damaged: corrupt.
+            let mut both = image.clone();
+            both[slot_offset(page_size, 0) + 3] ^= 1;
+            both[slot_offset(page_size, 1) + 3] ^= 1;
+            assert!(matches!(DbHeader::decode(&both), Err(Error::Corrupt(_))));
+            // The old page alone, fully valid.
+            assert_eq!(DbHeader::decode(&old_image), Ok(old));
+        }
+    }
+
+    #[test]
+    fn the_page_size_is_readable_from_a_prefix_through_either_slot() {
+        for page_size in [512usize, 1024, 4096] {
+            let image = DbHeader::new(page_size).encode();
+            let prefix = &image[..page_size.min(1024)];
+            assert_eq!(DbHeader::recorded_page_size(prefix), Some(page_size as u32));
+            let mut torn = image.clone();
+            torn[..HEADER_RECORD_BYTES].fill(0);
+            let prefix = &torn[..page_size.min(1024)];
+            assert_eq!(
+                DbHeader::recorded_page_size(prefix),
+                Some(page_size as u32),
+                "slot 1 of a {page_size}-byte page"
+            );
+        }
+        let mut torn = DbHeader::new(4096).encode();
+        torn[..HEADER_RECORD_BYTES].fill(0);
         assert_eq!(DbHeader::recorded_page_size(&torn[..512]), None);
         assert_eq!(DbHeader::recorded_page_size(&[]), None);
     }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::canary::Canary;
 use crate::io::{Completion, CompletionGroup, IOResult};
-use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
+use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderStamp, verify_page};
 use crate::storage::page_access::{PageNo, PageRef};
 use crate::storage::wal::append::{WAL_SYNC_LABEL, check_len, check_members};
 use crate::storage::wal::format::{WalHeader, frame_image_offset};
@@ -104,6 +104,9 @@ struct CopyPlan {
     images: Vec<PageRef>,
     /// The header the database file gets.
     header: DbHeader,
+    /// The database file's newest header record, which the write of page 1 keeps, and
+    /// where it sits.
+    newest: (DbHeader, HeaderStamp),
 }
 
 /// A checkpoint in progress. Drive it with `step` until Done.
@@ -266,7 +269,13 @@ impl Checkpoint {
                     let copied = plan.pages.iter().filter(|(p, _)| *p != HEADER_PAGE).count() + 1;
                     {
                         let mut state = self.pager.state();
+                        assert_eq!(
+                            (state.db_header, state.db_header_stamp),
+                            plan.newest,
+                            "only the one running checkpoint rewrites page 1"
+                        );
                         state.db_header = plan.header;
+                        state.db_header_stamp = plan.newest.1.next();
                         state.wal.backfilled = state.wal.backfilled.max(plan.upto);
                     }
                     return self.after_copy(copied);
@@ -342,6 +351,7 @@ impl Checkpoint {
             pages,
             images: Vec::new(),
             header,
+            newest: (state.db_header, state.db_header_stamp),
         })
     }
 
@@ -365,7 +375,8 @@ impl Checkpoint {
             .filter(|((page, _), _)| *page != HEADER_PAGE)
             .map(|((page, _), image)| (*page, image.as_slice()))
             .collect();
-        let header_image = plan.header.encode();
+        let (newest, stamp) = plan.newest;
+        let (header_image, _) = plan.header.encode_over(&newest, stamp);
         writes.push((HEADER_PAGE, &header_image));
         let mut group = CompletionGroup::new(|_| {}).with_label(CHECKPOINT_COPY_LABEL);
         let members: Vec<(Completion, usize)> = writes

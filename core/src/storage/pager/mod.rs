@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::canary::Canary;
 use crate::io::{File, IO};
 use crate::options::DbOptions;
-use crate::storage::format::DbHeader;
+use crate::storage::format::{DbHeader, HeaderStamp};
 use crate::storage::page_access::PageNo;
 use crate::storage::txn::{ReadTxn, WriteTxn};
 use crate::storage::wal::WalIndex;
@@ -78,6 +78,8 @@ pub(crate) struct PagerState {
     pub(crate) header: DbHeader,
     /// Header currently in the database file.
     pub(crate) db_header: DbHeader,
+    /// Where `db_header`'s record sits on page 1; a checkpoint writes the other slot.
+    pub(crate) db_header_stamp: HeaderStamp,
     pub(crate) wal: WalIndex,
     pub(crate) cache: PageCache,
     /// Registered snapshots by transaction id.
@@ -120,6 +122,8 @@ impl PagerState {
 pub(crate) struct Recovered {
     /// Header in the database file.
     pub(crate) db_header: DbHeader,
+    /// Where its record sits on page 1.
+    pub(crate) db_header_stamp: HeaderStamp,
     /// Header as of the last recovered commit.
     pub(crate) header: DbHeader,
     pub(crate) wal_index: WalIndex,
@@ -168,6 +172,7 @@ impl Pager {
                 commit_seq: recovered.commit_seq,
                 header: recovered.header,
                 db_header: recovered.db_header,
+                db_header_stamp: recovered.db_header_stamp,
                 wal: recovered.wal_index,
                 cache,
                 readers: BTreeMap::new(),

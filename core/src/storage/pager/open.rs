@@ -5,9 +5,17 @@
 //! before anything else. An existing file is first probed for the page size its header
 //! records, so opening with another `page_size` is `InvalidOptions` and writes nothing.
 //! A file of at most one page with no readable header (or only part of its header page)
-//! and an empty WAL is a creation cut short by a crash (no commit ever happened) and is
-//! created afresh; any other unreadable header is `Corrupt`. Otherwise page 1 must verify (`Corrupt`
-//! if not) and match the options' page size (`InvalidOptions` if not).
+//! and an empty WAL is a creation cut short by a crash or a short write (no commit ever
+//! happened: every commit writes the WAL first) and is created afresh; any other
+//! unreadable header is `Corrupt`. Otherwise page 1 must hold a valid header record
+//! (`Corrupt` if not) matching the options' page size (`InvalidOptions` if not).
+//!
+//! Page 1 keeps two header records and a checkpoint never writes over the newest
+//! (storage/format.rs). When the newest cannot be told for sure (the page checksum fails
+//! and only one record is whole), the opener falls back to the whole record only if the
+//! recovered WAL generation started at or before that record's checkpoint: then every
+//! commit since is in the WAL. Otherwise the newer record was lost to damage the fault
+//! model calls corruption (a bit flip), and the database is `Corrupt`.
 //!
 //! After recovery the WAL is truncated to its valid part when anything follows it
 //! (leftover frames of a commit lost in the crash must never be completed into a valid
@@ -23,7 +31,7 @@ use std::sync::Arc;
 
 use crate::io::{Completion, File, IO, IOResult, block_on};
 use crate::options::DbOptions;
-use crate::storage::format::{DbHeader, HEADER_PAGE};
+use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderRead, HeaderStamp};
 use crate::storage::wal::append::check_len;
 use crate::storage::wal::recovery::WalRecovery;
 use crate::{Error, Result, io_yield_one, return_if_io};
@@ -60,7 +68,7 @@ enum OpenState {
     /// Scanning the WAL.
     Recover {
         recovery: Box<WalRecovery>,
-        db_header: DbHeader,
+        db_read: HeaderRead,
     },
     /// Opened (or failed).
     Finished,
@@ -170,8 +178,12 @@ impl Opener {
                         io_yield_one!(sync.clone());
                     }
                     finished_ok(sync, 0)?;
-                    let db_header = *header;
-                    self.start_recovery(db_header);
+                    let db_read = HeaderRead {
+                        header: *header,
+                        stamp: HeaderStamp::CREATED,
+                        surely_newest: true,
+                    };
+                    self.start_recovery(db_read);
                 }
                 OpenState::WaitHeaderRead { read } => {
                     if !read.finished() {
@@ -181,8 +193,8 @@ impl Opener {
                     let image = read
                         .take_read_buffer()
                         .expect("a successful read carries its bytes");
-                    match decode_db_header(&image, self.options.page_size) {
-                        Ok(db_header) => self.start_recovery(db_header),
+                    match read_db_header(&image, self.options.page_size) {
+                        Ok(db_read) => self.start_recovery(db_read),
                         Err(Error::Corrupt(_)) if self.creation_never_finished()? => {
                             let write = self.create()?;
                             io_yield_one!(write);
@@ -190,12 +202,11 @@ impl Opener {
                         Err(e) => return Err(e),
                     }
                 }
-                OpenState::Recover {
-                    recovery,
-                    db_header,
-                } => {
+                OpenState::Recover { recovery, db_read } => {
                     let recovered = return_if_io!(recovery.step());
-                    let db_header = *db_header;
+                    let db_read = *db_read;
+                    check_fallback_covered(&db_read, recovered.wal_checkpoint_seq)?;
+                    let db_header = db_read.header;
                     let commit_seq = db_header
                         .checkpoint_seq
                         .max(recovered.wal_checkpoint_seq.unwrap_or(0))
@@ -203,6 +214,7 @@ impl Opener {
                     let valid_len = recovered.valid_len;
                     let recovered = Recovered {
                         db_header,
+                        db_header_stamp: db_read.stamp,
                         header: recovered.header.unwrap_or(db_header),
                         wal_index: recovered.index,
                         commit_seq,
@@ -288,15 +300,15 @@ impl Opener {
         Ok(write)
     }
 
-    /// Whether an unreadable header page is a creation cut short by a crash: the file
-    /// holds exactly one page and the WAL was never written. Such a database never held
+    /// Whether an unreadable header page is a creation cut short by a crash or a short
+    /// write: the file holds at most one page and the WAL was never written. Such a database never held
     /// data (every commit writes the WAL first), so creating it afresh loses nothing.
     fn creation_never_finished(&self) -> Result<bool> {
         let (db, wal) = self
             .files
             .as_ref()
             .expect("files are opened in the first step");
-        Ok(db.size()? == self.options.page_size as u64 && wal.size()? == 0)
+        Ok(db.size()? <= self.options.page_size as u64 && wal.size()? == 0)
     }
 
     fn db(&self) -> &Arc<dyn File> {
@@ -307,17 +319,17 @@ impl Opener {
             .0
     }
 
-    fn start_recovery(&mut self, db_header: DbHeader) {
+    fn start_recovery(&mut self, db_read: HeaderRead) {
         let wal = self
             .files
             .as_ref()
             .expect("files are opened in the first step")
             .1
             .clone();
-        let recovery = WalRecovery::new(wal, self.options.clone(), db_header.checkpoint_seq);
+        let recovery = WalRecovery::new(wal, self.options.clone(), db_read.header.checkpoint_seq);
         self.state = OpenState::Recover {
             recovery: Box::new(recovery),
-            db_header,
+            db_read,
         };
     }
 }
@@ -330,16 +342,32 @@ fn finished_ok(c: &Completion, len: usize) -> Result<()> {
     }
 }
 
-fn decode_db_header(image: &[u8], page_size: usize) -> Result<DbHeader> {
-    let header = DbHeader::decode(image).map_err(|e| match e {
+fn read_db_header(image: &[u8], page_size: usize) -> Result<HeaderRead> {
+    let read = DbHeader::read_page(image).map_err(|e| match e {
         Error::Corrupt(why) => Error::Corrupt(format!("page {HEADER_PAGE}: {why}")),
         other => other,
     })?;
-    if header.page_size as usize != page_size {
+    if read.header.page_size as usize != page_size {
         return Err(Error::InvalidOptions(format!(
             "page_size {page_size}: the database was created with page size {}",
-            header.page_size
+            read.header.page_size
         )));
     }
-    Ok(header)
+    Ok(read)
+}
+
+/// A header record that may not be the newest is usable only if the recovered WAL
+/// generation (started at `wal_start_seq`) holds every commit after its checkpoint.
+fn check_fallback_covered(db_read: &HeaderRead, wal_start_seq: Option<u64>) -> Result<()> {
+    if db_read.surely_newest
+        || wal_start_seq.is_some_and(|start| start <= db_read.header.checkpoint_seq)
+    {
+        return Ok(());
+    }
+    Err(Error::Corrupt(format!(
+        "page {HEADER_PAGE}: the header record in slot {} is damaged and the WAL does not \
+         reach back to the older record's checkpoint {}",
+        1 - db_read.stamp.slot,
+        db_read.header.checkpoint_seq
+    )))
 }
