@@ -14,6 +14,7 @@ use braid_workloads::{Next, TxnProgram, Workload};
 use super::convert;
 use super::nemesis::lock_choices;
 use super::outcome::Failure;
+use super::sim_io::SimIO;
 use super::simulation::{Simulation, claims_of};
 
 /// One simulated connection and the transaction it is running.
@@ -63,6 +64,64 @@ struct Inflight {
     waiting: Option<Completion>,
     /// Issued by the fiber itself (a rollback after Busy), not by the program.
     by_fiber: bool,
+    /// A completion group the op waited on that had a failed member before the op's own
+    /// commit (if any) ended its transaction: the op must then end with an error
+    /// (`check_finished_wait`).
+    failed_wait: Option<String>,
+}
+
+impl Inflight {
+    fn new(core: braid_core::Op, by_fiber: bool) -> Inflight {
+        Inflight {
+            core,
+            waiting: None,
+            by_fiber,
+            failed_wait: None,
+        }
+    }
+
+    /// Checks the completion group the op waited on, now that it finished and before the
+    /// engine sees it. A group finishes only when its last member does: a member still
+    /// pending is returned as the failure message at once. A group with a failed member
+    /// (it failed, or `io` saw a member complete with a fault) obliges the op to end with
+    /// an error, noted in `failed_wait`. The only group failure an op may outlive is one
+    /// after its own commit ended its transaction: the auto-checkpoint a commit runs
+    /// afterwards reports nothing, the commit stands (`Connection::transaction_open`).
+    fn check_finished_wait(&mut self, conn: &Connection, io: &SimIO) -> Option<String> {
+        let c = self.waiting.as_ref()?;
+        let label = c.label()?;
+        if let Some(member) = io.unfinished_member_of(c) {
+            return Some(format!(
+                "completion group \"{label}\" finished ({:?}) while its member #{} {} {}@{}+{} \
+                 was still pending",
+                c.result(),
+                member.id,
+                member.kind.name(),
+                member.file,
+                member.offset,
+                member.len
+            ));
+        }
+        if self.failed_wait.is_some() {
+            return None;
+        }
+        let commits = matches!(
+            self.core,
+            braid_core::Op::Commit | braid_core::Op::Put(..) | braid_core::Op::Delete(_)
+        );
+        if commits && !conn.transaction_open() {
+            return None;
+        }
+        let member = io.failed_member_of(c);
+        if c.failed() || member.is_some() {
+            let member = member.unwrap_or_else(|| "a member failed".into());
+            self.failed_wait = Some(format!(
+                "completion group \"{label}\" ({member}) finished with {:?}",
+                c.result()
+            ));
+        }
+        None
+    }
 }
 
 impl Fiber {
@@ -126,6 +185,14 @@ impl Simulation {
             }
         }
         let inflight = run.inflight.as_mut().expect("an op is in flight");
+        if let Some(early) = inflight.check_finished_wait(&self.fibers[index].conn, &self.io) {
+            let process = self.fibers[index].process;
+            self.fail(
+                "group-finished-early",
+                &format!("conn {process}: {}: {early}", inflight.core.name()),
+            );
+            return;
+        }
         let result = self.fibers[index].conn.execute(&inflight.core);
         match result {
             Ok(IOResult::IO(waiting)) => {
@@ -193,11 +260,7 @@ impl Simulation {
         };
         self.invoke(process, &op);
         self.note(format_args!("conn {process} invoke {op:?}"));
-        Action::Run(Inflight {
-            core: convert::into_core(op),
-            waiting: None,
-            by_fiber,
-        })
+        Action::Run(Inflight::new(convert::into_core(op), by_fiber))
     }
 
     /// While draining, a fiber inside an explicit transaction rolls back instead of going on.
@@ -213,8 +276,27 @@ impl Simulation {
         result: Result<braid_core::Output, Error>,
     ) {
         let process = self.fibers[index].process;
-        let Inflight { core, by_fiber, .. } = run.inflight.take().expect("an op was in flight");
+        let Inflight {
+            core,
+            by_fiber,
+            failed_wait,
+            ..
+        } = run.inflight.take().expect("an op was in flight");
         let op = convert::from_core(core);
+        if let (Some(failed), Ok(output)) = (&failed_wait, &result) {
+            // Judged before the oracle: the data may even look right, the lost error is
+            // the bug (an engine must never report success over a failed write or sync).
+            self.fail(
+                "lost-io-error",
+                &format!(
+                    "conn {}: {} waited on I/O that failed ({failed}) and still returned \
+                     {output:?}",
+                    self.fibers[index].process,
+                    op.name()
+                ),
+            );
+            return;
+        }
         // The output moves into the oracle's terms; only the error is kept beside it.
         let (oracle_result, error): (OpResult, Option<Error>) = match result {
             Ok(output) => (Ok(convert::output(output)), None),
@@ -250,8 +332,8 @@ impl Simulation {
                 run.busy_retries = 0;
                 // Progress for writers: a commit that published something.
                 if claims.commit_seq.is_some_and(|seq| seq > 0) {
-                    self.last_commit_step = self.step;
-                    self.busy_since_commit = false;
+                    self.last_lock_change_step = self.step;
+                    self.busy_since_lock_change = false;
                 }
                 if matches!(op, Op::Commit) {
                     run.committed = true;
@@ -272,7 +354,7 @@ impl Simulation {
         match err {
             Error::Busy => {
                 self.stats.busy_retries += 1;
-                self.busy_since_commit = true;
+                self.busy_since_lock_change = true;
                 run.busy_retries += 1;
                 if run.busy_retries > self.settings.liveness.busy_retries {
                     if self.fibers[index].conn.in_transaction() {
@@ -286,11 +368,7 @@ impl Simulation {
                 // Retry the same op after backing off (a fresh invoke).
                 self.fibers[index].backing_off = true;
                 self.invoke(process, &op);
-                run.inflight = Some(Inflight {
-                    core: convert::into_core(op),
-                    waiting: None,
-                    by_fiber,
-                });
+                run.inflight = Some(Inflight::new(convert::into_core(op), by_fiber));
                 self.fibers[index].txn = Some(run);
             }
             Error::BusySnapshot => {
@@ -372,9 +450,11 @@ impl Simulation {
         self.stats.transactions += 1;
         self.stats.abort("crash");
         let record = run.program.finish(outcome);
-        self.workloads
-            .txn_finished(self.step, record)
-            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
+        match self.workloads.txn_finished(self.step, record) {
+            Err(v) if self.corruption_explains(&v) => Ok(()),
+            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Ok(()) => Ok(()),
+        }
     }
 
     fn hash_result(&mut self, process: u64, op: &Op, result: &OpResult) {

@@ -192,6 +192,13 @@ impl Connection {
         state.running.is_some() || state.txn.as_ref().is_some_and(|t| t.write.is_some())
     }
 
+    /// Whether a transaction is open: an explicit one, or the implicit one of an op
+    /// still running. A commit (explicit, or an implicit write's) ends its transaction
+    /// before the auto-checkpoint that may follow it inside the same op.
+    pub fn transaction_open(&self) -> bool {
+        self.state().txn.is_some()
+    }
+
     /// Whether an explicit transaction is open.
     pub fn in_transaction(&self) -> bool {
         self.state().txn.as_ref().is_some_and(|t| t.explicit)

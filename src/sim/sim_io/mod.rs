@@ -362,6 +362,45 @@ impl SimIO {
         state.files.get(id).map(|f| f.durable.clone())
     }
 
+    /// A member of `group` (directly or through nested groups) that completed with a
+    /// fault, described, if one did recently (see `SimState::member_failures`).
+    pub fn failed_member_of(&self, group: &Completion) -> Option<String> {
+        let state = self.state();
+        state
+            .member_failures
+            .iter()
+            .rev()
+            .find(|(g, _)| g.same_as(group))
+            .map(|(_, what)| what.clone())
+    }
+
+    /// A pending operation, not yet finished, that belongs to `group` (directly or through
+    /// nested groups): a group that finished while it waits finished early.
+    pub fn unfinished_member_of(&self, group: &Completion) -> Option<PendingOp> {
+        let state = self.state();
+        state.pending.iter().find_map(|(id, pending)| {
+            let mut frontier: VecDeque<Completion> = pending.completion.groups().into();
+            while let Some(g) = frontier.pop_front() {
+                if g.same_as(group) {
+                    return (!pending.completion.finished()).then(|| state.describe(*id, pending));
+                }
+                frontier.extend(g.groups());
+            }
+            None
+        })
+    }
+
+    /// How many syncs of `path` have completed successfully so far (0 for no such file).
+    /// After each one, everything written to the file before it is durable.
+    pub fn syncs_completed(&self, path: &str) -> u64 {
+        let state = self.state();
+        state
+            .names
+            .get(path)
+            .and_then(|id| state.files.get(id))
+            .map_or(0, |f| f.syncs_completed)
+    }
+
     /// A copy of the volatile image of `path` (what reads see), if the file exists.
     pub fn volatile_image(&self, path: &str) -> Option<Vec<u8>> {
         let state = self.state();

@@ -2,7 +2,7 @@
 //! not yet made durable, and the operations still pending. Everything here runs under
 //! `SimIO`'s mutex; completions are finished by the caller after the lock is released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use braid_core::{Completion, CompletionError, CompletionResult};
 
@@ -60,6 +60,8 @@ pub(crate) struct FileData {
     pub(crate) volatile: Vec<u8>,
     /// Completed writes and truncates since the last successful sync, in completion order.
     pub(crate) unsynced: Vec<Unsynced>,
+    /// Syncs of this file that completed successfully, ever (a crash keeps the count).
+    pub(crate) syncs_completed: u64,
 }
 
 /// Everything `SimIO` knows.
@@ -74,7 +76,13 @@ pub(crate) struct SimState {
     /// The simulator's clock, in decisions.
     pub(crate) now: u64,
     pub(crate) faults: FaultCounts,
+    /// The newest groups with a member that completed with a fault, each with that
+    /// member's description (`MEMBER_FAILURES_KEPT` at most, oldest dropped first).
+    pub(crate) member_failures: VecDeque<(Completion, String)>,
 }
+
+/// Group failures `SimState::member_failures` keeps: far more than can be awaited at once.
+const MEMBER_FAILURES_KEPT: usize = 64;
 
 /// The outcome to deliver to a completion once the lock is released.
 pub(crate) struct Delivery {
@@ -108,6 +116,7 @@ impl SimState {
             durable: Vec::new(),
             volatile: Vec::new(),
             unsynced: Vec::new(),
+            syncs_completed: 0,
         };
         self.files.insert(id, data);
         self.names.insert(path.to_string(), id);
@@ -170,6 +179,19 @@ impl SimState {
         }
     }
 
+    /// Remembers that `member` completed with a fault, for every group it belongs to,
+    /// directly or through nested groups.
+    fn remember_member_failure(&mut self, member: &Completion, what: &str) {
+        let mut frontier: VecDeque<Completion> = member.groups().into();
+        while let Some(group) = frontier.pop_front() {
+            frontier.extend(group.groups());
+            if self.member_failures.len() == MEMBER_FAILURES_KEPT {
+                self.member_failures.pop_front();
+            }
+            self.member_failures.push_back((group, what.to_string()));
+        }
+    }
+
     /// Checks that `outcome` makes sense for operation `id`.
     pub(crate) fn validate(&self, id: u64, outcome: IoOutcome) -> Result<(), SimIoError> {
         let pending = self.pending.get(&id).ok_or(SimIoError::UnknownOp(id))?;
@@ -213,6 +235,15 @@ impl SimState {
         if let Some(fault) = fault {
             self.faults
                 .record(fault, &pending.completion.group_labels());
+            let member = self.describe(id, &pending);
+            let what = format!(
+                "member #{id} {} {}@{}+{} completed with {fault}",
+                member.kind.name(),
+                member.file,
+                member.offset,
+                member.len
+            );
+            self.remember_member_failure(&pending.completion, &what);
         }
         let completed_seq = self.next_completed_seq;
         self.next_completed_seq += 1;
@@ -270,6 +301,7 @@ impl FileData {
             }
             OpData::Sync => {
                 self.make_durable();
+                self.syncs_completed += 1;
                 (Ok(0), None)
             }
             OpData::Truncate { len } => {

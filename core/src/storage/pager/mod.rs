@@ -280,6 +280,12 @@ impl Pager {
         self.state().writer.is_some()
     }
 
+    /// The id of the transaction (or checkpoint) holding the write lock, if any: ids are
+    /// never reused within one open, so a change of owner means the lock changed hands.
+    pub fn write_lock_owner(&self) -> Option<u64> {
+        self.state().writer
+    }
+
     /// Number of registered snapshots (readers and the writer).
     pub fn reader_count(&self) -> usize {
         self.state().readers.len()
