@@ -98,9 +98,14 @@ fn leak_write_lock_is_caught() {
 }
 
 #[test]
+fn ack_failed_sync_is_caught() {
+    assert_caught(Canary::AckFailedSync);
+}
+
+#[test]
 fn every_canary_has_a_test_here() {
     // A new canary must get its own test above (and this count raised).
-    assert_eq!(Canary::ALL.len(), 8);
+    assert_eq!(Canary::ALL.len(), 9);
 }
 
 #[test]

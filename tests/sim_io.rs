@@ -526,3 +526,50 @@ fn files_open_remove_and_hash_deterministically() {
         "a removed file refuses I/O"
     );
 }
+
+/// What the simulator asks SimIO when a fiber resumes from a completion group: which
+/// member failed, which member is still pending, and how many syncs completed.
+#[test]
+fn sim_io_names_a_groups_failed_or_unfinished_member_and_counts_completed_syncs() {
+    let io = SimIO::new();
+    let file = io.open_file("wal").expect("open");
+    let (a, b) = (Completion::new_noop(), Completion::new_noop());
+    let mut group = CompletionGroup::new(|_| {}).with_label("commit-frames");
+    group.add(&a);
+    group.add(&b);
+    let built = group.build();
+    let a = file.pwrite(0, b"aaaa", a).expect("submit");
+    file.pwrite(4, b"bbbb", b).expect("submit");
+    let pending = io
+        .unfinished_member_of(&built)
+        .expect("both members pending");
+    assert_eq!((pending.file.as_str(), pending.offset), ("wal", 0));
+    assert_eq!(io.failed_member_of(&built), None);
+    io.complete(0, IoOutcome::Short(2)).expect("pending");
+    assert!(a.finished());
+    let failed = io
+        .failed_member_of(&built)
+        .expect("the short write is remembered");
+    assert!(failed.contains("#0 write wal@0+4"), "{failed}");
+    let pending = io.unfinished_member_of(&built).expect("one member pending");
+    assert_eq!(pending.offset, 4);
+    io.complete(1, IoOutcome::Ok).expect("pending");
+    assert_eq!(io.unfinished_member_of(&built), None);
+    // A short write completes with its short count, so the group itself succeeds: only
+    // the remembered member tells the simulator that the op must still fail.
+    assert!(built.finished() && !built.failed());
+    assert!(io.failed_member_of(&built).is_some());
+    // An unrelated group knows nothing of it.
+    let other = CompletionGroup::new(|_| {}).with_label("x").build();
+    assert_eq!(io.failed_member_of(&other), None);
+
+    assert_eq!(io.syncs_completed("wal"), 0);
+    sync(&file);
+    io.complete(2, IoOutcome::Error(ErrorKind::Other))
+        .expect("pending");
+    assert_eq!(io.syncs_completed("wal"), 0, "a failed sync does not count");
+    sync(&file);
+    drain(&io);
+    assert_eq!(io.syncs_completed("wal"), 1);
+    assert_eq!(io.syncs_completed("no such file"), 0);
+}

@@ -21,10 +21,13 @@ pub enum Canary {
     EvictDirtyPage,
     /// The write lock is not released when a commit fails.
     LeakWriteLock,
+    /// A commit whose WAL fsync failed is acknowledged anyway (no poisoning): the error of
+    /// the "wal-sync" group is lost, and the commit may vanish at the next crash.
+    AckFailedSync,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 8] = [
+    pub const ALL: [Canary; 9] = [
         Canary::CounterBeforeYield,
         Canary::PublishBeforeFsync,
         Canary::SkipBusySnapshot,
@@ -33,6 +36,7 @@ impl Canary {
         Canary::RecoverySkipChecksum,
         Canary::EvictDirtyPage,
         Canary::LeakWriteLock,
+        Canary::AckFailedSync,
     ];
 
     /// The name used on the command line (`--canary NAME`).
@@ -46,6 +50,7 @@ impl Canary {
             Canary::RecoverySkipChecksum => "recovery-skip-checksum",
             Canary::EvictDirtyPage => "evict-dirty-page",
             Canary::LeakWriteLock => "leak-write-lock",
+            Canary::AckFailedSync => "ack-failed-sync",
         }
     }
 

@@ -486,6 +486,43 @@ fn group_first_member_acknowledges_a_commit_whose_frames_failed() {
     assert_eq!(after, base, "and the acknowledged commit is lost");
 }
 
+#[test]
+fn ack_failed_sync_acknowledges_a_commit_whose_fsync_failed() {
+    /// The answer to a commit whose WAL fsync fails, and what a crash right after keeps.
+    fn commit_with_failing_fsync(
+        canary: Option<Canary>,
+    ) -> (Result<Output>, BTreeMap<Vec<u8>, Vec<u8>>) {
+        let (crash, io) = crash_io();
+        let db = open(&io, options(canary));
+        let conn = db.connect();
+        commit_keys(io.as_ref(), &conn, "base", 0..3).expect("commit 1");
+        crash.set_fail_syncs(true);
+        let commit = commit_keys(io.as_ref(), &conn, "lost", 3..6);
+        crash.set_fail_syncs(false);
+        drop((conn, db));
+        crash.crash();
+        let db = open(&io, options(canary));
+        let after = contents(io.as_ref(), &db.connect()).expect("scan after reopen");
+        (commit, after)
+    }
+    let base: BTreeMap<_, _> = (0..3).map(|k| (key(k), value("base", k))).collect();
+    let (commit, after) = commit_with_failing_fsync(None);
+    assert!(
+        matches!(commit, Err(Error::Completion(_))),
+        "the failed fsync fails the commit: {commit:?}"
+    );
+    assert_eq!(after, base);
+    let (commit, after) = commit_with_failing_fsync(Some(Canary::AckFailedSync));
+    assert!(
+        matches!(commit, Ok(Output::Committed { .. })),
+        "the canary acknowledges it: {commit:?}"
+    );
+    assert_eq!(
+        after, base,
+        "and the crash takes the acknowledged commit back"
+    );
+}
+
 /// Which test above covers each canary; a new canary fails to compile here until it has
 /// one.
 fn covering_test(canary: Canary) -> &'static str {
@@ -500,6 +537,7 @@ fn covering_test(canary: Canary) -> &'static str {
         Canary::RecoverySkipChecksum => "recovery_skip_checksum_accepts_a_damaged_commit",
         Canary::EvictDirtyPage => "evict_dirty_page_loses_writes_of_a_large_transaction",
         Canary::LeakWriteLock => "leak_write_lock_keeps_every_writer_busy_after_a_failed_commit",
+        Canary::AckFailedSync => "ack_failed_sync_acknowledges_a_commit_whose_fsync_failed",
     }
 }
 

@@ -572,6 +572,35 @@ fn normal_durability_keeps_what_a_wal_reset_made_durable() {
     assert_eq!(kind(run.recover(&[], 0)), ViolationKind::LostCommit);
 }
 
+/// What the simulator reports after a WAL sync completed: every acknowledged commit is
+/// durable, so under Normal a recovery may no longer go back before them.
+#[test]
+fn normal_durability_keeps_what_a_completed_wal_sync_made_durable() {
+    let history = |noted: bool| {
+        let mut run = Run::new(Durability::Normal);
+        run.put(1, "a", "1", 1);
+        run.put(1, "b", "2", 2);
+        if noted {
+            let acknowledged = run.oracle.committed_seq();
+            assert_eq!(acknowledged, 2);
+            run.oracle.note_durable(acknowledged);
+        }
+        run.put(1, "c", "3", 3);
+        run.crash(true);
+        run.recover(&[("a", "1")], 1)
+    };
+    history(false).expect("without a known durable commit, losing a suffix is allowed");
+    assert_eq!(kind(history(true)), ViolationKind::LostCommit);
+    // What the sync did not cover may still be lost.
+    let mut run = Run::new(Durability::Normal);
+    run.put(1, "a", "1", 1);
+    run.oracle.note_durable(1);
+    run.put(1, "b", "2", 2);
+    run.crash(true);
+    run.recover(&[("a", "1")], 1)
+        .expect("the commit after the sync was not durable");
+}
+
 #[test]
 fn work_continues_from_the_recovered_state() {
     let mut run = Run::new(Durability::Normal);

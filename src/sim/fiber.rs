@@ -114,7 +114,10 @@ impl Inflight {
         }
         let member = io.failed_member_of(c);
         if c.failed() || member.is_some() {
-            let member = member.unwrap_or_else(|| "a member failed".into());
+            let member = member.unwrap_or_else(|| match c.get_error() {
+                Some(braid_core::CompletionError::Aborted) => "its members were aborted".into(),
+                _ => "a member failed".into(),
+            });
             self.failed_wait = Some(format!(
                 "completion group \"{label}\" ({member}) finished with {:?}",
                 c.result()

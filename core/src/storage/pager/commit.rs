@@ -159,7 +159,9 @@ impl WriteTxn {
                     if !sync.finished() {
                         io_yield_one!(sync.clone());
                     }
-                    if let Some(e) = sync.get_error() {
+                    if let Some(e) = sync.get_error()
+                        && !self.pager.canary(Canary::AckFailedSync)
+                    {
                         self.pager.poison();
                         return self.fail(Error::Completion(e));
                     }
