@@ -9,6 +9,8 @@
 //! timeline.txt   one line per event of the run, for people
 //! history.edn    the run's history, Jepsen/Elle EDN, one map per line (the newest events
 //!                the simulation keeps, see `SimOptions::record_history`)
+//! elle-history.edn  the list-append transactions in Elle's transaction form (`:f :txn`,
+//!                micro-ops), when the run had any: what `elle-cli --model list-append` reads
 //! ```
 //!
 //! Writing is atomic: everything goes into a hidden sibling directory that is renamed into
@@ -29,6 +31,8 @@ pub const TAPE_FILE: &str = "tape.bin";
 pub const TIMELINE_FILE: &str = "timeline.txt";
 /// File name of the EDN history inside an artifact directory.
 pub const HISTORY_FILE: &str = "history.edn";
+/// File name of the list-append transactions in Elle's transaction form.
+pub const ELLE_HISTORY_FILE: &str = "elle-history.edn";
 
 /// What `failure.json` holds: enough to rerun the failure exactly, and to tell whether a
 /// rerun matched.
@@ -222,6 +226,10 @@ pub fn write_failure_dir(
         let path = staging.join(HISTORY_FILE);
         std::fs::write(&path, history.to_edn()).map_err(io_error(&path))?;
     }
+    if let Some(history) = run.txn_history.as_ref().filter(|h| h.txn_count() > 0) {
+        let path = staging.join(ELLE_HISTORY_FILE);
+        std::fs::write(&path, history.to_edn()).map_err(io_error(&path))?;
+    }
 
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
@@ -279,6 +287,7 @@ mod tests {
             tape: tape.clone(),
             timeline: vec!["step 0 a".into()],
             history: None,
+            txn_history: None,
         };
         write_failure_dir(&dir, &record, &run).expect("written");
         // Writing again replaces the directory.

@@ -64,6 +64,10 @@ pub enum Command {
         /// Run twice and fail (exit 3) unless both runs give the same trace hash.
         #[arg(long)]
         check_determinism: bool,
+        /// Write the list-append transactions in Elle's transaction form (EDN, one map
+        /// per line) to this file, for `elle-cli --model list-append`.
+        #[arg(long)]
+        history: Option<PathBuf>,
     },
     /// Check config files without running anything.
     Check {
@@ -178,6 +182,7 @@ pub fn main() -> i32 {
             json,
             canary,
             check_determinism,
+            history,
         } => run::run(&RunArgs {
             config,
             seed,
@@ -187,6 +192,7 @@ pub fn main() -> i32 {
             json,
             canary,
             check_determinism,
+            history,
         }),
         Command::Check { configs } => {
             let (code, messages) = crate::config::check_files(&configs);

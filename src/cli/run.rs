@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::artifacts;
 use crate::cli::{EXIT_FAILURE_FOUND, EXIT_INTERNAL, EXIT_PASS, EXIT_USAGE};
 use crate::config::{self, Config, Strategy};
 use crate::sim::{Outcome, SimOptions, Simulation};
@@ -18,6 +19,8 @@ pub struct RunArgs {
     pub json: Option<PathBuf>,
     pub canary: Option<String>,
     pub check_determinism: bool,
+    /// Where to write the Elle transaction-form history (`--history`).
+    pub history: Option<PathBuf>,
 }
 
 /// Loads the config named on the command line (or the default) and applies overrides.
@@ -130,7 +133,19 @@ pub fn run(args: &RunArgs) -> i32 {
         canary,
         ..SimOptions::default()
     };
-    let outcome = Simulation::new(settings.clone(), seed, options.clone()).run();
+    let (outcome, txn_history) = if args.history.is_some() {
+        let recording = SimOptions {
+            record_history: true,
+            ..options.clone()
+        };
+        let run = Simulation::new(settings.clone(), seed, recording).run_full();
+        (run.outcome, run.txn_history)
+    } else {
+        (
+            Simulation::new(settings.clone(), seed, options.clone()).run(),
+            None,
+        )
+    };
     if args.check_determinism {
         let again = Simulation::new(settings, seed, options).run();
         if again.trace_hash != outcome.trace_hash {
@@ -149,6 +164,22 @@ pub fn run(args: &RunArgs) -> i32 {
             eprintln!("braid run: cannot write {}: {err}", path.display());
             return EXIT_INTERNAL;
         }
+    }
+    if let (Some(path), Some(history)) = (&args.history, &txn_history) {
+        if let Err(err) = artifacts::write_file_atomic(path, &history.to_edn()) {
+            eprintln!("braid run: cannot write {}: {err}", path.display());
+            return EXIT_INTERNAL;
+        }
+        println!(
+            "history: {} list-append transactions in Elle's form in {}{}",
+            history.txn_count(),
+            path.display(),
+            if history.txn_count() == 0 {
+                " (the config runs no list-append workload)"
+            } else {
+                ""
+            }
+        );
     }
     println!("trace-hash={}", outcome.trace_hash);
     if outcome.passed() {

@@ -433,6 +433,7 @@ impl Simulation {
         }
         self.note(format_args!("conn {process} transaction ends {outcome:?}"));
         let record = run.program.finish(outcome);
+        self.record_txn_form(run.started_step, &record);
         if let Err(v) = self.workloads.txn_finished(self.step, record)
             && !self.corruption_explains(&v)
         {
@@ -453,6 +454,7 @@ impl Simulation {
         self.stats.transactions += 1;
         self.stats.abort("crash");
         let record = run.program.finish(outcome);
+        self.record_txn_form(run.started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
             Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),

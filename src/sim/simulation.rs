@@ -12,9 +12,9 @@
 use std::sync::{Arc, Mutex};
 
 use braid_core::{Canary, Completion, Database, IO, IOResult, Opener};
-use braid_oracle::history::{History, Nemesis};
-use braid_oracle::{Claims, Durability, Op, OpResult, SeqOracle};
-use braid_workloads::{Workload, WorkloadMix};
+use braid_oracle::history::{History, Nemesis, TxnHistory};
+use braid_oracle::{Claims, Durability, ElleTxn, Op, OpResult, SeqOracle};
+use braid_workloads::{Observed, TxnRecord, Workload, WorkloadMix};
 
 use super::choices::Choices;
 use super::convert;
@@ -48,6 +48,9 @@ pub struct RunArtifacts {
     /// The history of invocations, completions and nemesis events (with
     /// `SimOptions::record_history`).
     pub history: Option<History>,
+    /// The list-append transactions and nemesis events in Elle's transaction form (with
+    /// `SimOptions::record_history`).
+    pub txn_history: Option<TxnHistory>,
 }
 
 /// Knobs that are not part of a config.
@@ -116,6 +119,8 @@ pub struct Simulation {
     injector: Arc<SimYields>,
     pub(crate) timeline: Vec<String>,
     pub(crate) history: Option<History>,
+    /// List-append transactions for Elle's transaction form (with `record_history`).
+    pub(crate) txn_history: Option<TxnHistory>,
     pub(crate) failure: Option<Failure>,
     /// Scratch list of runnable fibers, reused by every decision.
     runnable_buffer: Vec<usize>,
@@ -186,6 +191,7 @@ impl Simulation {
             injector,
             timeline: Vec::new(),
             history: None,
+            txn_history: None,
             failure: None,
             runnable_buffer: Vec::new(),
             io_buffer: Vec::new(),
@@ -194,6 +200,7 @@ impl Simulation {
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
+            sim.txn_history = Some(TxnHistory::new());
         }
         sim.phase = sim.recovering(true);
         sim
@@ -265,11 +272,13 @@ impl Simulation {
         self.phase = Phase::Down;
         let tape = lock_choices(&self.choices).tape();
         let history = self.history.take();
+        let txn_history = self.txn_history.take();
         RunArtifacts {
             outcome,
             tape,
             timeline,
             history,
+            txn_history,
         }
     }
 
@@ -604,13 +613,14 @@ impl Simulation {
             return Ok(());
         }
         self.stats.recoveries += 1;
+        let restart = Nemesis::Restart {
+            recovered_seq: db.commit_seq(),
+        };
+        if let Some(history) = self.txn_history.as_mut() {
+            history.nemesis(self.step, restart.clone());
+        }
         if let Some(history) = self.history.as_mut() {
-            history.nemesis(
-                self.step,
-                Nemesis::Restart {
-                    recovered_seq: db.commit_seq(),
-                },
-            );
+            history.nemesis(self.step, restart);
         }
         self.oracle
             .on_recovered(self.step, &rows, &integrity, db.commit_seq())
@@ -652,6 +662,9 @@ impl Simulation {
                 self.failure = Some(failure);
                 return;
             }
+        }
+        if let Some(history) = self.txn_history.as_mut() {
+            history.nemesis(self.step, Nemesis::Crash);
         }
         let was_recovering = matches!(self.phase, Phase::Recovering { initial: false, .. });
         self.phase = Phase::Down;
@@ -768,6 +781,7 @@ impl Simulation {
         conn: &braid_core::Connection,
         mut program: Box<dyn braid_workloads::TxnProgram>,
     ) -> Result<(), Failure> {
+        let started_step = self.step;
         let mut last: Option<OpResult> = None;
         let mut outcome = braid_oracle::TxnOutcome::Committed;
         loop {
@@ -803,6 +817,7 @@ impl Simulation {
             return Ok(());
         }
         let record = program.finish(outcome);
+        self.record_txn_form(started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
             Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
@@ -872,6 +887,21 @@ impl Simulation {
                 self.hasher.write_u8(2);
                 self.hasher.write_u64(id);
             }
+        }
+    }
+
+    /// A list-append transaction that began at `started_step` and ends now goes into the
+    /// transaction-form history (when one is kept).
+    pub(crate) fn record_txn_form(&mut self, started_step: u64, record: &TxnRecord) {
+        if let (Some(history), Observed::ListAppend { mops }) =
+            (self.txn_history.as_mut(), &record.observed)
+        {
+            let txn = ElleTxn {
+                process: record.conn,
+                outcome: record.outcome,
+                mops: mops.clone(),
+            };
+            history.txn(started_step, self.step, txn);
         }
     }
 

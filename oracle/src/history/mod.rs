@@ -1,6 +1,8 @@
 //! The history of a simulation: one event per operation invocation and completion, plus
 //! nemesis events (crash, restart, checkpoint, injected faults). Exported as Jepsen/Elle
-//! EDN (one map per line) and as JSON lines with the same structure.
+//! EDN (one map per line) and as JSON lines with the same structure. The list-append
+//! workload's transactions also have Elle's transaction form (`txn_form.rs`), and
+//! `parse_edn` reads either back.
 //!
 //! Rules the recorder asserts: a process has at most one operation open; a completion
 //! matches an open invocation; a process whose operation ended `:info` never invokes
@@ -10,13 +12,17 @@
 //! so an exported tail still says where it sits in the whole history.
 
 mod edn;
+mod edn_read;
 mod event;
+mod txn_form;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Write};
 
 pub use edn::Edn;
+pub use edn_read::parse_edn;
 pub use event::{Event, EventType, EventValue, Nemesis, Process};
+pub use txn_form::{TxnHistory, parse_txn_history};
 
 use crate::op::{Op, OpResult};
 
