@@ -29,8 +29,8 @@ use braid_oracle::{Op, history::History};
 use super::decisions::default_config_with;
 use super::stats::{Summary, timed};
 use crate::config::{Config, Settings};
-use crate::sim::convert::to_core;
 use crate::sim::{SimOptions, Simulation};
+use crate::target::braid_convert::to_core;
 
 /// One step of a recorded op stream.
 #[derive(Debug, Clone, PartialEq)]

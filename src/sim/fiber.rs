@@ -7,23 +7,23 @@
 //! asking the program: `Aborted`, or `InDoubt` when the failed op was a commit (an explicit
 //! `Commit`, or a write outside a transaction, which commits by itself).
 
-use braid_core::{Completion, Connection, Error, IOResult};
+use braid_core::Completion;
 use braid_oracle::{Op, OpError, OpResult, TxnOutcome};
 use braid_workloads::{Next, TxnProgram, Workload};
 
-use super::convert;
 use super::nemesis::lock_choices;
 use super::outcome::Failure;
 use super::sim_io::SimIO;
-use super::simulation::{Simulation, claims_of};
+use super::simulation::Simulation;
+use crate::target::{Step, Target};
 
 /// One simulated connection and the transaction it is running.
-pub(crate) struct Fiber {
+pub(crate) struct Fiber<T: Target> {
     /// History process id: a connection incarnation (new ones after every crash).
     pub(crate) process: u64,
-    conn: Connection,
+    conn: T::Conn,
     /// Boxed: it is taken out and put back at every step, so only a pointer moves.
-    txn: Option<Box<TxnRun>>,
+    txn: Option<Box<TxnRun<T>>>,
     /// Told `Busy`: not runnable until the lock may have been released (a transaction
     /// ended or an I/O completed), or until every fiber is backing off. Two fibers told
     /// `Busy` must not wake each other, or they could starve the lock holder forever.
@@ -31,13 +31,13 @@ pub(crate) struct Fiber {
 }
 
 /// A transaction program in progress.
-struct TxnRun {
+struct TxnRun<T: Target> {
     program: Box<dyn TxnProgram>,
     started_step: u64,
     ops: u64,
     /// The result of the op finished last, handed to the program at its next call.
     last: Option<OpResult>,
-    inflight: Option<Inflight>,
+    inflight: Option<Inflight<T>>,
     busy_retries: u32,
     /// Busy retries ran out: the fiber rolls back by itself.
     giving_up: bool,
@@ -48,18 +48,31 @@ struct TxnRun {
 }
 
 /// What a fiber does when it has no op in flight.
-enum Action {
-    Run(Inflight),
+enum Action<T: Target> {
+    Run(Inflight<T>),
     /// The program holds its snapshot and gives up this turn.
     Pause,
     /// The program is finished, with this outcome.
     Done(TxnOutcome),
 }
 
-/// The op a fiber is running, in the engine's terms (`convert::from_core` gives back the
+/// Which ops end by committing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commits {
+    Never,
+    Always,
+    OutsideTransaction,
+}
+
+/// The op a fiber is running, in the engine's terms (`Target::from_engine` gives back the
 /// workload's op when it finishes: its keys and values move, never copied).
-struct Inflight {
-    core: braid_core::Op,
+struct Inflight<T: Target> {
+    core: T::Op,
+    /// The op's name (`Op::name`), for messages.
+    name: &'static str,
+    /// Whether the op commits: a `Commit` always, a write outside an explicit transaction
+    /// (which commits by itself) when the connection has none open.
+    commits: Commits,
     /// The completion the engine is waiting for (None before the first execute).
     waiting: Option<Completion>,
     /// Issued by the fiber itself (a rollback after Busy), not by the program.
@@ -70,10 +83,17 @@ struct Inflight {
     failed_wait: Option<String>,
 }
 
-impl Inflight {
-    fn new(core: braid_core::Op, by_fiber: bool) -> Inflight {
+impl<T: Target> Inflight<T> {
+    fn new(op: Op, by_fiber: bool) -> Inflight<T> {
+        let commits = match op {
+            Op::Commit => Commits::Always,
+            Op::Put(..) | Op::Delete(_) => Commits::OutsideTransaction,
+            _ => Commits::Never,
+        };
         Inflight {
-            core,
+            name: op.name(),
+            commits,
+            core: T::to_engine(op),
             waiting: None,
             by_fiber,
             failed_wait: None,
@@ -86,8 +106,8 @@ impl Inflight {
     /// (it failed, or `io` saw a member complete with a fault) obliges the op to end with
     /// an error, noted in `failed_wait`. The only group failure an op may outlive is one
     /// after its own commit ended its transaction: the auto-checkpoint a commit runs
-    /// afterwards reports nothing, the commit stands (`Connection::transaction_open`).
-    fn check_finished_wait(&mut self, conn: &Connection, io: &SimIO) -> Option<String> {
+    /// afterwards reports nothing, the commit stands (`Target::transaction_open`).
+    fn check_finished_wait(&mut self, conn: &T::Conn, io: &SimIO) -> Option<String> {
         let c = self.waiting.as_ref()?;
         let label = c.label()?;
         if let Some(member) = io.unfinished_member_of(c) {
@@ -105,11 +125,7 @@ impl Inflight {
         if self.failed_wait.is_some() {
             return None;
         }
-        let commits = matches!(
-            self.core,
-            braid_core::Op::Commit | braid_core::Op::Put(..) | braid_core::Op::Delete(_)
-        );
-        if commits && !conn.transaction_open() {
+        if self.commits != Commits::Never && !T::transaction_open(conn) {
             return None;
         }
         let member = io.failed_member_of(c);
@@ -127,8 +143,8 @@ impl Inflight {
     }
 }
 
-impl Fiber {
-    pub(crate) fn new(process: u64, conn: Connection) -> Fiber {
+impl<T: Target> Fiber<T> {
+    pub(crate) fn new(process: u64, conn: T::Conn) -> Fiber<T> {
         Fiber {
             process,
             conn,
@@ -154,9 +170,9 @@ impl Fiber {
     }
 
     /// Whether this fiber's connection may hold the write lock (see
-    /// `Connection::may_hold_write_lock`).
+    /// `Target::may_hold_write_lock`).
     pub(crate) fn may_hold_write_lock(&self) -> bool {
-        self.conn.may_hold_write_lock()
+        T::may_hold_write_lock(&self.conn)
     }
 
     /// Whether the fiber is inside a transaction program.
@@ -165,7 +181,7 @@ impl Fiber {
     }
 }
 
-impl Simulation {
+impl<T: Target> Simulation<T> {
     /// One step of fiber `index`: start a transaction, or start or continue one op.
     pub(crate) fn step_connection(&mut self, index: usize) {
         let Some(mut run) = self.fibers[index].txn.take() else {
@@ -192,18 +208,17 @@ impl Simulation {
             let process = self.fibers[index].process;
             self.fail(
                 "group-finished-early",
-                &format!("conn {process}: {}: {early}", inflight.core.name()),
+                &format!("conn {process}: {}: {early}", inflight.name),
             );
             return;
         }
-        let result = self.fibers[index].conn.execute(&inflight.core);
-        match result {
-            Ok(IOResult::IO(waiting)) => {
-                inflight.waiting = Some(waiting.completion().clone());
+        match T::execute(&self.fibers[index].conn, &inflight.core) {
+            Step::Wait(waiting) => {
+                inflight.waiting = Some(waiting);
                 self.fibers[index].txn = Some(run);
             }
-            Ok(IOResult::Done(output)) => self.op_finished(index, run, Ok(output)),
-            Err(err) => self.op_finished(index, run, Err(err)),
+            Step::Done(output) => self.op_finished(index, run, Ok(output)),
+            Step::Failed(err) => self.op_finished(index, run, Err(err)),
         }
     }
 
@@ -231,7 +246,7 @@ impl Simulation {
     }
 
     /// Asks the program (or the fiber's own retry logic) what to do next; invokes an op.
-    fn next_action(&mut self, index: usize, run: &mut TxnRun) -> Action {
+    fn next_action(&mut self, index: usize, run: &mut TxnRun<T>) -> Action<T> {
         let process = self.fibers[index].process;
         let (op, by_fiber) = loop {
             if run.giving_up || (self.draining && self.should_wrap_up(index, run)) {
@@ -263,21 +278,16 @@ impl Simulation {
         };
         self.invoke(process, &op);
         self.note(format_args!("conn {process} invoke {op:?}"));
-        Action::Run(Inflight::new(convert::into_core(op), by_fiber))
+        Action::Run(Inflight::new(op, by_fiber))
     }
 
     /// While draining, a fiber inside an explicit transaction rolls back instead of going on.
-    fn should_wrap_up(&self, index: usize, run: &TxnRun) -> bool {
-        !run.committed && self.fibers[index].conn.in_transaction()
+    fn should_wrap_up(&self, index: usize, run: &TxnRun<T>) -> bool {
+        !run.committed && T::in_transaction(&self.fibers[index].conn)
     }
 
     /// Judges a finished op and moves the transaction on.
-    fn op_finished(
-        &mut self,
-        index: usize,
-        mut run: Box<TxnRun>,
-        result: Result<braid_core::Output, Error>,
-    ) {
+    fn op_finished(&mut self, index: usize, mut run: Box<TxnRun<T>>, result: OpResult) {
         let process = self.fibers[index].process;
         let Inflight {
             core,
@@ -285,7 +295,7 @@ impl Simulation {
             failed_wait,
             ..
         } = run.inflight.take().expect("an op was in flight");
-        let op = convert::from_core(core);
+        let op = T::from_engine(core);
         if let (Some(failed), Ok(output)) = (&failed_wait, &result) {
             // Judged before the oracle: the data may even look right, the lost error is
             // the bug (an engine must never report success over a failed write or sync).
@@ -300,25 +310,17 @@ impl Simulation {
             );
             return;
         }
-        // The output moves into the oracle's terms; only the error is kept beside it.
-        let (oracle_result, error): (OpResult, Option<Error>) = match result {
-            Ok(output) => (Ok(convert::output(output)), None),
-            Err(err) => (Err(convert::error(&err)), Some(err)),
-        };
         self.stats.operations += 1;
-        self.hash_result(process, &op, &oracle_result);
-        self.note(format_args!(
-            "conn {process} {} -> {oracle_result:?}",
-            op.name()
-        ));
-        let claims = claims_of(&self.fibers[index].conn);
-        let indeterminate = match &error {
-            Some(err) if !matches!(err, Error::Busy | Error::BusySnapshot) => {
+        self.hash_result(process, &op, &result);
+        self.note(format_args!("conn {process} {} -> {result:?}", op.name()));
+        let claims = T::claims(&self.fibers[index].conn);
+        let indeterminate = match &result {
+            Err(err) if !matches!(err, OpError::Busy | OpError::BusySnapshot) => {
                 in_doubt_or_aborted(&op) == TxnOutcome::InDoubt
             }
             _ => false,
         };
-        if let Err(failure) = self.judge(process, &op, &oracle_result, claims, indeterminate) {
+        if let Err(failure) = self.judge(process, &op, &result, claims, indeterminate) {
             self.fail_with(failure);
             return;
         }
@@ -328,8 +330,8 @@ impl Simulation {
             self.next_process += 1;
             self.fibers[index].process = self.next_process;
         }
-        let err = match error {
-            None => {
+        let err = match result {
+            Ok(output) => {
                 self.last_progress_step = self.step;
                 run.ops += 1;
                 run.busy_retries = 0;
@@ -348,19 +350,19 @@ impl Simulation {
                     self.end_txn(index, *run, TxnOutcome::Aborted, Some("busy"));
                     return;
                 }
-                run.last = Some(oracle_result);
+                run.last = Some(Ok(output));
                 self.fibers[index].txn = Some(run);
                 return;
             }
-            Some(err) => err,
+            Err(err) => err,
         };
         match err {
-            Error::Busy => {
+            OpError::Busy => {
                 self.stats.busy_retries += 1;
                 self.busy_since_lock_change = true;
                 run.busy_retries += 1;
                 if run.busy_retries > self.settings.liveness.busy_retries {
-                    if self.fibers[index].conn.in_transaction() {
+                    if T::in_transaction(&self.fibers[index].conn) {
                         run.giving_up = true;
                         self.fibers[index].txn = Some(run);
                     } else {
@@ -371,39 +373,43 @@ impl Simulation {
                 // Retry the same op after backing off (a fresh invoke).
                 self.fibers[index].backing_off = true;
                 self.invoke(process, &op);
-                run.inflight = Some(Inflight::new(convert::into_core(op), by_fiber));
+                run.inflight = Some(Inflight::new(op, by_fiber));
                 self.fibers[index].txn = Some(run);
             }
-            Error::BusySnapshot => {
+            OpError::BusySnapshot => {
                 self.end_txn(index, *run, TxnOutcome::Aborted, Some("busy-snapshot"))
             }
-            Error::Poisoned => {
+            OpError::Poisoned => {
                 let outcome = in_doubt_or_aborted(&op);
                 self.end_txn(index, *run, outcome, Some("poisoned"));
                 self.restart_requested = true;
             }
-            Error::Corrupt(msg) => {
+            OpError::Corrupt(msg) => {
                 if self.bit_flips > 0 {
                     self.corruption_detected = true;
                     self.note(format_args!(
                         "corruption detected as expected after a bit flip: {msg}"
                     ));
                 } else {
-                    self.fail("corrupt", &format!("conn {process}: {} failed with Corrupt ({msg}) although no bit was flipped", op.name()));
+                    let message = format!(
+                        "conn {process}: {} failed with Corrupt ({msg}) although no bit was \
+                         flipped",
+                        op.name()
+                    );
+                    self.fail("corrupt", &message);
                 }
             }
-            Error::Io { .. } | Error::Completion(_) => {
+            OpError::Io(_) => {
                 let outcome = in_doubt_or_aborted(&op);
-                if self.fibers[index].conn.database().pager().is_poisoned() {
+                if T::is_poisoned(T::database(&self.fibers[index].conn)) {
                     self.restart_requested = true;
                 }
                 self.end_txn(index, *run, outcome, Some("io"));
             }
-            other => {
-                debug_assert!(convert::is_engine_bug(&other));
+            OpError::Refused(message) => {
                 self.fail(
                     "engine-error",
-                    &format!("conn {process}: {} was refused: {other}", op.name()),
+                    &format!("conn {process}: {} was refused: {message}", op.name()),
                 );
             }
         }
@@ -413,7 +419,7 @@ impl Simulation {
     fn end_txn(
         &mut self,
         index: usize,
-        run: TxnRun,
+        run: TxnRun<T>,
         outcome: TxnOutcome,
         abort_reason: Option<&str>,
     ) {
@@ -442,7 +448,7 @@ impl Simulation {
     }
 
     /// At a crash: the fiber's transaction ends with whatever outcome is known.
-    pub(crate) fn abandon_fiber(&mut self, fiber: Fiber) -> Result<(), Failure> {
+    pub(crate) fn abandon_fiber(&mut self, fiber: Fiber<T>) -> Result<(), Failure> {
         let Some(mut run) = fiber.txn else {
             return Ok(());
         };
@@ -499,12 +505,10 @@ fn in_doubt_or_aborted(op: &Op) -> TxnOutcome {
     }
 }
 
-fn in_doubt_or_aborted_at_crash(inflight: &Inflight, conn: &Connection) -> TxnOutcome {
-    match inflight.core {
-        braid_core::Op::Commit => TxnOutcome::InDoubt,
-        braid_core::Op::Put(..) | braid_core::Op::Delete(_) if !conn.in_transaction() => {
-            TxnOutcome::InDoubt
-        }
+fn in_doubt_or_aborted_at_crash<T: Target>(inflight: &Inflight<T>, conn: &T::Conn) -> TxnOutcome {
+    match inflight.commits {
+        Commits::Always => TxnOutcome::InDoubt,
+        Commits::OutsideTransaction if !T::in_transaction(conn) => TxnOutcome::InDoubt,
         _ => TxnOutcome::Aborted,
     }
 }

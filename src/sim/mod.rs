@@ -19,7 +19,6 @@
 //! Workloads draw through `braid_workloads::Draw`, which `Choices` implements.
 
 pub mod choices;
-pub(crate) mod convert;
 pub mod fault_draws;
 mod fiber;
 pub mod hash;

@@ -11,13 +11,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use braid_core::{Canary, Completion, Database, IO, IOResult, Opener};
+use braid_core::{Canary, Completion, IO};
 use braid_oracle::history::{History, Nemesis, TxnHistory};
-use braid_oracle::{Claims, Durability, ElleTxn, Op, OpResult, SeqOracle};
+use braid_oracle::{Claims, Durability, ElleTxn, Op, OpError, OpOutput, OpResult, SeqOracle};
 use braid_workloads::{Observed, TxnRecord, Workload, WorkloadMix};
 
 use super::choices::Choices;
-use super::convert;
 use super::fault_draws::draw_write_fate;
 use super::fiber::Fiber;
 use super::hash::StableHasher;
@@ -28,6 +27,7 @@ use super::sim_io::SimIO;
 use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
+use crate::target::{BraidCore, OpenEnv, Step, Target, describe, run_blocking};
 
 /// Path of the simulated database file (its WAL is beside it).
 pub const DB_PATH: &str = "braid.db";
@@ -67,23 +67,24 @@ pub struct SimOptions {
 /// Events a recorded history keeps (the newest ones), bounding memory on long runs.
 pub const HISTORY_EVENTS: usize = 1_000_000;
 
-pub(crate) enum Phase {
+pub(crate) enum Phase<T: Target> {
     /// No database: between a crash and the start of recovery.
     Down,
     /// Opening (or reopening after a crash): `opener` runs as fiber 0.
     Recovering {
-        opener: Box<Opener>,
+        opener: Box<T::Opener>,
         waiting: Option<Completion>,
         attempts: u32,
         initial: bool,
     },
     Running {
-        db: Arc<Database>,
+        db: T::Db,
     },
 }
 
-/// One simulation, from a seed (or a tape) and settings.
-pub struct Simulation {
+/// One simulation of target `T` (braid's own engine unless said otherwise), from a seed
+/// (or a tape) and settings.
+pub struct Simulation<T: Target = BraidCore> {
     pub(crate) settings: Settings,
     seed: u64,
     pub(crate) options: SimOptions,
@@ -93,8 +94,8 @@ pub struct Simulation {
     strategy_name: &'static str,
     pub(crate) oracle: SeqOracle,
     pub(crate) workloads: WorkloadMix,
-    pub(crate) phase: Phase,
-    pub(crate) fibers: Vec<Fiber>,
+    pub(crate) phase: Phase<T>,
+    pub(crate) fibers: Vec<Fiber<T>>,
     pub(crate) next_process: u64,
     pub(crate) stats: RunStats,
     pub(crate) hasher: StableHasher,
@@ -132,19 +133,37 @@ pub struct Simulation {
     wal_syncs_seen: u64,
 }
 
-impl Simulation {
-    /// A simulation drawing every decision from `seed`.
+impl Simulation<BraidCore> {
+    /// A simulation of braid's own engine drawing every decision from `seed`.
     pub fn new(settings: Settings, seed: u64, options: SimOptions) -> Simulation {
         Self::with_choices(settings, seed, Choices::recording(seed), options)
     }
 
-    /// A simulation replaying `choices` (a tape); `seed` is only reported.
+    /// A simulation of braid's own engine replaying `choices` (a tape); `seed` is only
+    /// reported.
     pub fn with_choices(
         settings: Settings,
         seed: u64,
         choices: Choices,
         options: SimOptions,
     ) -> Simulation {
+        Simulation::<BraidCore>::of_target(settings, seed, choices, options)
+    }
+}
+
+impl<T: Target> Simulation<T> {
+    /// A simulation of target `T` drawing every decision from `seed`.
+    pub fn on_target(settings: Settings, seed: u64, options: SimOptions) -> Simulation<T> {
+        Self::of_target(settings, seed, Choices::recording(seed), options)
+    }
+
+    /// A simulation of target `T` replaying `choices` (a tape); `seed` is only reported.
+    pub fn of_target(
+        settings: Settings,
+        seed: u64,
+        choices: Choices,
+        options: SimOptions,
+    ) -> Simulation<T> {
         let choices = Arc::new(Mutex::new(choices));
         let strategy = match settings.strategy {
             ConfigStrategy::Random => Strategy::Random,
@@ -206,16 +225,19 @@ impl Simulation {
         sim
     }
 
-    fn db_options(&self) -> braid_core::DbOptions {
-        let mut options = self.settings.db_options();
-        options.canary = self.options.canary;
-        options.yield_injector = Some(self.injector.clone());
-        options
+    /// Starts opening the database (the first open, or recovery after a crash).
+    fn opener(&self) -> T::Opener {
+        T::opener(&OpenEnv {
+            io: &self.io,
+            path: DB_PATH,
+            settings: &self.settings,
+            canary: self.options.canary,
+            yields: &self.injector,
+        })
     }
 
-    fn recovering(&self, initial: bool) -> Phase {
-        let io: Arc<dyn IO> = Arc::new(self.io.clone());
-        let opener = Box::new(Database::opener(io, DB_PATH, self.db_options()));
+    fn recovering(&self, initial: bool) -> Phase<T> {
+        let opener = Box::new(self.opener());
         Phase::Recovering {
             opener,
             waiting: None,
@@ -525,37 +547,36 @@ impl Simulation {
         else {
             unreachable!("only called while recovering");
         };
-        match opener.step() {
-            Ok(IOResult::IO(io)) => *waiting = Some(io.completion().clone()),
-            Ok(IOResult::Done(db)) => {
+        match T::step_open(opener) {
+            Step::Wait(completion) => *waiting = Some(completion),
+            Step::Done(db) => {
                 let initial = *initial;
-                self.note(format_args!("recovered at commit {}", db.commit_seq()));
+                self.note(format_args!("recovered at commit {}", T::commit_seq(&db)));
                 if let Err(failure) = self.verify_recovery(&db, initial) {
                     self.failure = Some(failure);
                     return;
                 }
                 self.start_fibers(db);
             }
-            Err(err) => {
+            Step::Failed(err) => {
                 *attempts += 1;
                 let attempts = *attempts;
-                if matches!(err, braid_core::Error::Corrupt(_)) && self.bit_flips > 0 {
+                if matches!(err, OpError::Corrupt(_)) && self.bit_flips > 0 {
                     self.corruption_detected = true;
                     return;
                 }
-                let retryable = matches!(
-                    err,
-                    braid_core::Error::Completion(_) | braid_core::Error::Io { .. }
-                );
+                let retryable = matches!(err, OpError::Io(_));
                 if !retryable || attempts >= MAX_OPEN_ATTEMPTS {
                     self.fail(
                         "recovery",
-                        &format!("reopening failed after {attempts} attempts: {err}"),
+                        &format!(
+                            "reopening failed after {attempts} attempts: {}",
+                            describe(&err)
+                        ),
                     );
                     return;
                 }
-                let io: Arc<dyn IO> = Arc::new(self.io.clone());
-                let fresh = Database::opener(io, DB_PATH, self.db_options());
+                let fresh = self.opener();
                 let Phase::Recovering {
                     opener, waiting, ..
                 } = &mut self.phase
@@ -570,31 +591,30 @@ impl Simulation {
 
     /// Full scan and integrity check of a freshly opened database, judged by the oracle.
     /// Runs outside the scheduler, without faults (it is the judge's probe).
-    fn verify_recovery(&mut self, db: &Arc<Database>, initial: bool) -> Result<(), Failure> {
-        let conn = db.connect();
-        let io: &dyn IO = &self.io;
-        let scan = braid_core::Op::Scan {
+    fn verify_recovery(&mut self, db: &T::Db, initial: bool) -> Result<(), Failure> {
+        let conn = T::connect(db);
+        let scan = T::to_engine(Op::Scan {
             start: vec![],
             end: None,
             limit: usize::MAX,
-        };
-        let rows = match braid_core::block_on(io, || conn.execute(&scan)) {
-            Ok(braid_core::Output::Rows(rows)) => rows,
+        });
+        let rows = match run_blocking::<T>(&self.io, &conn, &scan) {
+            Ok(OpOutput::Rows(rows)) => rows,
             Ok(other) => return Err(self.failure_now("recovery", &format!("scan gave {other:?}"))),
-            Err(braid_core::Error::Corrupt(_)) if self.bit_flips > 0 => {
+            Err(OpError::Corrupt(_)) if self.bit_flips > 0 => {
                 self.corruption_detected = true;
                 return Ok(());
             }
             Err(err) => {
-                return Err(self.failure_now("recovery", &format!("full scan failed: {err}")));
+                let message = format!("full scan failed: {}", describe(&err));
+                return Err(self.failure_now("recovery", &message));
             }
         };
-        let integrity = match braid_core::block_on(io, || {
-            conn.execute(&braid_core::Op::IntegrityCheck)
-        }) {
-            Ok(braid_core::Output::Integrity(problems)) => problems,
+        let check = T::to_engine(Op::IntegrityCheck);
+        let integrity = match run_blocking::<T>(&self.io, &conn, &check) {
+            Ok(OpOutput::Integrity(problems)) => problems,
             Ok(other) => return Err(self.failure_now("recovery", &format!("check gave {other:?}"))),
-            Err(err) => vec![format!("integrity check failed: {err}")],
+            Err(err) => vec![format!("integrity check failed: {}", describe(&err))],
         };
         if !integrity.is_empty() && self.bit_flips > 0 {
             self.corruption_detected = true;
@@ -602,11 +622,11 @@ impl Simulation {
         }
         if initial {
             // A new database: nothing to recover, so nothing may be there.
-            if !rows.is_empty() || !integrity.is_empty() || db.commit_seq() != 0 {
+            if !rows.is_empty() || !integrity.is_empty() || T::commit_seq(db) != 0 {
                 let message = format!(
                     "a new database is not empty: {} rows, commit {}, integrity {integrity:?}",
                     rows.len(),
-                    db.commit_seq()
+                    T::commit_seq(db)
                 );
                 return Err(self.failure_now("recovery", &message));
             }
@@ -614,7 +634,7 @@ impl Simulation {
         }
         self.stats.recoveries += 1;
         let restart = Nemesis::Restart {
-            recovered_seq: db.commit_seq(),
+            recovered_seq: T::commit_seq(db),
         };
         if let Some(history) = self.txn_history.as_mut() {
             history.nemesis(self.step, restart.clone());
@@ -623,15 +643,15 @@ impl Simulation {
             history.nemesis(self.step, restart);
         }
         self.oracle
-            .on_recovered(self.step, &rows, &integrity, db.commit_seq())
+            .on_recovered(self.step, &rows, &integrity, T::commit_seq(db))
             .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
     }
 
-    fn start_fibers(&mut self, db: Arc<Database>) {
+    fn start_fibers(&mut self, db: T::Db) {
         self.fibers = (0..self.settings.run.connections)
             .map(|_| {
                 self.next_process += 1;
-                Fiber::new(self.next_process, db.connect())
+                Fiber::new(self.next_process, T::connect(&db))
             })
             .collect();
         self.last_fiber = None;
@@ -700,7 +720,7 @@ impl Simulation {
             let idle = match &self.phase {
                 Phase::Running { db } => {
                     self.fibers.iter().all(|f| !f.busy()) && self.io.pending() == 0 && {
-                        if db.pager().is_poisoned() {
+                        if T::is_poisoned(db) {
                             self.restart_requested = true;
                         }
                         !self.restart_requested
@@ -731,10 +751,9 @@ impl Simulation {
             );
             return;
         };
-        let db = db.clone();
+        let conn = T::connect(db);
         self.next_process += 1;
         let process = self.next_process;
-        let conn = db.connect();
         let programs = self.workloads.final_programs();
         for program in programs {
             if let Err(failure) = self.run_final_program(process, &conn, program) {
@@ -751,16 +770,15 @@ impl Simulation {
             self.fail(v.kind.name(), &v.to_string());
             return;
         }
-        let io: &dyn IO = &self.io;
-        let problems =
-            match braid_core::block_on(io, || conn.execute(&braid_core::Op::IntegrityCheck)) {
-                Ok(braid_core::Output::Integrity(problems)) if problems.is_empty() => return,
-                Ok(braid_core::Output::Integrity(problems)) => problems,
-                other => {
-                    self.fail("integrity", &format!("final integrity check: {other:?}"));
-                    return;
-                }
-            };
+        let check = T::to_engine(Op::IntegrityCheck);
+        let problems = match run_blocking::<T>(&self.io, &conn, &check) {
+            Ok(OpOutput::Integrity(problems)) if problems.is_empty() => return,
+            Ok(OpOutput::Integrity(problems)) => problems,
+            other => {
+                self.fail("integrity", &format!("final integrity check: {other:?}"));
+                return;
+            }
+        };
         if self.bit_flips > 0 {
             self.note(format_args!(
                 "corruption detected as expected after a bit flip: final integrity check \
@@ -778,7 +796,7 @@ impl Simulation {
     fn run_final_program(
         &mut self,
         process: u64,
-        conn: &braid_core::Connection,
+        conn: &T::Conn,
         mut program: Box<dyn braid_workloads::TxnProgram>,
     ) -> Result<(), Failure> {
         let started_step = self.step;
@@ -795,14 +813,9 @@ impl Simulation {
                 braid_workloads::Next::Done => break,
             };
             self.invoke(process, &op);
-            let core = convert::to_core(&op);
-            let io: &dyn IO = &self.io;
-            let result = braid_core::block_on(io, || conn.execute(&core));
-            let claims = claims_of(conn);
-            let result: OpResult = match result {
-                Ok(out) => Ok(convert::output(out)),
-                Err(err) => Err(convert::error(&err)),
-            };
+            let engine_op = T::to_engine(op.clone());
+            let result: OpResult = run_blocking::<T>(&self.io, conn, &engine_op);
+            let claims = T::claims(conn);
             self.judge(process, &op, &result, claims, false)?;
             if result.is_err() {
                 outcome = braid_oracle::TxnOutcome::Aborted;
@@ -846,7 +859,9 @@ impl Simulation {
         if self.failure.is_some() {
             return;
         }
-        let owner = db.pager().write_lock_owner();
+        // An engine that cannot say who holds its write lock gets only the progress check.
+        let known = T::write_lock_owner(db);
+        let owner = known.flatten();
         if owner.is_none() || owner != self.write_lock_owner_seen {
             self.write_lock_owner_seen = owner;
             self.last_lock_change_step = self.step;
@@ -985,14 +1000,5 @@ impl Simulation {
             ));
             self.failure = Some(failure);
         }
-    }
-}
-
-/// The claims a connection makes about its last op, in the oracle's terms.
-pub(crate) fn claims_of(conn: &braid_core::Connection) -> Claims {
-    let claims = conn.last_claims();
-    Claims {
-        snapshot_seq: claims.snapshot_seq,
-        commit_seq: claims.commit_seq,
     }
 }

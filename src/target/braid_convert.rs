@@ -1,5 +1,5 @@
-//! Translation between the engine's types and the oracle's vocabulary. The oracle never
-//! depends on the engine, so the simulator is where the two meet.
+//! Translation between braid-core's types and the oracle's vocabulary. The oracle never
+//! depends on the engine, so the target adapter is where the two meet.
 
 use braid_core::{CheckpointMode as CoreCheckpoint, Error, Op as CoreOp, Output, TxMode as CoreTx};
 use braid_oracle::{CheckpointMode, Op, OpError, OpOutput, TxMode};
@@ -82,12 +82,6 @@ pub fn error(err: &Error) -> OpError {
         | Error::Misuse(_) => OpError::Refused(err.to_string()),
         Error::InvalidOptions(_) | Error::Internal(_) => OpError::Refused(err.to_string()),
     }
-}
-
-/// Whether `err` can only come from a bug: workloads issue well-formed ops within limits,
-/// so a refusal or an internal error means the engine lost track of its state.
-pub fn is_engine_bug(err: &Error) -> bool {
-    matches!(error(err), OpError::Refused(_))
 }
 
 #[cfg(test)]
