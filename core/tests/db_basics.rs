@@ -200,3 +200,46 @@ fn integrity_check_reports_a_page_whose_checksum_fails() {
         "the damaged page is reported: {problems:?}"
     );
 }
+
+/// Deleting a key from a database that has never held one changes nothing, so it commits
+/// nothing (SQLite writes nothing for a DELETE that matches no row): an open snapshot stays
+/// current and its transaction may still write, and an explicit transaction that only
+/// deleted commits as sequence 0, without I/O.
+#[test]
+fn deleting_from_a_database_that_never_held_data_commits_nothing() {
+    let io = Arc::new(MemoryIO::new());
+    let db = open(&io);
+    let (t1, t2) = (db.connect(), db.connect());
+    run(&io, &t1, Op::Begin(TxMode::Deferred)).expect("begin");
+    assert_eq!(
+        run(&io, &t1, Op::Get(b"a".to_vec())),
+        Ok(Output::Value(None))
+    );
+    assert_eq!(run(&io, &t2, Op::Delete(b"a".to_vec())), Ok(Output::Done));
+    assert_eq!(db.commit_seq(), 0, "the delete published nothing");
+    assert_eq!(
+        run(&io, &t1, Op::Put(b"b".to_vec(), b"v1".to_vec())),
+        Ok(Output::Done),
+        "the snapshot taken before the delete is still current"
+    );
+    assert_eq!(run(&io, &t1, Op::Commit), Ok(Output::Committed { seq: 1 }));
+
+    let io = Arc::new(MemoryIO::new());
+    let db = open(&io);
+    let conn = db.connect();
+    run(&io, &conn, Op::Begin(TxMode::Immediate)).expect("begin");
+    assert_eq!(run(&io, &conn, Op::Delete(b"x".to_vec())), Ok(Output::Done));
+    let pending_before = io.pending();
+    assert_eq!(
+        run(&io, &conn, Op::Commit),
+        Ok(Output::Committed { seq: 0 })
+    );
+    assert_eq!(io.pending(), pending_before, "no I/O");
+    assert_eq!(db.commit_seq(), 0);
+    // The first put still creates the tree.
+    assert_eq!(
+        run(&io, &conn, Op::Put(b"x".to_vec(), b"1".to_vec())),
+        Ok(Output::Done)
+    );
+    assert_eq!(db.commit_seq(), 1);
+}

@@ -298,13 +298,11 @@ fn first_stage(
         Op::Scan { start, end, limit } => {
             Stage::WaitScan(Scan::new(start.clone(), end.clone(), *limit))
         }
-        Op::Put(..) | Op::Delete(_) => {
-            if pages(txn)?.root() == 0 {
-                Stage::CreateTree(CreateTree::new())
-            } else {
-                write_stage(op)
-            }
-        }
+        // A delete on a database without a tree deletes nothing: it must not create the
+        // tree, or its transaction would publish a commit that changed nothing (SQLite
+        // writes nothing for a DELETE that matches no row).
+        Op::Put(..) if pages(txn)?.root() == 0 => Stage::CreateTree(CreateTree::new()),
+        Op::Put(..) | Op::Delete(_) => write_stage(op),
         Op::IntegrityCheck => {
             let open = txn
                 .as_ref()
