@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config};
-use crate::sim::{Choices, Outcome, RunArtifacts, RunStats, SimOptions, Simulation, Tape};
+use crate::sim::{Choices, Outcome, RunArtifacts, RunStats, SimOptions, Tape};
 
 /// File name of the failure record inside an artifact directory.
 pub const FAILURE_FILE: &str = "failure.json";
@@ -188,7 +188,7 @@ pub fn replay_tape(
         record_timeline,
         record_history: record_timeline,
     };
-    Simulation::with_choices(settings, seed, Choices::replaying_tape(tape), options).run_full()
+    crate::target::simulate(settings, seed, Choices::replaying_tape(tape), options)
 }
 
 /// Writes a failure directory at `dir` atomically (a hidden sibling renamed into place).

@@ -8,7 +8,7 @@ use braid_core::Canary;
 use super::summary::SeedRecord;
 use crate::artifacts::{FailureRecord, replay_tape, write_failure_dir};
 use crate::config::Config;
-use crate::sim::{Failure, Outcome, RunArtifacts, RunStats, SimOptions, Simulation};
+use crate::sim::{Choices, Failure, Outcome, RunArtifacts, RunStats, SimOptions};
 
 /// The failure directory of `seed` under `out`.
 pub fn seed_dir(out: &Path, seed: u64) -> PathBuf {
@@ -50,7 +50,7 @@ pub fn run_seed(config: &Config, seed: u64, canary: Option<Canary>, out: &Path) 
         canary,
         ..SimOptions::default()
     };
-    let run = Simulation::new(settings, seed, options).run_full();
+    let run = crate::target::simulate(settings, seed, Choices::recording(seed), options);
     if run.outcome.passed() {
         return SeedResult {
             record: SeedRecord::from_outcome(&run.outcome, None),

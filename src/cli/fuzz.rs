@@ -31,6 +31,8 @@ pub struct FuzzArgs {
     pub junit: Option<PathBuf>,
     pub canary: Option<String>,
     pub steps: Option<u64>,
+    /// `--target NAME`.
+    pub target: Option<String>,
 }
 
 /// Turns the arguments into a campaign, or a usage message.
@@ -46,6 +48,7 @@ pub fn campaign_spec(args: &FuzzArgs) -> Result<CampaignSpec, String> {
     if let Some(steps) = args.steps {
         config.run.steps = steps;
     }
+    super::run::apply_target(&mut config, args.target.as_deref())?;
     let origin = args
         .config
         .as_ref()

@@ -68,6 +68,9 @@ pub enum Command {
         /// per line) to this file, for `elle-cli --model list-append`.
         #[arg(long)]
         history: Option<PathBuf>,
+        /// The engine to simulate: braid (default) or sqlite (overrides `[run] target`).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Check config files without running anything.
     Check {
@@ -115,6 +118,9 @@ pub enum Command {
         /// Switch on a known-bad engine behaviour (builds with `--features canaries`).
         #[arg(long)]
         canary: Option<String>,
+        /// The engine to simulate: braid (default) or sqlite (overrides `[run] target`).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Rerun a failure directory exactly and say whether the failure reproduces.
     Replay {
@@ -183,6 +189,7 @@ pub fn main() -> i32 {
             canary,
             check_determinism,
             history,
+            target,
         } => run::run(&RunArgs {
             config,
             seed,
@@ -193,6 +200,7 @@ pub fn main() -> i32 {
             canary,
             check_determinism,
             history,
+            target,
         }),
         Command::Check { configs } => {
             let (code, messages) = crate::config::check_files(&configs);
@@ -219,6 +227,7 @@ pub fn main() -> i32 {
             json,
             junit,
             canary,
+            target,
         } => fuzz::run(&FuzzArgs {
             config,
             seeds,
@@ -233,6 +242,7 @@ pub fn main() -> i32 {
             junit,
             canary,
             steps,
+            target,
         }),
         Command::Replay { dir, trace } => replay::run(&dir, trace),
         Command::Shrink {

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::artifacts;
 use crate::cli::{EXIT_FAILURE_FOUND, EXIT_INTERNAL, EXIT_PASS, EXIT_USAGE};
-use crate::config::{self, Config, Strategy};
-use crate::sim::{Outcome, SimOptions, Simulation};
+use crate::config::{self, Config, Strategy, TargetName};
+use crate::sim::{Choices, Outcome, SimOptions};
+use crate::target::{simulate, simulate_outcome};
 
 /// What `braid run` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,19 @@ pub struct RunArgs {
     pub check_determinism: bool,
     /// Where to write the Elle transaction-form history (`--history`).
     pub history: Option<PathBuf>,
+    /// `--target NAME`.
+    pub target: Option<String>,
+}
+
+/// Applies `--target NAME` to `config`; the validation that follows checks the binary has
+/// it and the config suits it.
+pub fn apply_target(config: &mut Config, name: Option<&str>) -> Result<(), String> {
+    let Some(name) = name else { return Ok(()) };
+    config.run.target = TargetName::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = TargetName::ALL.iter().map(|t| t.name()).collect();
+        format!("--target {name}: expected one of {}", names.join(", "))
+    })?;
+    Ok(())
 }
 
 /// Loads the config named on the command line (or the default) and applies overrides.
@@ -31,6 +45,7 @@ pub fn resolve_config(
     steps: Option<u64>,
     connections: Option<u32>,
     strategy: Option<&str>,
+    target: Option<&str>,
 ) -> Result<(Config, u64), String> {
     let mut config = match path {
         Some(path) => config::load(path).map_err(|e| e.to_string())?,
@@ -52,6 +67,7 @@ pub fn resolve_config(
                 format!("--strategy {name}: expected one of random, round-robin, pct")
             })?;
     }
+    apply_target(&mut config, target)?;
     let origin = path.map_or("<default>".to_string(), |p| p.display().to_string());
     config.validate(&origin).map_err(|e| e.to_string())?;
     Ok((config, seed))
@@ -93,6 +109,9 @@ pub fn repro_command(args: &RunArgs, seed: u64) -> String {
     if let Some(canary) = &args.canary {
         line.push_str(&format!(" --canary {canary}"));
     }
+    if let Some(target) = &args.target {
+        line.push_str(&format!(" --target {target}"));
+    }
     line
 }
 
@@ -114,12 +133,14 @@ pub fn run(args: &RunArgs) -> i32 {
         args.steps,
         args.connections,
         args.strategy.as_deref(),
+        args.target.as_deref(),
     ) {
         Ok(resolved) => resolved,
         Err(message) => return usage_error(&message),
     };
     println!(
-        "braid run: seed {seed}, strategy {}, {} connections, {} steps",
+        "braid run: target {}, seed {seed}, strategy {}, {} connections, {} steps",
+        config.run.target.name(),
         config.scheduler.strategy.name(),
         config.run.connections,
         config.run.steps
@@ -138,16 +159,16 @@ pub fn run(args: &RunArgs) -> i32 {
             record_history: true,
             ..options.clone()
         };
-        let run = Simulation::new(settings.clone(), seed, recording).run_full();
+        let run = simulate(settings.clone(), seed, Choices::recording(seed), recording);
         (run.outcome, run.txn_history)
     } else {
         (
-            Simulation::new(settings.clone(), seed, options.clone()).run(),
+            simulate_outcome(settings.clone(), seed, options.clone()),
             None,
         )
     };
     if args.check_determinism {
-        let again = Simulation::new(settings, seed, options).run();
+        let again = simulate_outcome(settings, seed, options);
         if again.trace_hash != outcome.trace_hash {
             eprintln!(
                 "braid run: NOT DETERMINISTIC: trace hash {} then {} for seed {seed}",

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use error::ConfigError;
 pub use schema::{
     Config, FAULT_KINDS, FaultsConfig, LivenessConfig, RunConfig, SchedulerConfig, StorageConfig,
-    Strategy, SwarmConfig, Sync, WorkloadConfig, default_workloads,
+    Strategy, SwarmConfig, Sync, TargetName, WorkloadConfig, default_workloads,
 };
 pub use settings::{FaultSettings, PPM, Settings, WorkloadSpec, to_ppm, workload_params};
 

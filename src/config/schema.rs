@@ -45,6 +45,9 @@ pub struct RunConfig {
     pub connections: u32,
     /// The seed of every random decision. Any u64. Default 0.
     pub seed: u64,
+    /// The engine to simulate: `"braid"` (braid-core, built in), `"sqlite"` (SQLite itself;
+    /// builds with `--features sqlite`; no I/O faults or crashes). Default `"braid"`.
+    pub target: TargetName,
 }
 
 impl Default for RunConfig {
@@ -53,7 +56,45 @@ impl Default for RunConfig {
             steps: 200_000,
             connections: 4,
             seed: 0,
+            target: TargetName::Braid,
         }
+    }
+}
+
+/// The engines a run can simulate (`src/target`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetName {
+    /// braid-core, the engine in this repository.
+    #[default]
+    Braid,
+    /// SQLite, bundled (cargo feature `sqlite`).
+    Sqlite,
+}
+
+impl TargetName {
+    /// Every target, in declaration order.
+    pub const ALL: [TargetName; 2] = [TargetName::Braid, TargetName::Sqlite];
+
+    /// The name as written in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetName::Braid => "braid",
+            TargetName::Sqlite => "sqlite",
+        }
+    }
+
+    /// Whether this binary was built with the target.
+    pub fn available(self) -> bool {
+        match self {
+            TargetName::Braid => true,
+            TargetName::Sqlite => cfg!(feature = "sqlite"),
+        }
+    }
+
+    /// The target named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<TargetName> {
+        TargetName::ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -192,6 +233,27 @@ impl Default for FaultsConfig {
             crash: 0.0001,
             torn_write: 0.2,
             bit_flip: 0.0,
+        }
+    }
+}
+
+impl FaultsConfig {
+    /// No fault of any kind: what a target without simulated I/O (SQLite's blocking I/O,
+    /// an in-memory engine) runs with.
+    pub fn none() -> Self {
+        FaultsConfig {
+            read_error: 0.0,
+            write_error: 0.0,
+            sync_error: 0.0,
+            short_read: 0.0,
+            short_write: 0.0,
+            latency: 0.0,
+            group_fail: 0.0,
+            group_cancel: 0.0,
+            crash: 0.0,
+            torn_write: 0.0,
+            bit_flip: 0.0,
+            ..FaultsConfig::default()
         }
     }
 }

@@ -2,7 +2,7 @@
 //! found is returned, naming the key and what was expected.
 
 use super::error::ConfigError;
-use super::schema::{Config, SwarmConfig};
+use super::schema::{Config, SwarmConfig, TargetName};
 use super::settings::workload_params;
 
 /// Checks every field of `config`; `origin` names the file in the error.
@@ -63,7 +63,37 @@ pub fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
         );
     }
     validate_workloads(config, origin)?;
-    validate_swarm(&config.swarm, origin)
+    validate_swarm(&config.swarm, origin)?;
+    validate_target(config, origin)
+}
+
+/// The target must be in this binary, and a target without simulated I/O (SQLite's is its
+/// own and blocking) takes no I/O faults and no crashes.
+fn validate_target(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    let target = config.run.target;
+    if !target.available() {
+        let message = format!(
+            "the {} target needs a binary built with `--features {}`",
+            target.name(),
+            target.name()
+        );
+        return Err(ConfigError::at(origin, "run.target", message));
+    }
+    if target == TargetName::Sqlite {
+        let asked = config
+            .faults
+            .probabilities()
+            .into_iter()
+            .find(|(name, value)| *name != "torn_write" && *value > 0.0);
+        if let Some((name, value)) = asked {
+            let message = format!(
+                "expected 0 with target = \"sqlite\" (SQLite does its own blocking I/O: no \
+                 I/O faults, no crashes), got {value}"
+            );
+            return Err(ConfigError::at(origin, format!("faults.{name}"), message));
+        }
+    }
+    Ok(())
 }
 
 fn validate_workloads(config: &Config, origin: &str) -> Result<(), ConfigError> {

@@ -26,7 +26,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{Shrinker, normalize};
 use crate::config::{Config, FAULT_KINDS};
-use crate::sim::{SimOptions, Simulation};
+use crate::sim::{Choices, SimOptions};
 
 /// Separates the search's generator from any other seeded with the failure's seed.
 const SEARCH_STREAM: u64 = 0x5348_5249_4e4b_5352;
@@ -83,7 +83,7 @@ fn try_seed(s: &mut Shrinker<'_>, config: Config, seed: u64) -> bool {
         canary: s.canary,
         ..SimOptions::default()
     };
-    let run = Simulation::new(settings, seed, options).run_full();
+    let run = crate::target::simulate(settings, seed, Choices::recording(seed), options);
     if !s.fails_same_way(&run.outcome) || run.outcome.stats.decisions >= s.outcome.stats.decisions {
         return false;
     }

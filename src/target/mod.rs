@@ -20,17 +20,21 @@
 
 mod braid;
 pub(crate) mod braid_convert;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use braid::BraidCore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Sqlite, SqliteConn, SqliteDb};
 
 use std::sync::Arc;
 
 use braid_core::{Canary, Completion, IO};
 use braid_oracle::{Claims, Op, OpError, OpOutput};
 
-use crate::config::Settings;
-use crate::sim::SimIO;
+use crate::config::{Settings, TargetName};
 use crate::sim::yields::SimYields;
+use crate::sim::{Choices, Outcome, RunArtifacts, SimIO, SimOptions, Simulation};
 
 /// Where one step of a target's state machine left it.
 #[derive(Debug)]
@@ -105,6 +109,43 @@ pub trait Target: 'static {
     fn transaction_open(conn: &Self::Conn) -> bool;
     /// The database a connection belongs to.
     fn database(conn: &Self::Conn) -> &Self::Db;
+}
+
+/// Runs one simulation of the target `settings.run.target` names, drawing from `choices`
+/// (`Choices::recording(seed)`, or a tape to replay), and hands back everything it left.
+pub fn simulate(
+    settings: Settings,
+    seed: u64,
+    choices: Choices,
+    options: SimOptions,
+) -> RunArtifacts {
+    match settings.run.target {
+        TargetName::Braid => {
+            Simulation::<BraidCore>::of_target(settings, seed, choices, options).run_full()
+        }
+        #[cfg(feature = "sqlite")]
+        TargetName::Sqlite => {
+            Simulation::<Sqlite>::of_target(settings, seed, choices, options).run_full()
+        }
+        #[cfg(not(feature = "sqlite"))]
+        TargetName::Sqlite => {
+            unreachable!("validated: a config names only targets this binary has")
+        }
+    }
+}
+
+/// Like `simulate` from a seed, keeping only the outcome (the tape is not kept, so memory
+/// does not grow with the run's length).
+pub fn simulate_outcome(settings: Settings, seed: u64, options: SimOptions) -> Outcome {
+    match settings.run.target {
+        TargetName::Braid => Simulation::<BraidCore>::on_target(settings, seed, options).run(),
+        #[cfg(feature = "sqlite")]
+        TargetName::Sqlite => Simulation::<Sqlite>::on_target(settings, seed, options).run(),
+        #[cfg(not(feature = "sqlite"))]
+        TargetName::Sqlite => {
+            unreachable!("validated: a config names only targets this binary has")
+        }
+    }
 }
 
 /// Runs `op` on `conn` to the end outside the scheduler, completing the oldest pending I/O
