@@ -601,6 +601,29 @@ fn normal_durability_keeps_what_a_completed_wal_sync_made_durable() {
         .expect("the commit after the sync was not durable");
 }
 
+/// An engine that claims no snapshots (SQLite) holding a read transaction open while many
+/// commits land: every later read must be judged at the snapshot its first read took, far
+/// behind the newest commit, and still a read no snapshot since the transaction began
+/// explains is caught.
+#[test]
+fn a_claimless_long_reader_far_behind_is_judged_at_its_own_snapshot() {
+    let history = |late_read: &str| {
+        let mut run = Run::new(Durability::Full);
+        run.put(1, "a", "0", 1);
+        run.op(2, Op::Begin(TxMode::Deferred), Ok(OpOutput::Done), none())
+            .unwrap();
+        run.op(2, Op::Get(b("a")), value(Some("0")), none())
+            .expect("the first read takes the snapshot at commit 1");
+        for seq in 2..=40 {
+            run.put(1, "a", &seq.to_string(), seq);
+        }
+        run.op(2, Op::Get(b("a")), value(Some(late_read)), none())
+    };
+    history("0").expect("the long reader still sees its snapshot, 39 commits behind");
+    history("25").expect("any snapshot since the transaction began explains a claimless read");
+    assert_eq!(kind(history("not written")), ViolationKind::WrongValue);
+}
+
 #[test]
 fn work_continues_from_the_recovered_state() {
     let mut run = Run::new(Durability::Normal);

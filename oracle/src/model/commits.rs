@@ -184,7 +184,13 @@ impl SeqOracle {
             floor = floor.min(first_gap - 1);
         }
         for txn in self.conns.values().filter_map(|state| state.txn.as_ref()) {
-            floor = floor.min(txn.snapshot.unwrap_or(txn.floor));
+            // An inferred snapshot is only the newest that explained the reads so far: a
+            // later read may need any snapshot down to the transaction's floor.
+            let oldest = match txn.snapshot {
+                Some(snapshot) if !txn.inferred => snapshot,
+                _ => txn.floor,
+            };
+            floor = floor.min(oldest);
         }
         for read in &self.unconfirmed {
             floor = floor.min(read.lowest.unwrap_or(read.snapshot));

@@ -47,9 +47,6 @@ use crate::violation::{Violation, ViolationKind, show_op};
 /// extra memory is bounded by the writes of this many commits.
 pub(super) const HISTORY_WINDOW_COMMITS: u64 = 64;
 
-/// Candidate snapshots tried when the engine reports none for a read.
-pub(super) const INFERRED_SNAPSHOT_CANDIDATES: u64 = 16;
-
 /// A writing commit the oracle knows the writes of: in flight, failed, or in doubt.
 #[derive(Debug, Clone)]
 pub(super) struct PendingCommit {

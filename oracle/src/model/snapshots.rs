@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::oracle::{Conn, INFERRED_SNAPSHOT_CANDIDATES, PendingCommit, SeqOracle};
+use crate::model::oracle::{Conn, PendingCommit, SeqOracle};
 use crate::model::reads::{Observed, ReadRecord, check_read, check_read_at_some};
 use crate::model::versions::WriteSet;
 use crate::model::view::View;
@@ -134,7 +134,8 @@ impl SeqOracle {
             // The engine reports no snapshot: judge the read at the newest snapshot that
             // explains it (weaker: reads of one transaction are not tied together, and
             // its writer-snapshot rule cannot be checked).
-            let Some(snapshot) = self.infer_snapshot(&read, txn.floor) else {
+            let held = txn.snapshot.filter(|_| txn.inferred);
+            let Some(snapshot) = self.infer_snapshot(&read, txn.floor, held) else {
                 // Commits in flight may explain it: judge once they are settled.
                 read.snapshot = self.acked_max + self.inflight.len() as u64;
                 read.lowest = Some(txn.floor);
@@ -148,15 +149,18 @@ impl SeqOracle {
         self.judge_or_keep(read)
     }
 
-    /// The newest acknowledged snapshot (no older than `floor`) that explains `read`, or
-    /// else the sequence the only commit in flight may have published. `None` when
-    /// nothing explains it yet but commits in flight might; the newest acknowledged
-    /// snapshot when nothing can (the read is then judged wrong there).
-    fn infer_snapshot(&self, read: &ReadRecord, floor: u64) -> Option<u64> {
+    /// A snapshot no older than `floor` that explains `read`: `held` first (the snapshot
+    /// the transaction's earlier reads were explained by, which an engine that keeps its
+    /// snapshot will use again), else the newest acknowledged one, trying every snapshot
+    /// down to `floor` (a long reader's may be far behind), else the sequence the only
+    /// commit in flight may have published. `None` when nothing explains it yet but
+    /// commits in flight might; the newest acknowledged snapshot when nothing can (the
+    /// read is then judged wrong there).
+    fn infer_snapshot(&self, read: &ReadRecord, floor: u64, held: Option<u64>) -> Option<u64> {
         if !self.gaps.is_empty() {
             return None;
         }
-        let lowest = floor.max(self.acked_max.saturating_sub(INFERRED_SNAPSHOT_CANDIDATES));
+        let lowest = floor.min(self.acked_max);
         let failed = self.failed_writes();
         let explains = |snapshot: u64, extra: Option<&WriteSet>| {
             let mut view = View::at(&self.store, snapshot).with_own(&read.own);
@@ -169,7 +173,9 @@ impl SeqOracle {
             };
             check_read(&view, &self.store, &candidate, &failed).is_ok()
         };
-        if let Some(snapshot) = (lowest..=self.acked_max).rev().find(|s| explains(*s, None)) {
+        let held = held.filter(|s| (lowest..=self.acked_max).contains(s));
+        let candidates = held.into_iter().chain((lowest..=self.acked_max).rev());
+        if let Some(snapshot) = candidates.into_iter().find(|s| explains(*s, None)) {
             return Some(snapshot);
         }
         match Vec::from_iter(self.inflight.values()).as_slice() {
