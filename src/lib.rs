@@ -7,6 +7,7 @@ pub mod bench;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod shrink;
 pub mod sim;
 pub mod target;

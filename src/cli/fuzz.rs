@@ -33,6 +33,8 @@ pub struct FuzzArgs {
     pub steps: Option<u64>,
     /// `--target NAME`.
     pub target: Option<String>,
+    /// `--diff NAME`: every seed is a diff against this reference.
+    pub diff: Option<String>,
 }
 
 /// Turns the arguments into a campaign, or a usage message.
@@ -49,6 +51,11 @@ pub fn campaign_spec(args: &FuzzArgs) -> Result<CampaignSpec, String> {
         config.run.steps = steps;
     }
     super::run::apply_target(&mut config, args.target.as_deref())?;
+    if let Some(name) = &args.diff {
+        let reference = crate::config::TargetName::from_name(name)
+            .ok_or_else(|| format!("--diff {name}: expected one of braid, sqlite"))?;
+        config.run.diff_against = Some(reference);
+    }
     let origin = args
         .config
         .as_ref()

@@ -3,6 +3,7 @@
 //! error, 3 internal error of braid itself.
 
 mod bench;
+mod diff;
 mod fuzz;
 mod merge;
 mod replay;
@@ -121,6 +122,35 @@ pub enum Command {
         /// The engine to simulate: braid (default) or sqlite (overrides `[run] target`).
         #[arg(long)]
         target: Option<String>,
+        /// Run every seed as a diff against this reference engine (see `braid diff`).
+        #[arg(long)]
+        diff: Option<String>,
+    },
+    /// Run one schedule on the target and a reference engine side by side (op by op, no
+    /// faults) and compare every result; stop at the first divergence.
+    Diff {
+        /// Config file; the built-in default config when omitted.
+        config: Option<PathBuf>,
+        /// The reference engine: sqlite (builds with `--features sqlite`) or braid.
+        #[arg(long)]
+        against: String,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Decisions (each runs one op on both engines).
+        #[arg(long)]
+        steps: Option<u64>,
+        #[arg(long)]
+        connections: Option<u32>,
+        /// The engine under test (overrides `[run] target`; default braid).
+        #[arg(long)]
+        target: Option<String>,
+        /// Where the failure directory goes on a divergence.
+        #[arg(long, default_value = "braid-out")]
+        out: PathBuf,
+        /// Switch a known-bad behaviour on in the engine under test only (a planted
+        /// divergence; builds with `--features canaries`).
+        #[arg(long)]
+        canary: Option<String>,
     },
     /// Rerun a failure directory exactly and say whether the failure reproduces.
     Replay {
@@ -228,6 +258,7 @@ pub fn main() -> i32 {
             junit,
             canary,
             target,
+            diff,
         } => fuzz::run(&FuzzArgs {
             config,
             seeds,
@@ -243,6 +274,26 @@ pub fn main() -> i32 {
             canary,
             steps,
             target,
+            diff,
+        }),
+        Command::Diff {
+            config,
+            against,
+            seed,
+            steps,
+            connections,
+            target,
+            out,
+            canary,
+        } => diff::run(&diff::DiffArgs {
+            config,
+            against,
+            seed,
+            steps,
+            connections,
+            target,
+            out,
+            canary,
         }),
         Command::Replay { dir, trace } => replay::run(&dir, trace),
         Command::Shrink {

@@ -48,6 +48,11 @@ pub struct RunConfig {
     /// The engine to simulate: `"braid"` (braid-core, built in), `"sqlite"` (SQLite itself;
     /// builds with `--features sqlite`; no I/O faults or crashes). Default `"braid"`.
     pub target: TargetName,
+    /// Set by `braid diff --against NAME` (and `fuzz --diff NAME`): run `target` and this
+    /// reference side by side, op by op, without faults, comparing every result. Unset
+    /// by default (a simulation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_against: Option<TargetName>,
 }
 
 impl Default for RunConfig {
@@ -57,6 +62,7 @@ impl Default for RunConfig {
             connections: 4,
             seed: 0,
             target: TargetName::Braid,
+            diff_against: None,
         }
     }
 }

@@ -70,6 +70,16 @@ pub fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
 /// The target must be in this binary, and a target without simulated I/O (SQLite's is its
 /// own and blocking) takes no I/O faults and no crashes.
 fn validate_target(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    if let Some(reference) = config.run.diff_against
+        && !reference.available()
+    {
+        let message = format!(
+            "diffing against {} needs a binary built with `--features {}`",
+            reference.name(),
+            reference.name()
+        );
+        return Err(ConfigError::at(origin, "run.diff_against", message));
+    }
     let target = config.run.target;
     if !target.available() {
         let message = format!(
@@ -79,7 +89,8 @@ fn validate_target(config: &Config, origin: &str) -> Result<(), ConfigError> {
         );
         return Err(ConfigError::at(origin, "run.target", message));
     }
-    if target == TargetName::Sqlite {
+    // A diff runs without faults whatever the config says.
+    if target == TargetName::Sqlite && config.run.diff_against.is_none() {
         let asked = config
             .faults
             .probabilities()

@@ -119,6 +119,9 @@ pub fn simulate(
     choices: Choices,
     options: SimOptions,
 ) -> RunArtifacts {
+    if let Some(reference) = settings.run.diff_against {
+        return diff(settings, seed, choices, options, reference);
+    }
     match settings.run.target {
         TargetName::Braid => {
             Simulation::<BraidCore>::of_target(settings, seed, choices, options).run_full()
@@ -134,9 +137,42 @@ pub fn simulate(
     }
 }
 
+/// A diff of the target against `reference` (`crate::diff`).
+fn diff(
+    settings: Settings,
+    seed: u64,
+    choices: Choices,
+    options: SimOptions,
+    reference: TargetName,
+) -> RunArtifacts {
+    use crate::diff::run_diff;
+    match (settings.run.target, reference) {
+        (TargetName::Braid, TargetName::Braid) => {
+            run_diff::<BraidCore, BraidCore>(settings, seed, choices, options)
+        }
+        #[cfg(feature = "sqlite")]
+        (TargetName::Braid, TargetName::Sqlite) => {
+            run_diff::<BraidCore, Sqlite>(settings, seed, choices, options)
+        }
+        #[cfg(feature = "sqlite")]
+        (TargetName::Sqlite, TargetName::Braid) => {
+            run_diff::<Sqlite, BraidCore>(settings, seed, choices, options)
+        }
+        #[cfg(feature = "sqlite")]
+        (TargetName::Sqlite, TargetName::Sqlite) => {
+            run_diff::<Sqlite, Sqlite>(settings, seed, choices, options)
+        }
+        #[cfg(not(feature = "sqlite"))]
+        _ => unreachable!("validated: a config names only targets this binary has"),
+    }
+}
+
 /// Like `simulate` from a seed, keeping only the outcome (the tape is not kept, so memory
 /// does not grow with the run's length).
 pub fn simulate_outcome(settings: Settings, seed: u64, options: SimOptions) -> Outcome {
+    if settings.run.diff_against.is_some() {
+        return simulate(settings, seed, Choices::recording(seed), options).outcome;
+    }
     match settings.run.target {
         TargetName::Braid => Simulation::<BraidCore>::on_target(settings, seed, options).run(),
         #[cfg(feature = "sqlite")]

@@ -18,6 +18,10 @@
 //!   is sequence 0, as in braid.
 //! - SQLite does not tell a transaction's snapshot nor who holds the write lock: those
 //!   claims are reported as unknown, and the oracle infers snapshots.
+//! - A put of the value a key already holds changes nothing in braid (no commit, so no
+//!   other snapshot goes stale); SQLite would rewrite the row and commit. The adapter's
+//!   upsert updates only a different value, so it takes the write lock and changes nothing,
+//!   as braid does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,16 +200,20 @@ impl SqliteConn {
                 OpOutput::Rows(rows)
             }
             Op::Put(key, value) => {
+                // One statement: a write that fails Busy must leave no read snapshot behind.
+                // The update fires only for a new value: braid's put of the value a key
+                // holds changes nothing (but still takes the write lock, as this does).
                 let mut stmt = self
                     .conn
                     .prepare_cached(
                         "INSERT INTO kv (k, v) VALUES (?1, ?2) \
-                         ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                         ON CONFLICT (k) DO UPDATE SET v = excluded.v WHERE v IS NOT excluded.v",
                     )
                     .map_err(sql_error)?;
-                stmt.execute(rusqlite::params![key, value])
+                let changed = stmt
+                    .execute(rusqlite::params![key, value])
                     .map_err(sql_error)?;
-                self.wrote(explicit, true, &mut claims);
+                self.wrote(explicit, changed > 0, &mut claims);
                 OpOutput::Done
             }
             Op::Delete(key) => {
