@@ -64,3 +64,42 @@ fn many_seeds_on_sqlite() {
         failures.len()
     );
 }
+
+/// `braid diff --against sqlite`: braid-core and SQLite run the same schedule and every
+/// result agrees (the one intended difference reconciled), seed 1 included, which has a
+/// write SQLite refuses after a WAL reset.
+#[test]
+fn braid_and_sqlite_agree_op_by_op() {
+    use braid::config::TargetName;
+    use braid::sim::Choices;
+    let mut reconciled = 0;
+    for seed in 0..3 {
+        let mut config = config::default_config();
+        config.run.steps = 20_000;
+        config.run.diff_against = Some(TargetName::Sqlite);
+        let settings = config.settings().expect("valid");
+        let run = braid::target::simulate(
+            settings,
+            seed,
+            Choices::recording(seed),
+            SimOptions::default(),
+        );
+        assert!(
+            run.outcome.passed(),
+            "seed {seed}: {:?}",
+            run.outcome.failure
+        );
+        assert!(run.outcome.stats.operations > 5_000, "seed {seed}");
+        reconciled += run
+            .outcome
+            .stats
+            .aborts
+            .get(braid::diff::WAL_RESET_REFUSAL)
+            .copied()
+            .unwrap_or(0);
+    }
+    assert!(
+        reconciled > 0,
+        "seed 1 has a write SQLite refuses after a WAL reset"
+    );
+}

@@ -88,6 +88,18 @@ pub fn run(args: &DiffArgs) -> i32 {
         "compared {} ops in {} transactions ({} commits)",
         outcome.stats.operations, outcome.stats.transactions, outcome.stats.commits
     );
+    let reconciled = outcome
+        .stats
+        .aborts
+        .get(crate::diff::WAL_RESET_REFUSAL)
+        .copied()
+        .unwrap_or(0);
+    if reconciled > 0 {
+        println!(
+            "reconciled: {reconciled} writes the reference refused after a WAL reset \
+             (an intended difference, see the README)"
+        );
+    }
     let Some(failure) = &outcome.failure else {
         println!("result: every result agreed");
         println!("trace-hash={}", outcome.trace_hash);
