@@ -1,6 +1,6 @@
 //! Failure artifacts: the directory a failing seed leaves behind, and how to read it back.
 //!
-//! Layout of one failure directory (DESIGN.md §8):
+//! Layout of one failure directory (README: "Campaigns, replay and shrinking"):
 //!
 //! ```text
 //! failure.json   FailureRecord: braid version, resolved config (TOML text), seed, strategy,

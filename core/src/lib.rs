@@ -1,6 +1,6 @@
 //! braid-core: the storage engine under test. A real embedded key-value store (pager with
 //! a shared page cache, write-ahead log, B-tree) written in the async I/O model of
-//! `async-io-model.md`: no async/await, every operation a re-entrant state machine.
+//! io/mod.rs: no async/await, every operation a re-entrant state machine.
 
 pub mod canary;
 pub mod db;

@@ -1,4 +1,5 @@
-//! The durability contract of DESIGN.md §4 through the connection API, on `CrashIO`
+//! The durability contract (core/src/db/connection.rs; the oracle's crash rules in
+//! oracle/src/model/recovery.rs) through the connection API, on `CrashIO`
 //! (a crash keeps exactly what completed fsyncs made durable).
 //!
 //! - sync = full: every commit acknowledged before a crash survives it; a commit cut by

@@ -1,4 +1,4 @@
-//! The re-entrancy pitfall of async-io-model.md, shown on a tiny state machine driven by an
+//! The re-entrancy pitfall of the I/O model (core/src/io/mod.rs), shown on a tiny state machine driven by an
 //! I/O that yields on every call: mutating shared state before a possible yield repeats the
 //! mutation on every re-entry; the state-machine form performs it exactly once.
 

@@ -1,4 +1,4 @@
-//! Benchmarks (DESIGN.md §9), run by `braid bench <name>`, never by `cargo test`: each one
+//! Benchmarks (figures and commands in BENCHMARKS.md), run by `braid bench <name>`, never by `cargo test`: each one
 //! prints its figures, the spread over repetitions, and the ratio wherever two things are
 //! compared. BENCHMARKS.md lists the commands and the figures measured with them.
 //!

@@ -1,4 +1,4 @@
-//! Campaigns (DESIGN.md §8): many seeds of one config on `jobs` threads. Each simulation
+//! Campaigns (README: "Campaigns, replay and shrinking"): many seeds of one config on `jobs` threads. Each simulation
 //! stays single-threaded and deterministic; threads only take the next seed. Results are
 //! kept by seed, so the summary does not depend on which thread finished first.
 //!

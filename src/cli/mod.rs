@@ -1,5 +1,5 @@
 //! The `braid` command line: argument parsing and dispatch to each command.
-//! Exit codes (DESIGN.md §8): 0 all passed, 1 a failure was found, 2 usage or config
+//! Exit codes (README: "The command line"): 0 all passed, 1 a failure was found, 2 usage or config
 //! error, 3 internal error of braid itself.
 
 mod bench;

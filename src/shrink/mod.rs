@@ -1,4 +1,4 @@
-//! Shrinking (DESIGN.md §8): make a failing run as small as it can be while it still fails
+//! Shrinking (README: "Campaigns, replay and shrinking"): make a failing run as small as it can be while it still fails
 //! with the same kind, Hypothesis style — by editing the tape of draws, not the run.
 //!
 //! A candidate is a config plus a tape; it is tested by replaying the tape (draws past its

@@ -1,4 +1,4 @@
-//! The simulator's foundations (DESIGN.md §5): the recorded source of every decision, the
+//! The simulator's foundations (the fault model is written down in sim_io/mod.rs): the recorded source of every decision, the
 //! simulated I/O backend with its fault model, and the scheduling strategies.
 //!
 //! How a simulation loop uses them, one decision at a time:

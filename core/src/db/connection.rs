@@ -1,6 +1,6 @@
 //! `Connection`: one client of a shared `Database`, running one transaction at a time.
 //!
-//! Lock protocol (DESIGN.md §4, SQLite WAL semantics; every lock is a try-lock):
+//! Lock protocol (SQLite WAL semantics; every lock is a try-lock):
 //! - `Begin(Deferred)` takes nothing. The first read takes a snapshot; the first write takes
 //!   the write lock: `Busy` if another connection holds it, `BusySnapshot` if a commit was
 //!   published after this transaction's snapshot. `Begin(Immediate)` takes both at once.

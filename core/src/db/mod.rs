@@ -1,4 +1,4 @@
-//! Connections and transactions (DESIGN.md §4): the public API the simulator and outside
+//! Connections and transactions (the lock protocol is in connection.rs): the public API the simulator and outside
 //! tests drive. `Database` is shared; each `Connection` runs one transaction at a time and
 //! executes `Op`s as re-entrant state machines.
 

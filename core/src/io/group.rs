@@ -1,6 +1,6 @@
 //! `CompletionGroup`: fan-in of many completions into one.
 //!
-//! What must hold (DESIGN.md §2):
+//! What must hold:
 //! - Every member is linked before any is evaluated; the group finishes when its last
 //!   member finishes and never earlier, and only once it has been built.
 //! - Its result is the first error in completion order, or success. A member that had

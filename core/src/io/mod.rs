@@ -1,5 +1,16 @@
-//! The async I/O model (DESIGN.md §2, async-io-model.md): no async/await. Every function
+//! The async I/O model: no async/await. Every function
 //! that may need I/O returns `Result<IOResult<T>>` and is re-entered until `Done`.
+//!
+//! Re-entrancy rules, which every state machine in this crate keeps:
+//! - Progress lives in a state enum, with the data that must survive a yield inside the
+//!   variant; one state machine per concern.
+//! - Nothing observable changes before a possible yield: mutate on the transition, after
+//!   the awaited completion has been seen to finish (a counter bumped, a vector pushed or a
+//!   map entry inserted before `return_if_io!` happens again at every re-entry; see
+//!   core/tests/io_reentrancy.rs for the bug and its fix).
+//! - A `CompletionGroup` fans many completions into one, finishes with its last member
+//!   and reports the first error in completion order; link every member before looking
+//!   at any.
 //!
 //! Backends (`MemoryIO`, `FileIO`, and the simulator's `SimIO`) obey one contract:
 //! submitting an operation never runs its callback; callbacks run only inside `IO::step()`.

@@ -1,4 +1,6 @@
-//! `SeqOracle`: the online sequential oracle (SQLite WAL semantics, DESIGN.md §4).
+//! `SeqOracle`: the online sequential oracle (SQLite WAL semantics: the lock protocol
+//! braid-core states in core/src/db/connection.rs, which SQLite itself is held to by the
+//! sqlite target).
 //!
 //! What it enforces at every completion:
 //! - Serial order is commit order. A writing commit gets the sequence after the previous

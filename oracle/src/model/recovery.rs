@@ -1,12 +1,14 @@
-//! Crash rules: which recovered states are allowed (DESIGN.md §4).
+//! Crash rules: which recovered states are allowed (the durability contract the engine
+//! under test promises; braid-core states its side in core/src/db/connection.rs).
 //!
 //! - `Durability::Full` (and any reopen that lost no volatile data): every acknowledged
 //!   commit survives, and so does every commit a reader saw. A commit in doubt (it
 //!   returned an error, or was in flight at the crash) may survive only if it was the
 //!   last one attempted, and then wholly or not at all.
 //! - `Durability::Normal`: the recovered state is the state after some prefix of the
-//!   commit order, no older than the last commit known durable (a WAL reset, or what the
-//!   previous crash recovered): never a hole, never part of a transaction.
+//!   commit order, no older than the last commit known durable (a WAL reset, a WAL sync the
+//!   simulator saw complete after the commit was acknowledged, or what the previous crash
+//!   recovered): never a hole, never part of a transaction.
 //!
 //! The engine reports the sequence it recovered to; the oracle builds the state at that
 //! sequence (filling sequences nobody acknowledged with in-doubt commits, in every

@@ -1,4 +1,4 @@
-//! The B-tree (DESIGN.md §3): one ordered keyspace of byte-string keys (1..=255 bytes) and
+//! The B-tree: one ordered keyspace of byte-string keys (1..=255 bytes) and
 //! values (at most `page_size / 4` bytes) over the `PageAccess` trait.
 //!
 //! Every operation is a re-entrant state machine with `step(&mut self, pages)`: `Get`,

@@ -7,7 +7,7 @@
 //! allocation needs no I/O), `commit`, `checkpoint` and `open` (recovery). Nothing
 //! blocks: locks are try-locks returning `Error::Busy` / `Error::BusySnapshot`.
 //!
-//! Lock protocol (DESIGN.md §4): `begin_read` registers a snapshot (no I/O);
+//! Lock protocol (db/connection.rs states it for clients): `begin_read` registers a snapshot (no I/O);
 //! `try_begin_write` takes the write lock, failing with `Busy` if another writer holds it
 //! and `BusySnapshot` if a commit was published after the caller's snapshot. Commit,
 //! rollback and drop release everything. The first failed WAL fsync poisons the pager:
