@@ -226,6 +226,32 @@ pub fn show_op(op: &Op) -> String {
     }
 }
 
+/// Renders an op's result for a human: `"v"`, `nothing`, rows, `committed 7`, `busy`, ...
+pub fn show_result(result: &crate::op::OpResult) -> String {
+    use crate::op::{OpError, OpOutput};
+    match result {
+        Ok(OpOutput::Done) => "done".to_string(),
+        Ok(OpOutput::Value(value)) => show_value(value.as_deref()),
+        Ok(OpOutput::Rows(rows)) => show_rows(rows),
+        Ok(OpOutput::Committed { seq }) => format!("committed {seq}"),
+        Ok(OpOutput::Checkpointed {
+            backfilled_frames,
+            wal_reset,
+        }) => format!(
+            "checkpointed {backfilled_frames} frames{}",
+            if *wal_reset { ", WAL reset" } else { "" }
+        ),
+        Ok(OpOutput::Integrity(problems)) if problems.is_empty() => "integrity ok".to_string(),
+        Ok(OpOutput::Integrity(problems)) => format!("integrity problems: {}", problems.join("; ")),
+        Err(OpError::Busy) => "error busy".to_string(),
+        Err(OpError::BusySnapshot) => "error busy-snapshot".to_string(),
+        Err(OpError::Poisoned) => "error poisoned".to_string(),
+        Err(OpError::Io(why)) => format!("error io ({why})"),
+        Err(OpError::Corrupt(why)) => format!("error corrupt ({why})"),
+        Err(OpError::Refused(why)) => format!("error refused ({why})"),
+    }
+}
+
 /// Renders rows for a human, eliding the middle of long lists.
 pub fn show_rows(rows: &[(Key, Value)]) -> String {
     const SHOWN: usize = 6;
@@ -248,6 +274,28 @@ pub fn show_rows(rows: &[(Key, Value)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_read_as_text() {
+        use crate::op::{OpError, OpOutput};
+        let value = Ok(OpOutput::Value(Some(b"w1.list-append/00000000".to_vec())));
+        assert_eq!(show_result(&value), "\"w1.list-append/00000000\"");
+        assert_eq!(
+            show_result(&Ok(OpOutput::Value(Some(vec![0, 255])))),
+            "0x00ff"
+        );
+        assert_eq!(show_result(&Ok(OpOutput::Value(None))), "nothing");
+        assert_eq!(
+            show_result(&Ok(OpOutput::Committed { seq: 7 })),
+            "committed 7"
+        );
+        assert_eq!(
+            show_result(&Err(OpError::BusySnapshot)),
+            "error busy-snapshot"
+        );
+        let rows = Ok(OpOutput::Rows(vec![(b"a".to_vec(), b"1".to_vec())]));
+        assert_eq!(show_result(&rows), "[\"a\"=\"1\"]");
+    }
 
     #[test]
     fn display_reads_as_a_sentence() {

@@ -36,6 +36,7 @@ use crate::sim::{
     Choices, Failure, Outcome, RunArtifacts, RunStats, SimIO, SimOptions, StableHasher,
 };
 use crate::target::{OpenEnv, Step, Target, describe, run_blocking};
+use braid_oracle::violation::{show_op, show_result};
 
 /// Failure kind of a disagreement.
 pub const DIVERGENCE: &str = "divergence";
@@ -380,16 +381,5 @@ impl Run<'_> {
             step,
             message,
         }
-    }
-}
-
-fn show_op(op: &Op) -> String {
-    braid_oracle::violation::show_op(op)
-}
-
-fn show_result(result: &OpResult) -> String {
-    match result {
-        Ok(output) => format!("{output:?}"),
-        Err(error) => format!("Err({})", describe(error)),
     }
 }

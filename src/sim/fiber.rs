@@ -8,6 +8,7 @@
 //! `Commit`, or a write outside a transaction, which commits by itself).
 
 use braid_core::Completion;
+use braid_oracle::violation::{show_op, show_result};
 use braid_oracle::{Op, OpError, OpResult, TxnOutcome};
 use braid_workloads::{Next, TxnProgram, Workload};
 
@@ -277,7 +278,9 @@ impl<T: Target> Simulation<T> {
             }
         };
         self.invoke(process, &op);
-        self.note(format_args!("conn {process} invoke {op:?}"));
+        if self.options.record_timeline {
+            self.note(format_args!("conn {process} invoke {}", show_op(&op)));
+        }
         Action::Run(Inflight::new(op, by_fiber))
     }
 
@@ -312,7 +315,10 @@ impl<T: Target> Simulation<T> {
         }
         self.stats.operations += 1;
         self.hash_result(process, &op, &result);
-        self.note(format_args!("conn {process} {} -> {result:?}", op.name()));
+        if self.options.record_timeline {
+            let shown = show_result(&result);
+            self.note(format_args!("conn {process} {} -> {shown}", op.name()));
+        }
         let claims = T::claims(&self.fibers[index].conn);
         let indeterminate = match &result {
             Err(err) if !matches!(err, OpError::Busy | OpError::BusySnapshot) => {
