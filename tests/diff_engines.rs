@@ -81,7 +81,7 @@ fn a_planted_divergence_is_found_replayed_and_shrunk_to_a_few_ops() {
         .expect("the planted divergence is found");
     assert_eq!(failure.kind, DIVERGENCE);
     assert!(
-        failure.message.contains("snapshot is stale"),
+        failure.message.contains("error busy-snapshot"),
         "{}",
         failure.message
     );
