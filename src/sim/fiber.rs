@@ -9,8 +9,8 @@
 
 use braid_core::Completion;
 use braid_oracle::violation::{show_op, show_result};
-use braid_oracle::{Op, OpError, OpResult, TxnOutcome};
-use braid_workloads::{Next, TxnProgram, Workload};
+use braid_oracle::{ElleTxn, Op, OpError, OpResult, TxnOutcome};
+use braid_workloads::{Next, Observed, TxnProgram, TxnRecord, Workload};
 
 use super::nemesis::lock_choices;
 use super::outcome::Failure;
@@ -450,6 +450,21 @@ impl<T: Target> Simulation<T> {
             && !self.corruption_explains(&v)
         {
             self.fail(v.kind.name(), &v.to_string());
+        }
+    }
+
+    /// A list-append transaction that began at `started_step` and ends now goes into the
+    /// transaction-form history (when one is kept).
+    pub(crate) fn record_txn_form(&mut self, started_step: u64, record: &TxnRecord) {
+        if let (Some(history), Observed::ListAppend { mops }) =
+            (self.txn_history.as_mut(), &record.observed)
+        {
+            let txn = ElleTxn {
+                process: record.conn,
+                outcome: record.outcome,
+                mops: mops.clone(),
+            };
+            history.txn(started_step, self.step, txn);
         }
     }
 

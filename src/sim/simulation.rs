@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use braid_core::{Canary, Completion, IO};
 use braid_oracle::history::{History, Nemesis, TxnHistory};
-use braid_oracle::{Claims, Durability, ElleTxn, Op, OpError, OpOutput, OpResult, SeqOracle};
-use braid_workloads::{Observed, TxnRecord, Workload, WorkloadMix};
+use braid_oracle::{Claims, Durability, Op, OpError, OpOutput, OpResult, SeqOracle};
+use braid_workloads::{Workload, WorkloadMix};
 
 use super::choices::Choices;
 use super::fault_draws::draw_write_fate;
@@ -902,21 +902,6 @@ impl<T: Target> Simulation<T> {
                 self.hasher.write_u8(2);
                 self.hasher.write_u64(id);
             }
-        }
-    }
-
-    /// A list-append transaction that began at `started_step` and ends now goes into the
-    /// transaction-form history (when one is kept).
-    pub(crate) fn record_txn_form(&mut self, started_step: u64, record: &TxnRecord) {
-        if let (Some(history), Observed::ListAppend { mops }) =
-            (self.txn_history.as_mut(), &record.observed)
-        {
-            let txn = ElleTxn {
-                process: record.conn,
-                outcome: record.outcome,
-                mops: mops.clone(),
-            };
-            history.txn(started_step, self.step, txn);
         }
     }
 
