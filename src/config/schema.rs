@@ -76,17 +76,20 @@ pub enum TargetName {
     Braid,
     /// SQLite, bundled (cargo feature `sqlite`).
     Sqlite,
+    /// Turso's engine, turso_core (cargo feature `turso`).
+    Turso,
 }
 
 impl TargetName {
     /// Every target, in declaration order.
-    pub const ALL: [TargetName; 2] = [TargetName::Braid, TargetName::Sqlite];
+    pub const ALL: [TargetName; 3] = [TargetName::Braid, TargetName::Sqlite, TargetName::Turso];
 
     /// The name as written in configs and on the command line.
     pub fn name(self) -> &'static str {
         match self {
             TargetName::Braid => "braid",
             TargetName::Sqlite => "sqlite",
+            TargetName::Turso => "turso",
         }
     }
 
@@ -95,6 +98,7 @@ impl TargetName {
         match self {
             TargetName::Braid => true,
             TargetName::Sqlite => cfg!(feature = "sqlite"),
+            TargetName::Turso => cfg!(feature = "turso"),
         }
     }
 

@@ -80,6 +80,12 @@ fn validate_target(config: &Config, origin: &str) -> Result<(), ConfigError> {
         );
         return Err(ConfigError::at(origin, "run.diff_against", message));
     }
+    if config.run.diff_against == Some(TargetName::Turso) {
+        let message = "expected braid or sqlite: turso can be diffed against a reference, not \
+                       be one"
+            .to_string();
+        return Err(ConfigError::at(origin, "run.diff_against", message));
+    }
     let target = config.run.target;
     if !target.available() {
         let message = format!(

@@ -37,6 +37,12 @@ impl SimYields {
         }
     }
 
+    /// A value drawn from the run's choices, to seed an engine's own random numbers
+    /// (recorded, replayed and shrunk like every other draw).
+    pub fn draw_seed(&self) -> u64 {
+        lock(&self.choices).draw(u64::MAX)
+    }
+
     /// Yields injected so far, by yield point name, for the run summary.
     pub fn yields_by_point(&self) -> BTreeMap<&'static str, u64> {
         lock(&self.yielded)

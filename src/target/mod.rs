@@ -22,10 +22,14 @@ mod braid;
 pub(crate) mod braid_convert;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "turso")]
+mod turso;
 
 pub use braid::BraidCore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Sqlite, SqliteConn, SqliteDb};
+#[cfg(feature = "turso")]
+pub use turso::Turso;
 
 use std::sync::Arc;
 
@@ -130,10 +134,12 @@ pub fn simulate(
         TargetName::Sqlite => {
             Simulation::<Sqlite>::of_target(settings, seed, choices, options).run_full()
         }
-        #[cfg(not(feature = "sqlite"))]
-        TargetName::Sqlite => {
-            unreachable!("validated: a config names only targets this binary has")
+        #[cfg(feature = "turso")]
+        TargetName::Turso => {
+            Simulation::<Turso>::of_target(settings, seed, choices, options).run_full()
         }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("validated: a config names only targets this binary has"),
     }
 }
 
@@ -162,7 +168,15 @@ fn diff(
         (TargetName::Sqlite, TargetName::Sqlite) => {
             run_diff::<Sqlite, Sqlite>(settings, seed, choices, options)
         }
-        #[cfg(not(feature = "sqlite"))]
+        #[cfg(feature = "turso")]
+        (TargetName::Turso, TargetName::Braid) => {
+            run_diff::<Turso, BraidCore>(settings, seed, choices, options)
+        }
+        #[cfg(all(feature = "turso", feature = "sqlite"))]
+        (TargetName::Turso, TargetName::Sqlite) => {
+            run_diff::<Turso, Sqlite>(settings, seed, choices, options)
+        }
+        #[allow(unreachable_patterns)]
         _ => unreachable!("validated: a config names only targets this binary has"),
     }
 }
@@ -177,10 +191,10 @@ pub fn simulate_outcome(settings: Settings, seed: u64, options: SimOptions) -> O
         TargetName::Braid => Simulation::<BraidCore>::on_target(settings, seed, options).run(),
         #[cfg(feature = "sqlite")]
         TargetName::Sqlite => Simulation::<Sqlite>::on_target(settings, seed, options).run(),
-        #[cfg(not(feature = "sqlite"))]
-        TargetName::Sqlite => {
-            unreachable!("validated: a config names only targets this binary has")
-        }
+        #[cfg(feature = "turso")]
+        TargetName::Turso => Simulation::<Turso>::on_target(settings, seed, options).run(),
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("validated: a config names only targets this binary has"),
     }
 }
 
