@@ -20,5 +20,6 @@ pub mod overhead;
 #[cfg(feature = "sqlite-bench")]
 pub mod sqlite;
 pub mod stats;
+pub mod targets;
 
 pub use stats::Summary;

@@ -7,10 +7,14 @@ use crate::bench::{self, engine::Sizes};
 use crate::cli::{EXIT_INTERNAL, EXIT_PASS, EXIT_USAGE};
 
 /// The benchmarks `braid bench` knows, with what each measures.
-pub const BENCHMARKS: [(&str, &str); 7] = [
+pub const BENCHMARKS: [(&str, &str); 8] = [
     (
         "decisions",
         "decisions per second of the default config, one core, several seeds",
+    ),
+    (
+        "targets",
+        "each simulated engine side by side: commits checked and decisions per CPU second",
     ),
     (
         "overhead",
@@ -73,6 +77,10 @@ pub fn run(args: &BenchArgs) -> i32 {
     let result = match args.name.as_str() {
         "decisions" => {
             bench::decisions::run(&seeds(5), args.steps);
+            Ok(())
+        }
+        "targets" => {
+            bench::targets::run(&seeds(3), args.steps);
             Ok(())
         }
         "overhead" => {

@@ -259,10 +259,63 @@ struct BridgeFile {
 
 impl BridgeFile {
     fn write_bytes(&self, pos: u64, bytes: &[u8], c: Completion) -> turso_core::Result<Completion> {
-        let braid = braid_core::Completion::new(relay(c.clone(), self.shared.clone(), "pwrite"));
-        self.file.pwrite(pos, bytes, braid).map_err(braid_error)?;
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        submit_write(&self.file, pos, bytes, 0, c.clone(), self.shared.clone())
+            .map_err(braid_error)?;
         Ok(c)
     }
+}
+
+/// Writes `bytes[done..]` at `pos + done`. A short write goes on with the rest, as turso's
+/// own files do (`UnixFile::pwrite` loops until everything is written: turso's contract is
+/// that a `File` never reports a short write); a write that moves nothing is an error.
+/// `turso` finishes with the whole length, or with the first error.
+fn submit_write(
+    file: &Arc<dyn braid_core::File>,
+    pos: u64,
+    bytes: Arc<[u8]>,
+    done: usize,
+    turso: Completion,
+    shared: Weak<Shared>,
+) -> braid_core::Result<()> {
+    let again = (file.clone(), bytes.clone(), shared.clone());
+    let asked = bytes.len() - done;
+    let braid = braid_core::Completion::new(move |result| {
+        let (file, bytes, shared) = again.clone();
+        let finished = match result {
+            Ok(n) if n as usize >= asked => {
+                turso.complete(bytes.len() as i32);
+                true
+            }
+            Ok(0) => {
+                turso.error(CompletionError::IOError(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "pwrite",
+                ));
+                true
+            }
+            Ok(n) => {
+                let done = done + n as usize;
+                let next = submit_write(&file, pos, bytes, done, turso.clone(), shared.clone());
+                if next.is_err() {
+                    turso.error(CompletionError::IOError(
+                        std::io::ErrorKind::Other,
+                        "pwrite",
+                    ));
+                }
+                next.is_err()
+            }
+            Err(e) => {
+                turso.error(turso_error(e, "pwrite"));
+                true
+            }
+        };
+        if finished && let Some(shared) = shared.upgrade() {
+            shared.poll_waiters();
+        }
+    });
+    file.pwrite(pos + done as u64, &bytes[done..], braid)?;
+    Ok(())
 }
 
 impl File for BridgeFile {

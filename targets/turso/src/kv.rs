@@ -172,17 +172,36 @@ struct Running {
 /// default): the process is meant to die there, so the adapter stops the database.
 const FSYNC_FAIL_STOP: &str = "fsync error (data_sync_retry=off)";
 
+/// The text of a panic's payload, if it has one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default()
+}
+
+/// Installs (once per process) a panic hook that keeps turso's fail-stop panic quiet,
+/// since the adapter catches it, and hands every other panic to the hook before it.
+fn quiet_fail_stop() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !panic_text(info.payload()).starts_with(FSYNC_FAIL_STOP) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Steps the statement once. turso's deliberate fail-stop panic on a failed fsync becomes
 /// `Err(())` (the database must stop); any other panic is a defect and goes on up.
 fn step_once(stmt: &mut Statement) -> Result<turso_core::Result<StepResult>, ()> {
+    quiet_fail_stop();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stmt.step()));
     caught.or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with(FSYNC_FAIL_STOP) {
+        if panic_text(panic.as_ref()).starts_with(FSYNC_FAIL_STOP) {
             Err(())
         } else {
             std::panic::resume_unwind(panic)
