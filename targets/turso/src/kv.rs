@@ -431,6 +431,14 @@ impl TursoOpener {
             }
             KvStep::Failed(error) => {
                 self.running = None;
+                // A fail-stop while opening: the process would die and be started again,
+                // with the OS still holding what was written; the open is simply retried.
+                let error = match error {
+                    OpError::Poisoned if stopped.load(Ordering::Relaxed) => {
+                        OpError::Io("turso fail-stopped on a failed fsync while opening".into())
+                    }
+                    other => other,
+                };
                 Err(KvStep::Failed(error))
             }
         }
