@@ -14,7 +14,7 @@ pub use canary::Canary;
 pub use db::{
     CheckpointMode, CheckpointOutcome, Connection, Database, Op, OpClaims, Opener, Output, TxMode,
 };
-pub use error::{Error, Result};
+pub use error::{Corruption, Error, HeaderDefect, PageDefect, PageSource, Result};
 pub use io::{
     Completion, CompletionError, CompletionGroup, CompletionResult, File, FileIO, IO,
     IOCompletions, IOResult, MemoryIO, ShuffleIO, block_on,

@@ -181,7 +181,9 @@ fn operations_on_a_damaged_page_fail_as_corrupt() {
     let mut pages = sound_tree();
     pages.put_raw_page(4, vec![0xAB; PAGE]);
     let mut get = Get::new(b"n".to_vec());
-    assert!(matches!(pages.drive(|p| get.step(p)), Err(Error::Corrupt(m)) if m.contains("page 4")));
+    assert!(
+        matches!(pages.drive(|p| get.step(p)), Err(Error::Corrupt(m)) if m.to_string().contains("page 4"))
+    );
     let mut scan = Scan::new(b"a".to_vec(), None, 10);
     assert!(matches!(
         pages.drive(|p| scan.step(p)),

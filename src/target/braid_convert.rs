@@ -73,7 +73,7 @@ pub fn error(err: &Error) -> OpError {
         Error::Busy => OpError::Busy,
         Error::BusySnapshot => OpError::BusySnapshot,
         Error::Io { .. } | Error::Completion(_) => OpError::Io(err.to_string()),
-        Error::Corrupt(msg) => OpError::Corrupt(msg.clone()),
+        Error::Corrupt(corruption) => OpError::Corrupt(corruption.to_string()),
         Error::Poisoned => OpError::Poisoned,
         Error::NoTransaction
         | Error::TransactionActive

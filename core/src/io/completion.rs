@@ -38,6 +38,16 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A transfer that moved `actual` bytes where `expected` were asked for: anything but
+/// exactly `expected` is a short transfer, an error.
+fn check_moved(expected: usize, actual: i32) -> Result<(), CompletionError> {
+    let actual = usize::try_from(actual).unwrap_or(0);
+    if actual != expected {
+        return Err(CompletionError::ShortIo { expected, actual });
+    }
+    Ok(())
+}
+
 pub(crate) struct CompletionInner {
     state: Mutex<CompletionState>,
     /// Present only on a group's completion.
@@ -169,6 +179,26 @@ impl Completion {
     /// The outcome, once finished.
     pub fn result(&self) -> Option<CompletionResult> {
         lock(&self.inner.state).result
+    }
+
+    /// The outcome of a finished operation that had to move exactly `len` bytes (0 for a
+    /// sync or truncate): its error, or a short transfer as `ShortIo`, never success.
+    pub fn moved_exactly(&self, len: usize) -> Result<(), CompletionError> {
+        match self
+            .result()
+            .expect("an outcome is read after the operation finished")
+        {
+            Err(e) => Err(e),
+            Ok(n) => check_moved(len, n),
+        }
+    }
+
+    /// The bytes of a finished read that had to deliver exactly `len` bytes.
+    pub fn read_exactly(&self, len: usize) -> Result<Vec<u8>, CompletionError> {
+        self.moved_exactly(len)?;
+        Ok(self
+            .take_read_buffer()
+            .expect("a successful read carries its bytes"))
     }
 
     /// Whether two handles refer to the same operation.

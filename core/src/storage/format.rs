@@ -48,8 +48,9 @@
 //! A free page holds the next free page number in bytes [0..4] (0 ends the list); the rest
 //! of its usable bytes are zero.
 
+use crate::Result;
+use crate::error::{Corruption, HeaderDefect, PageDefect};
 use crate::storage::page_access::{PAGE_RESERVED_BYTES, PageNo};
-use crate::{Error, Result};
 
 /// The header page's number.
 pub const HEADER_PAGE: PageNo = 1;
@@ -216,10 +217,7 @@ impl DbHeader {
     /// is `Error::Corrupt`, naming why the first slot failed.
     pub fn read_page(image: &[u8]) -> Result<HeaderRead> {
         if image.len() < MIN_PAGE_SIZE {
-            return Err(Error::Corrupt(format!(
-                "header page of {} bytes",
-                image.len()
-            )));
+            return Err(HeaderDefect::Size { len: image.len() }.into());
         }
         let page_verified = verify_page(HEADER_PAGE, image).is_ok();
         let mut newest: Option<(DbHeader, HeaderStamp)> = None;
@@ -278,26 +276,19 @@ impl DbHeader {
     /// The record at byte `at`: its header and write number.
     fn decode_record(image: &[u8], at: usize) -> Result<(DbHeader, u64)> {
         if image.len() < at + HEADER_RECORD_BYTES {
-            return Err(Error::Corrupt(format!(
-                "header page of {} bytes",
-                image.len()
-            )));
+            return Err(HeaderDefect::Size { len: image.len() }.into());
         }
         let record = &image[at..at + HEADER_RECORD_BYTES];
         if crc32fast::hash(&record[..RECORD_CHECKED_BYTES]) != get_u32(record, RECORD_CHECKED_BYTES)
         {
-            return Err(Error::Corrupt(format!(
-                "header page: record at {at} fails its checksum"
-            )));
+            return Err(HeaderDefect::RecordChecksum { at }.into());
         }
         if record[0..8] != DB_MAGIC {
-            return Err(Error::Corrupt("header page: bad magic".into()));
+            return Err(HeaderDefect::Magic.into());
         }
         let version = get_u32(record, 8);
         if version != FORMAT_VERSION {
-            return Err(Error::Corrupt(format!(
-                "header page: unknown format version {version}"
-            )));
+            return Err(HeaderDefect::Version { version }.into());
         }
         let header = DbHeader {
             page_size: get_u32(record, 12),
@@ -308,11 +299,11 @@ impl DbHeader {
             checkpoint_seq: get_u64(record, 32),
         };
         if header.page_size as usize != image.len() {
-            return Err(Error::Corrupt(format!(
-                "header page: page size {} but the page has {} bytes",
-                header.page_size,
-                image.len()
-            )));
+            return Err(HeaderDefect::PageSize {
+                recorded: header.page_size,
+                len: image.len(),
+            }
+            .into());
         }
         header.check_consistent()?;
         Ok((header, get_u64(record, 40)))
@@ -320,35 +311,33 @@ impl DbHeader {
 
     /// Field relations every valid header satisfies.
     pub fn check_consistent(&self) -> Result<()> {
-        let fail = |what: String| Err(Error::Corrupt(format!("header page: {what}")));
-        if self.page_count == 0 {
-            return fail("page count is 0".into());
-        }
-        if self.root == HEADER_PAGE || self.root > self.page_count {
-            return fail(format!(
-                "root {} outside 2..={}",
-                self.root, self.page_count
-            ));
-        }
-        if self.freelist_head == HEADER_PAGE || self.freelist_head > self.page_count {
-            return fail(format!(
-                "freelist head {} outside 2..={}",
-                self.freelist_head, self.page_count
-            ));
-        }
-        if (self.freelist_head == 0) != (self.freelist_count == 0) {
-            return fail(format!(
-                "freelist head {} disagrees with freelist length {}",
-                self.freelist_head, self.freelist_count
-            ));
-        }
-        if self.freelist_count >= self.page_count {
-            return fail(format!(
-                "freelist length {} not below page count {}",
-                self.freelist_count, self.page_count
-            ));
-        }
-        Ok(())
+        let page_count = self.page_count;
+        let defect = if page_count == 0 {
+            HeaderDefect::NoPages
+        } else if self.root == HEADER_PAGE || self.root > page_count {
+            HeaderDefect::Root {
+                root: self.root,
+                page_count,
+            }
+        } else if self.freelist_head == HEADER_PAGE || self.freelist_head > page_count {
+            HeaderDefect::FreelistHead {
+                head: self.freelist_head,
+                page_count,
+            }
+        } else if (self.freelist_head == 0) != (self.freelist_count == 0) {
+            HeaderDefect::FreelistEmptiness {
+                head: self.freelist_head,
+                count: self.freelist_count,
+            }
+        } else if self.freelist_count >= page_count {
+            HeaderDefect::FreelistCount {
+                count: self.freelist_count,
+                page_count,
+            }
+        } else {
+            return Ok(());
+        };
+        Err(defect.into())
     }
 }
 
@@ -390,18 +379,13 @@ pub fn seal_page(pgno: PageNo, image: &mut [u8]) -> u32 {
 /// Checks the checksum of page `pgno`: `Error::Corrupt` on mismatch.
 pub fn verify_page(pgno: PageNo, image: &[u8]) -> Result<()> {
     if image.len() <= PAGE_RESERVED_BYTES {
-        return Err(Error::Corrupt(format!(
-            "page {pgno}: image of {} bytes",
-            image.len()
-        )));
+        return Err(Corruption::page(pgno, PageDefect::ImageSize { len: image.len() }).into());
     }
     let body = image.len() - PAGE_RESERVED_BYTES;
     let stored = get_u32(image, body);
     let computed = page_checksum(pgno, image);
     if stored != computed || image[body + 4..].iter().any(|&b| b != 0) {
-        return Err(Error::Corrupt(format!(
-            "page {pgno}: checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
-        )));
+        return Err(Corruption::page(pgno, PageDefect::Checksum { stored, computed }).into());
     }
     Ok(())
 }
@@ -613,7 +597,10 @@ mod tests {
             let mut both = image.clone();
             both[slot_offset(page_size, 0) + 3] ^= 1;
             both[slot_offset(page_size, 1) + 3] ^= 1;
-            assert!(matches!(DbHeader::decode(&both), Err(Error::Corrupt(_))));
+            assert!(matches!(
+                DbHeader::decode(&both),
+                Err(crate::Error::Corrupt(_))
+            ));
             // The old page alone, fully valid.
             assert_eq!(DbHeader::decode(&old_image), Ok(old));
         }

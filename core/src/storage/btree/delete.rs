@@ -1,7 +1,7 @@
 //! `Delete`: remove a key (a thin front over the shared write machine of `write.rs`; an
 //! absent key changes nothing and writes nothing).
 
-use super::put::check_key;
+use super::read::check_key;
 use super::write::Write;
 use crate::Result;
 use crate::io::IOResult;

@@ -1,13 +1,10 @@
 //! `Get`: point lookup, one page per level from the root down to a leaf.
 
-use super::node::{LookupStep, Node, cell_index, lookup_indexed};
-use super::put::check_key;
+use super::node::LookupStep;
+use super::read::{check_key, lookup_in, read_image_checked};
 use crate::io::IOResult;
-use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
-use crate::{Error, Result, return_if_io};
-
-/// A path longer than this means a cycle in corrupt pages.
-const MAX_DEPTH: usize = 64;
+use crate::storage::{PageAccess, PageNo};
+use crate::{Result, return_if_io};
 
 /// Looks up one key.
 #[derive(Debug)]
@@ -75,79 +72,4 @@ impl Get {
             }
         }
     }
-}
-
-/// Reads and decodes page `pgno`, found `depth` levels below the root. Corrupt pages and
-/// impossible depths are `Error::Corrupt`.
-pub(super) fn read_node<P: PageAccess + ?Sized>(
-    pages: &mut P,
-    pgno: PageNo,
-    depth: usize,
-) -> Result<IOResult<Node>> {
-    let image = return_if_io!(read_image(pages, pgno, depth));
-    let node = Node::decode(&image, pages.usable_size())
-        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
-    Ok(IOResult::Done(node))
-}
-
-/// Reads page `pgno`, found `depth` levels below the root; impossible page numbers and
-/// depths are `Error::Corrupt`.
-fn read_image<P: PageAccess + ?Sized>(
-    pages: &mut P,
-    pgno: PageNo,
-    depth: usize,
-) -> Result<IOResult<PageRef>> {
-    let (image, _) = return_if_io!(read_image_checked(pages, pgno, depth));
-    Ok(IOResult::Done(image))
-}
-
-/// `read_image`, and the image's cell index if it already passed the whole-page check.
-pub(super) fn read_image_checked<P: PageAccess + ?Sized>(
-    pages: &mut P,
-    pgno: PageNo,
-    depth: usize,
-) -> Result<IOResult<(PageRef, Option<CellIndex>)>> {
-    if depth > MAX_DEPTH {
-        return Err(Error::Corrupt(format!(
-            "page {pgno}: tree deeper than {MAX_DEPTH} levels"
-        )));
-    }
-    if pgno < 2 {
-        return Err(Error::Corrupt(format!("child pointer to page {pgno}")));
-    }
-    pages.read_page_checked(pgno)
-}
-
-/// Where `key` leads from `image`, the image of `pgno`. The first time an image is seen it
-/// is checked as a whole and its cells indexed (`cell_index`), and the index recorded with
-/// it (`mark_checked`); every lookup then searches the index (`lookup_indexed`).
-pub(super) fn lookup_in<'a, P: PageAccess + ?Sized>(
-    pages: &mut P,
-    pgno: PageNo,
-    image: &'a PageRef,
-    index: Option<CellIndex>,
-    key: &[u8],
-) -> Result<LookupStep<'a>> {
-    let usable_size = pages.usable_size();
-    let index = checked_index(pages, pgno, image, index)?;
-    lookup_indexed(image, usable_size, &index, key)
-        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))
-}
-
-/// The cell index of `image`, the image of `pgno`: `index` when the cache had one, else
-/// built now (which checks the page as a whole) and recorded with the image.
-pub(super) fn checked_index<P: PageAccess + ?Sized>(
-    pages: &mut P,
-    pgno: PageNo,
-    image: &PageRef,
-    index: Option<CellIndex>,
-) -> Result<CellIndex> {
-    if let Some(index) = index {
-        return Ok(index);
-    }
-    let index: CellIndex = cell_index(image, pages.usable_size())
-        .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?
-        .into();
-    pages.mark_checked(pgno, image, index.clone());
-    Ok(index)
 }

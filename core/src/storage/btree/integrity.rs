@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use super::get::read_node;
 use super::node::{Node, capacity, interior_cell_bytes, min_fill};
+use super::read::read_node;
 use crate::io::IOResult;
 use crate::storage::{PageAccess, PageNo};
 use crate::{Error, Result};
@@ -127,7 +127,7 @@ impl IntegrityCheck {
                         Ok(IOResult::IO(io)) => return Ok(IOResult::IO(io)),
                         Ok(IOResult::Done(node)) => Some(node),
                         Err(Error::Corrupt(why)) => {
-                            self.findings.problems.push(why);
+                            self.findings.problems.push(why.to_string());
                             None
                         }
                         Err(error) => return Err(error),

@@ -17,6 +17,7 @@ mod node;
 mod pack;
 mod plan;
 mod put;
+mod read;
 mod scan;
 pub mod test_pages;
 mod write;

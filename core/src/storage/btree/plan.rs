@@ -23,13 +23,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::node::{LookupStep, Node, child_index, leaf_cell_bytes, lookup, min_fill};
 use super::pack::{Pieces, merge, split};
+use super::read::{MAX_DEPTH, too_deep};
+use crate::error::Corruption;
 use crate::storage::{PageNo, PageRef};
 use crate::{Error, Result};
 
 /// Page numbers at and above this stand for pages a plan allocates.
 pub(super) const PLACEHOLDER_BASE: PageNo = u32::MAX - 65_536;
-/// A path longer than this means a cycle in corrupt pages.
-const MAX_DEPTH: usize = 64;
 
 /// The change to plan.
 #[derive(Debug, Clone, Copy)]
@@ -173,7 +173,7 @@ enum Stop {
 type Planning<T> = std::result::Result<T, Stop>;
 
 fn corrupt(pgno: PageNo, what: impl std::fmt::Display) -> Stop {
-    Stop::Failed(Error::Corrupt(format!("page {pgno}: {what}")))
+    Stop::Failed(Corruption::node(pgno, what).into())
 }
 
 struct Planner<'a> {
@@ -199,7 +199,7 @@ impl Planner<'_> {
         // The descent borrows each node; only the leaf, which changes, is copied.
         let (mut cells, old_fill) = loop {
             if path.len() > MAX_DEPTH {
-                return Err(corrupt(pgno, "tree deeper than 64 levels (a cycle?)"));
+                return Err(Stop::Failed(too_deep(pgno).into()));
             }
             if !self.nodes.contains_key(&pgno)
                 && let Some(image) = self.images.get(&pgno)

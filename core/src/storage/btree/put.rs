@@ -1,7 +1,8 @@
 //! `Put`: insert a key or replace its value (a thin front over the shared write machine of
 //! `write.rs`, which gathers, reserves and applies).
 
-use super::node::{MAX_KEY_BYTES, max_value_bytes};
+use super::node::max_value_bytes;
+use super::read::check_key;
 use super::write::Write;
 use crate::io::IOResult;
 use crate::storage::PageAccess;
@@ -70,17 +71,4 @@ fn step<P: PageAccess + ?Sized>(
         });
     }
     write.step(pages, key, Some(value))
-}
-
-pub(super) fn check_key(key: &[u8]) -> Result<()> {
-    if key.is_empty() {
-        return Err(Error::Misuse("keys are at least one byte long".into()));
-    }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(Error::KeyTooLarge {
-            len: key.len(),
-            max: MAX_KEY_BYTES,
-        });
-    }
-    Ok(())
 }

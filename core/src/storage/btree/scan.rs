@@ -7,8 +7,9 @@
 //! Pages are read in place through their cell index (`get::checked_index`): interior pages
 //! are searched, and only the rows returned are copied out of a leaf.
 
-use super::get::{checked_index, read_image_checked};
 use super::node::{LookupStep, indexed_cell, lookup_indexed};
+use super::read::{checked_index, read_image_checked};
+use crate::error::Corruption;
 use crate::io::IOResult;
 use crate::storage::{PageAccess, PageNo};
 use crate::{Error, Result, return_if_io};
@@ -88,7 +89,7 @@ impl Scan {
                     let page = *pgno;
                     let usable_size = pages.usable_size();
                     let index = checked_index(pages, page, &image, index)?;
-                    let corrupt = |why: String| Error::Corrupt(format!("page {page}: {why}"));
+                    let corrupt = |why: String| Error::from(Corruption::node(page, why));
                     match lookup_indexed(&image, usable_size, &index, lower).map_err(corrupt)? {
                         LookupStep::Child {
                             page: child,

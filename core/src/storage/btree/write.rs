@@ -17,11 +17,12 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use super::get::lookup_in;
 use super::leaf_edit::{InPlace, put_in_place};
 use super::leaf_split::{self, LeafSplit, Next};
 use super::node::{LookupStep, Node, capacity, is_interior_image};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
+use super::read::{MAX_DEPTH, lookup_in, too_deep};
+use crate::error::Corruption;
 use crate::io::{Completion, IOResult};
 use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
@@ -34,9 +35,6 @@ use crate::{Error, Result, io_yield_one, return_if_io};
 pub(super) struct Write {
     state: WriteState,
 }
-
-/// A path longer than this means a cycle in corrupt pages.
-const MAX_DEPTH: usize = 64;
 
 #[derive(Debug)]
 enum WriteState {
@@ -113,7 +111,7 @@ impl Write {
                         *pgno = root;
                     }
                     if path.len() > MAX_DEPTH {
-                        return Err(corrupt(*pgno, "tree deeper than 64 levels (a cycle?)"));
+                        return Err(too_deep(*pgno).into());
                     }
                     let (image, index) = return_if_io!(pages.read_page_checked(*pgno));
                     if is_interior_image(&image) {
@@ -196,7 +194,7 @@ impl Write {
                             if decode {
                                 let image = images.get(&pgno).expect("inserted or present");
                                 let node = Node::decode(image, usable_size)
-                                    .map_err(|why| Error::Corrupt(format!("page {pgno}: {why}")))?;
+                                    .map_err(|why| corrupt(pgno, why))?;
                                 nodes.insert(pgno, node);
                             }
                         }
@@ -326,7 +324,7 @@ struct ReachedLeaf {
 }
 
 fn corrupt(pgno: PageNo, why: impl std::fmt::Display) -> Error {
-    Error::Corrupt(format!("page {pgno}: {why}"))
+    Corruption::node(pgno, why).into()
 }
 
 /// Allocates the plan's new pages and turns it into page images. No I/O: the pages were

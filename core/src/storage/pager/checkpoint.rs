@@ -22,15 +22,16 @@ use std::sync::Arc;
 
 use crate::canary::Canary;
 use crate::io::{Completion, CompletionGroup, IOResult};
-use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderStamp, verify_page};
+use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderStamp};
 use crate::storage::page_access::{PageNo, PageRef};
-use crate::storage::wal::append::{WAL_SYNC_LABEL, check_len, check_members};
+use crate::storage::wal::append::{WAL_SYNC_LABEL, check_members};
 use crate::storage::wal::format::{WalHeader, frame_image_offset};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
 
 use super::Pager;
 use super::cache::{CacheKey, Version};
+use super::fetch::verified_image;
 
 /// Label of the group holding a checkpoint's database writes.
 pub const CHECKPOINT_COPY_LABEL: &str = "checkpoint-copy";
@@ -226,7 +227,7 @@ impl Checkpoint {
                             *read = Some(c.clone());
                             io_yield_one!(c);
                         }
-                        Some(c) => self.pager.finish_frame_read(page, &c)?,
+                        Some(c) => verified_image(&c, page, self.pager.page_size, None)?,
                     };
                     if page == HEADER_PAGE {
                         let seq = plan.seq;
@@ -522,20 +523,6 @@ impl Pager {
         let c = Completion::new_read(self.page_size, |_| {});
         self.wal
             .pread(frame_image_offset(frame, self.page_size), self.page_size, c)
-    }
-
-    fn finish_frame_read(&self, page: PageNo, read: &Completion) -> Result<PageRef> {
-        match read.result().expect("a finished read") {
-            Err(e) => Err(Error::Completion(e)),
-            Ok(n) => {
-                check_len(self.page_size, n)?;
-                let image = read
-                    .take_read_buffer()
-                    .expect("a successful read carries its bytes");
-                verify_page(page, &image)?;
-                Ok(Arc::new(image))
-            }
-        }
     }
 
     /// Drops cached database-file images of pages the checkpoint rewrote.

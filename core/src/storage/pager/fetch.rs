@@ -13,10 +13,10 @@
 //! `YieldPoint::CacheEvict`.
 
 use crate::canary::Canary;
+use crate::error::{Corruption, PageSource};
 use crate::io::{Completion, IOResult};
 use crate::storage::format::verify_page;
 use crate::storage::page_access::{CellIndex, PageNo, PageRef};
-use crate::storage::wal::append::check_len;
 use crate::storage::wal::format::frame_image_offset;
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
@@ -56,10 +56,11 @@ impl Pager {
         let key = {
             let mut state = self.live_state()?;
             if pgno == 0 || pgno > view.page_count {
-                return Err(Error::Corrupt(format!(
-                    "page {pgno} does not exist (page count {})",
-                    view.page_count
-                )));
+                return Err(Corruption::NoSuchPage {
+                    page: pgno,
+                    page_count: view.page_count,
+                }
+                .into());
             }
             if let Some(txn) = view.dirty_txn {
                 let dirty = CacheKey {
@@ -103,7 +104,12 @@ impl Pager {
             if !read.read.finished() {
                 io_yield_one!(read.read.clone());
             }
-            match self.finish_read(key, &read.read) {
+            let from = match key.version {
+                Version::DbFile => PageSource::DbFile,
+                Version::Frame { generation, frame } => PageSource::Frame { generation, frame },
+                Version::Dirty { .. } => unreachable!("dirty images are never read from disk"),
+            };
+            match verified_image(&read.read, key.page, self.page_size, Some(from)) {
                 Ok(image) => read.image = Some(image),
                 Err(e) => {
                     *pending = None;
@@ -141,24 +147,22 @@ impl Pager {
             Version::Dirty { .. } => unreachable!("dirty images are never read from disk"),
         }
     }
+}
 
-    /// Checks a finished read: success, full length, valid page checksum.
-    fn finish_read(&self, key: CacheKey, read: &Completion) -> Result<PageRef> {
-        let n = match read
-            .result()
-            .expect("finish_read is called on a finished read")
-        {
-            Ok(n) => n,
-            Err(e) => return Err(Error::Completion(e)),
-        };
-        check_len(self.page_size, n)?;
-        let image = read
-            .take_read_buffer()
-            .expect("a successful read carries its bytes");
-        verify_page(key.page, &image).map_err(|e| match e {
-            Error::Corrupt(why) => Error::Corrupt(format!("{why} (read from {:?})", key.version)),
-            other => other,
-        })?;
-        Ok(std::sync::Arc::new(image))
-    }
+/// The image of page `page` from a finished read of one page: success, the whole page, a
+/// valid page checksum. `from` names where it was read (for the error), when told apart.
+pub(crate) fn verified_image(
+    read: &Completion,
+    page: PageNo,
+    page_size: usize,
+    from: Option<PageSource>,
+) -> Result<PageRef> {
+    let image = read.read_exactly(page_size)?;
+    verify_page(page, &image).map_err(|e| match e {
+        Error::Corrupt(Corruption::Page { page, defect, .. }) => {
+            Error::Corrupt(Corruption::Page { page, defect, from })
+        }
+        other => other,
+    })?;
+    Ok(std::sync::Arc::new(image))
 }

@@ -11,6 +11,7 @@
 //!
 //! `FreelistScan` lists the whole freelist under any `PageAccess`, for integrity checks.
 
+use crate::error::Corruption;
 use crate::io::IOResult;
 use crate::storage::format::{free_page_image, free_page_next};
 use crate::storage::page_access::{PageAccess, PageNo};
@@ -41,10 +42,12 @@ impl WriteTxn {
             let image = return_if_io!(self.read_page(page));
             let next = free_page_next(&image);
             if next == 1 || next > self.header.page_count || self.free_next.contains_key(&next) {
-                return Err(Error::Corrupt(format!(
-                    "free page {page} links to {next}, outside the freelist (page count {})",
-                    self.header.page_count
-                )));
+                return Err(Corruption::FreeLink {
+                    page,
+                    next,
+                    page_count: self.header.page_count,
+                }
+                .into());
             }
             self.free_next.insert(page, next);
         }
@@ -67,7 +70,7 @@ impl WriteTxn {
                     .header
                     .freelist_count
                     .checked_sub(1)
-                    .ok_or_else(|| Error::Corrupt("freelist longer than its count".into()))?;
+                    .ok_or(Corruption::FreelistOverCount)?;
                 head
             }
             _ => {
@@ -126,21 +129,21 @@ impl FreelistScan {
     pub fn step(&mut self, pages: &mut dyn PageAccess) -> Result<IOResult<Vec<PageNo>>> {
         while self.next != 0 {
             if self.pages.len() >= self.expected as usize {
-                return Err(Error::Corrupt(format!(
-                    "freelist longer than its count {} (cycle or bad count)",
-                    self.expected
-                )));
+                return Err(Corruption::FreelistCycle {
+                    count: self.expected,
+                }
+                .into());
             }
             let image = return_if_io!(pages.read_page(self.next));
             self.pages.push(self.next);
             self.next = free_page_next(&image);
         }
         if self.pages.len() != self.expected as usize {
-            return Err(Error::Corrupt(format!(
-                "freelist holds {} pages, the header says {}",
-                self.pages.len(),
-                self.expected
-            )));
+            return Err(Corruption::FreelistLength {
+                found: self.pages.len(),
+                count: self.expected,
+            }
+            .into());
         }
         Ok(IOResult::Done(self.pages.clone()))
     }

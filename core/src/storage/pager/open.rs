@@ -29,10 +29,10 @@
 
 use std::sync::Arc;
 
+use crate::error::{Corruption, HeaderDefect};
 use crate::io::{Completion, File, IO, IOResult, block_on};
 use crate::options::DbOptions;
-use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderRead, HeaderStamp};
-use crate::storage::wal::append::check_len;
+use crate::storage::format::{DbHeader, HeaderRead, HeaderStamp};
 use crate::storage::wal::recovery::WalRecovery;
 use crate::{Error, Result, io_yield_one, return_if_io};
 
@@ -131,10 +131,7 @@ impl Opener {
                     if !read.finished() {
                         io_yield_one!(read.clone());
                     }
-                    finished_ok(read, *len)?;
-                    let prefix = read
-                        .take_read_buffer()
-                        .expect("a successful read carries its bytes");
+                    let prefix = read.read_exactly(*len)?;
                     let page_size = self.options.page_size;
                     let whole_page = self.db().size()? >= page_size as u64;
                     match DbHeader::recorded_page_size(&prefix) {
@@ -154,9 +151,7 @@ impl Opener {
                             io_yield_one!(write);
                         }
                         _ => {
-                            return Err(Error::Corrupt(format!(
-                                "page {HEADER_PAGE}: no valid header record"
-                            )));
+                            return Err(Corruption::DbHeader(HeaderDefect::NoRecord).into());
                         }
                     }
                 }
@@ -164,7 +159,7 @@ impl Opener {
                     if !write.finished() {
                         io_yield_one!(write.clone());
                     }
-                    finished_ok(write, self.options.page_size)?;
+                    write.moved_exactly(self.options.page_size)?;
                     let header = *header;
                     let sync = self.db().sync(Completion::new_noop())?;
                     self.state = OpenState::WaitCreateSync {
@@ -177,7 +172,7 @@ impl Opener {
                     if !sync.finished() {
                         io_yield_one!(sync.clone());
                     }
-                    finished_ok(sync, 0)?;
+                    sync.moved_exactly(0)?;
                     let db_read = HeaderRead {
                         header: *header,
                         stamp: HeaderStamp::CREATED,
@@ -189,10 +184,7 @@ impl Opener {
                     if !read.finished() {
                         io_yield_one!(read.clone());
                     }
-                    finished_ok(read, self.options.page_size)?;
-                    let image = read
-                        .take_read_buffer()
-                        .expect("a successful read carries its bytes");
+                    let image = read.read_exactly(self.options.page_size)?;
                     match read_db_header(&image, self.options.page_size) {
                         Ok(db_read) => self.start_recovery(db_read),
                         Err(Error::Corrupt(_)) if self.creation_never_finished()? => {
@@ -239,7 +231,7 @@ impl Opener {
                     if !truncate.finished() {
                         io_yield_one!(truncate.clone());
                     }
-                    finished_ok(truncate, 0)?;
+                    truncate.moved_exactly(0)?;
                     let OpenState::WaitTailTruncate { recovered, .. } =
                         std::mem::replace(&mut self.state, OpenState::Finished)
                     else {
@@ -257,7 +249,7 @@ impl Opener {
                     if !sync.finished() {
                         io_yield_one!(sync.clone());
                     }
-                    finished_ok(sync, 0)?;
+                    sync.moved_exactly(0)?;
                     let OpenState::WaitTailSync { recovered, .. } =
                         std::mem::replace(&mut self.state, OpenState::Finished)
                     else {
@@ -334,17 +326,9 @@ impl Opener {
     }
 }
 
-/// A finished completion that must have succeeded moving `len` bytes.
-fn finished_ok(c: &Completion, len: usize) -> Result<()> {
-    match c.result().expect("checked after it finished") {
-        Err(e) => Err(Error::Completion(e)),
-        Ok(n) => check_len(len, n),
-    }
-}
-
 fn read_db_header(image: &[u8], page_size: usize) -> Result<HeaderRead> {
     let read = DbHeader::read_page(image).map_err(|e| match e {
-        Error::Corrupt(why) => Error::Corrupt(format!("page {HEADER_PAGE}: {why}")),
+        Error::Corrupt(Corruption::Header(defect)) => Corruption::DbHeader(defect).into(),
         other => other,
     })?;
     if read.header.page_size as usize != page_size {
@@ -364,10 +348,9 @@ fn check_fallback_covered(db_read: &HeaderRead, wal_start_seq: Option<u64>) -> R
     {
         return Ok(());
     }
-    Err(Error::Corrupt(format!(
-        "page {HEADER_PAGE}: the header record in slot {} is damaged and the WAL does not \
-         reach back to the older record's checkpoint {}",
-        1 - db_read.stamp.slot,
-        db_read.header.checkpoint_seq
-    )))
+    Err(Corruption::HeaderFallbackUncovered {
+        damaged_slot: 1 - db_read.stamp.slot,
+        checkpoint_seq: db_read.header.checkpoint_seq,
+    }
+    .into())
 }

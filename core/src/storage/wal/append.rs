@@ -9,9 +9,9 @@ use super::WalIndex;
 use super::format::{
     FrameFields, WAL_HEADER_SIZE, WalHeader, append_frame, frame_offset, frame_size,
 };
-use crate::io::{Completion, CompletionError, CompletionGroup, File};
+use crate::Result;
+use crate::io::{Completion, CompletionGroup, File};
 use crate::storage::page_access::{PageNo, PageRef};
-use crate::{Error, Result};
 
 /// Label of the group holding a commit's frame writes.
 pub const COMMIT_FRAMES_LABEL: &str = "commit-frames";
@@ -146,26 +146,14 @@ impl FrameBatch {
 /// canary).
 pub(crate) fn check_members(members: &[(Completion, usize)], allow_unfinished: bool) -> Result<()> {
     for (c, expected) in members {
-        match c.result() {
-            None => assert!(
+        if !c.finished() {
+            assert!(
                 allow_unfinished,
                 "a finished group has only finished members"
-            ),
-            Some(Err(e)) => return Err(Error::Completion(e)),
-            Some(Ok(n)) => check_len(*expected, n)?,
+            );
+            continue;
         }
-    }
-    Ok(())
-}
-
-/// A short read or write is an error, never success.
-pub(crate) fn check_len(expected: usize, actual: i32) -> Result<()> {
-    let actual = usize::try_from(actual).unwrap_or(0);
-    if actual != expected {
-        return Err(Error::Completion(CompletionError::ShortIo {
-            expected,
-            actual,
-        }));
+        c.moved_exactly(*expected)?;
     }
     Ok(())
 }

@@ -29,11 +29,11 @@ use super::format::{
     frame_size,
 };
 use crate::canary::Canary;
+use crate::error::Corruption;
 use crate::io::{Completion, File, IOResult};
 use crate::options::{DbOptions, SyncMode};
 use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
 use crate::storage::page_access::PageNo;
-use crate::storage::wal::append::check_len;
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
 
@@ -138,7 +138,7 @@ impl WalRecovery {
                     let frames =
                         (size - WAL_HEADER_SIZE as u64) / frame_size(self.page_size) as u64;
                     let frames_on_disk = u32::try_from(frames)
-                        .map_err(|_| Error::Corrupt(format!("WAL of {size} bytes is too large")))?;
+                        .map_err(|_| Corruption::WalTooLarge { bytes: size })?;
                     let read = Completion::new_read(WAL_HEADER_SIZE, |_| {});
                     let read = self.wal.pread(0, WAL_HEADER_SIZE, read)?;
                     self.state = RecoveryState::WaitHeader {
@@ -154,16 +154,17 @@ impl WalRecovery {
                     if !read.finished() {
                         io_yield_one!(read.clone());
                     }
-                    let bytes = finished_read(read, WAL_HEADER_SIZE)?;
+                    let bytes = read.read_exactly(WAL_HEADER_SIZE)?;
                     let frames_on_disk = *frames_on_disk;
                     let Some(header) = WalHeader::decode(&bytes) else {
                         return Ok(IOResult::Done(self.finish()));
                     };
                     if header.page_size as usize != self.page_size {
-                        return Err(Error::Corrupt(format!(
-                            "WAL page size {} differs from the database's {}",
-                            header.page_size, self.page_size
-                        )));
+                        return Err(Corruption::WalPageSize {
+                            wal: header.page_size,
+                            db: self.page_size,
+                        }
+                        .into());
                     }
                     self.header = Some(header);
                     self.chain = header.checksum();
@@ -178,7 +179,7 @@ impl WalRecovery {
                         io_yield_one!(read.clone());
                     }
                     let len = *count as usize * frame_size(self.page_size);
-                    let chunk = finished_read(read, len)?;
+                    let chunk = read.read_exactly(len)?;
                     let (first, count) = (*first, *count);
                     self.state = RecoveryState::CheckFrames {
                         chunk,
@@ -320,10 +321,12 @@ impl WalRecovery {
         let last = self.last_seq.unwrap_or(0).max(self.db_checkpoint_seq);
         if salts_match && intact && frame.commit_seq >= last.saturating_add(2) {
             let broken = self.broken_at.expect("probing after a break");
-            return Err(Error::Corrupt(format!(
-                "WAL frame {broken} is damaged, but commit {} follows at frame {frame_no}",
-                frame.commit_seq
-            )));
+            return Err(Corruption::WalDamaged {
+                broken,
+                commit: frame.commit_seq,
+                frame: frame_no,
+            }
+            .into());
         }
         Ok(())
     }
@@ -359,19 +362,6 @@ impl WalRecovery {
             last_seq: self.last_seq,
             header: self.committed_header,
             wal_checkpoint_seq,
-        }
-    }
-}
-
-/// The bytes of a finished read that had to deliver exactly `len` bytes.
-fn finished_read(read: &Completion, len: usize) -> Result<Vec<u8>> {
-    match read.result().expect("a finished read") {
-        Err(e) => Err(Error::Completion(e)),
-        Ok(n) => {
-            check_len(len, n)?;
-            Ok(read
-                .take_read_buffer()
-                .expect("a successful read carries its bytes"))
         }
     }
 }
