@@ -61,10 +61,7 @@ impl Running {
     pub(crate) fn start(op: &Op, txn: &mut Option<Txn>) -> Running {
         let needs_txn = !matches!(op, Op::Checkpoint(_) | Op::Commit | Op::Rollback);
         if txn.is_none() && needs_txn {
-            *txn = Some(Txn {
-                explicit: matches!(op, Op::Begin(_)),
-                ..Txn::default()
-            });
+            *txn = Some(Txn::new(matches!(op, Op::Begin(_))));
         }
         Running {
             op: op.clone(),
@@ -106,14 +103,11 @@ fn lock_need(op: &Op) -> LockNeed {
 /// Takes what `need` asks for that `txn` does not hold yet. No I/O; `Busy`/`BusySnapshot`
 /// leave `txn` unchanged.
 fn acquire(db: &Database, txn: &mut Txn, need: &LockNeed) -> Result<()> {
-    if need.write && txn.write.is_none() {
-        let write = db
-            .pager()
-            .try_begin_write(txn.read.as_ref().map(|r| r.snapshot()))?;
-        txn.read = None;
-        txn.write = Some(write);
-    } else if need.snapshot && txn.read.is_none() && txn.write.is_none() {
-        txn.read = Some(db.pager().begin_read()?);
+    if need.write && !txn.is_write() {
+        let write = db.pager().try_begin_write(txn.read_snapshot())?;
+        txn.hold_write(write);
+    } else if need.snapshot && txn.snapshot().is_none() {
+        txn.hold_read(db.pager().begin_read()?);
     }
     Ok(())
 }
@@ -122,9 +116,18 @@ fn holds(txn: Option<&Txn>, need: &LockNeed) -> bool {
     let Some(txn) = txn else {
         return !need.snapshot && !need.write;
     };
-    (!need.write || txn.write.is_some())
-        && (!need.snapshot || txn.read.is_some() || txn.write.is_some())
+    (!need.write || txn.is_write()) && (!need.snapshot || txn.snapshot().is_some())
 }
+
+/// What a stage's handler decided.
+enum Then {
+    /// Go on to this stage now (boxed: the largest stage is several times an output).
+    Next(Box<Stage>),
+    /// The op is done.
+    Done(Output),
+}
+
+type StageResult = Result<IOResult<Then>>;
 
 /// Drives the running op as far as it can go without waiting.
 pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Output>> {
@@ -133,144 +136,190 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
         running,
         claims,
     } = state;
-    let running = running
+    let Running { op, stage } = running
         .as_mut()
         .expect("drive is called with an op running");
     loop {
-        match &mut running.stage {
-            Stage::Lock { yielded } => {
-                let need = lock_need(&running.op);
-                if !holds(txn.as_ref(), &need) {
-                    if !*yielded && db.options().should_yield(YieldPoint::LockAcquire) {
-                        *yielded = true;
-                        io_yield_one!(Completion::new_yield());
-                    }
-                    let open = txn
-                        .as_mut()
-                        .expect("ops that take locks run in a transaction");
-                    acquire(db, open, &need)?;
-                }
-                match first_stage(db, &running.op, txn, claims)? {
-                    Some(stage) => running.stage = stage,
-                    None => return Ok(IOResult::Done(Output::Done)),
-                }
-            }
+        let then = match stage {
+            Stage::Lock { yielded } => take_locks(db, op, txn, claims, yielded),
             Stage::CreateTree(create) => {
-                let pages = pages(txn)?;
-                return_if_io!(create.step(pages));
-                running.stage = write_stage(&running.op);
+                return_if_io!(create.step(pages(txn)?));
+                Ok(IOResult::Done(Then::Next(Box::new(write_stage(op)))))
             }
-            Stage::WaitGet(get) => {
-                let value = return_if_io!(get.step(pages(txn)?));
-                if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Value(value))
-                {
-                    return Ok(IOResult::Done(done));
-                }
+            Stage::WaitGet(_) | Stage::WaitScan(_) | Stage::WaitPut(_) | Stage::WaitDelete(_) => {
+                data_op(op, stage, txn, claims)
             }
-            Stage::WaitScan(scan) => {
-                let rows = return_if_io!(scan.step(pages(txn)?));
-                if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Rows(rows)) {
-                    return Ok(IOResult::Done(done));
-                }
-            }
-            Stage::WaitPut(put) => {
-                let Op::Put(key, value) = &running.op else {
-                    unreachable!("a put stage runs a put")
-                };
-                return_if_io!(put.step_with(pages(txn)?, key, value));
-                if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Done) {
-                    return Ok(IOResult::Done(done));
-                }
-            }
-            Stage::WaitDelete(delete) => {
-                let Op::Delete(key) = &running.op else {
-                    unreachable!("a delete stage runs a delete")
-                };
-                return_if_io!(delete.step_with(pages(txn)?, key));
-                if let Some(done) = finish_op(txn, claims, &mut running.stage, Output::Done) {
-                    return Ok(IOResult::Done(done));
-                }
-            }
-            Stage::WaitCommit { output } => {
-                let open = txn.as_mut().expect("a commit runs in a transaction");
-                let Some(write) = open.write.as_mut() else {
-                    // Read-only: nothing to write, no I/O.
-                    *claims = OpClaims {
-                        snapshot_seq: open.snapshot_seq(),
-                        commit_seq: None,
-                    };
-                    *txn = None;
-                    return Ok(IOResult::Done(
-                        output.take().unwrap_or(Output::Committed { seq: 0 }),
-                    ));
-                };
-                let snapshot_seq = write.snapshot_seq();
-                let seq = return_if_io!(write.commit());
-                *claims = OpClaims {
-                    snapshot_seq: Some(snapshot_seq),
-                    commit_seq: seq,
-                };
-                *txn = None;
-                let output = output.take().unwrap_or(Output::Committed {
-                    seq: seq.unwrap_or(0),
-                });
-                // Count only frames not yet copied: a passive checkpoint does not reset
-                // the WAL, and a writer restarts it only when no snapshot needs it, so
-                // its length alone could checkpoint after every commit.
-                let limit = db.options().autocheckpoint_frames;
-                let pager = db.pager();
-                let uncopied = pager.wal_frames().saturating_sub(pager.wal_backfilled());
-                if limit > 0 && u64::from(uncopied) > limit {
-                    let checkpoint = db.pager().checkpoint(CheckpointMode::Passive);
-                    running.stage = Stage::WaitAutoCheckpoint { checkpoint, output };
-                } else {
-                    return Ok(IOResult::Done(output));
-                }
-            }
+            Stage::WaitCommit { output } => commit(db, txn, claims, output),
             Stage::WaitAutoCheckpoint { checkpoint, output } => {
-                // The commit is already acknowledged: a failed checkpoint only leaves the WAL
-                // longer, so its error is not the op's.
+                // The commit is already acknowledged: a failed checkpoint only leaves the
+                // WAL longer, so its error is not the op's.
                 if let Ok(IOResult::IO(waiting)) = checkpoint.step() {
                     return Ok(IOResult::IO(waiting));
                 }
-                return Ok(IOResult::Done(std::mem::replace(output, Output::Done)));
+                Ok(IOResult::Done(Then::Done(std::mem::replace(
+                    output,
+                    Output::Done,
+                ))))
             }
             Stage::WaitCheckpoint(checkpoint) => {
                 let outcome = return_if_io!(checkpoint.step());
-                return Ok(IOResult::Done(Output::Checkpointed(outcome)));
+                Ok(IOResult::Done(Then::Done(Output::Checkpointed(outcome))))
             }
             Stage::WaitIntegrityFreelist {
                 scan,
                 header,
                 problems,
-            } => {
-                let freelist = match scan.step(pages(txn)?) {
-                    Ok(IOResult::IO(waiting)) => return Ok(IOResult::IO(waiting)),
-                    Ok(IOResult::Done(freelist)) => freelist,
-                    Err(Error::Corrupt(msg)) => {
-                        problems.push(format!("freelist: {msg}"));
-                        Vec::new()
-                    }
-                    Err(e) => return Err(e),
-                };
-                let check = IntegrityCheck::new(freelist, header.page_count);
-                let problems = std::mem::take(problems);
-                running.stage = Stage::WaitIntegrityTree { check, problems };
-            }
+            } => integrity_freelist(txn, scan, header, problems),
             Stage::WaitIntegrityTree { check, problems } => {
-                match check.step(pages(txn)?) {
-                    Ok(IOResult::IO(waiting)) => return Ok(IOResult::IO(waiting)),
-                    Ok(IOResult::Done(found)) => problems.extend(found),
-                    Err(Error::Corrupt(msg)) => problems.push(format!("b-tree: {msg}")),
-                    Err(e) => return Err(e),
-                }
-                let report = Output::Integrity(std::mem::take(problems));
-                if let Some(done) = finish_op(txn, claims, &mut running.stage, report) {
-                    return Ok(IOResult::Done(done));
-                }
+                integrity_tree(txn, claims, check, problems)
             }
+        };
+        match return_if_io!(then) {
+            Then::Next(next) => *stage = *next,
+            Then::Done(output) => return Ok(IOResult::Done(output)),
         }
     }
+}
+
+/// A get, scan, put or delete: its B-tree operation, then the end of the op.
+fn data_op(
+    op: &Op,
+    stage: &mut Stage,
+    txn: &mut Option<Txn>,
+    claims: &mut OpClaims,
+) -> StageResult {
+    let output = match (stage, op) {
+        (Stage::WaitGet(get), _) => Output::Value(return_if_io!(get.step(pages(txn)?))),
+        (Stage::WaitScan(scan), _) => Output::Rows(return_if_io!(scan.step(pages(txn)?))),
+        (Stage::WaitPut(put), Op::Put(key, value)) => {
+            return_if_io!(put.step_with(pages(txn)?, key, value));
+            Output::Done
+        }
+        (Stage::WaitDelete(delete), Op::Delete(key)) => {
+            return_if_io!(delete.step_with(pages(txn)?, key));
+            Output::Done
+        }
+        _ => unreachable!("a data stage runs the op it was started for"),
+    };
+    Ok(IOResult::Done(finish_op(txn, claims, output)))
+}
+
+/// Takes the snapshot or write lock the op needs (after the `LockAcquire` yield point),
+/// then starts its first stage.
+fn take_locks(
+    db: &Database,
+    op: &Op,
+    txn: &mut Option<Txn>,
+    claims: &mut OpClaims,
+    yielded: &mut bool,
+) -> StageResult {
+    let need = lock_need(op);
+    if !holds(txn.as_ref(), &need) {
+        if !*yielded && db.options().should_yield(YieldPoint::LockAcquire) {
+            *yielded = true;
+            io_yield_one!(Completion::new_yield());
+        }
+        let open = txn
+            .as_mut()
+            .expect("ops that take locks run in a transaction");
+        acquire(db, open, &need)?;
+        assert!(
+            holds(txn.as_ref(), &need),
+            "the op holds what it needs once acquire succeeded"
+        );
+    }
+    Ok(IOResult::Done(match first_stage(db, op, txn, claims)? {
+        Some(stage) => Then::Next(Box::new(stage)),
+        None => Then::Done(Output::Done),
+    }))
+}
+
+/// Commits the transaction (a read-only one ends without I/O), then starts the passive
+/// checkpoint its WAL length asks for.
+fn commit(
+    db: &Database,
+    txn: &mut Option<Txn>,
+    claims: &mut OpClaims,
+    output: &mut Option<Output>,
+) -> StageResult {
+    let open = txn.as_mut().expect("a commit runs in a transaction");
+    let Some(write) = open.write_mut() else {
+        // Read-only: nothing to write, no I/O.
+        *claims = OpClaims {
+            snapshot_seq: open.snapshot_seq(),
+            commit_seq: None,
+        };
+        *txn = None;
+        let output = output.take().unwrap_or(Output::Committed { seq: 0 });
+        return Ok(IOResult::Done(Then::Done(output)));
+    };
+    let snapshot_seq = write.snapshot_seq();
+    let seq = return_if_io!(write.commit());
+    assert!(
+        seq.is_none_or(|seq| seq > snapshot_seq),
+        "a commit publishes after its snapshot"
+    );
+    *claims = OpClaims {
+        snapshot_seq: Some(snapshot_seq),
+        commit_seq: seq,
+    };
+    *txn = None;
+    let output = output.take().unwrap_or(Output::Committed {
+        seq: seq.unwrap_or(0),
+    });
+    // Count only frames not yet copied: a passive checkpoint does not reset the WAL, and a
+    // writer restarts it only when no snapshot needs it, so its length alone could
+    // checkpoint after every commit.
+    let limit = db.options().autocheckpoint_frames;
+    let pager = db.pager();
+    let uncopied = pager.wal_frames().saturating_sub(pager.wal_backfilled());
+    if limit > 0 && u64::from(uncopied) > limit {
+        let checkpoint = pager.checkpoint(CheckpointMode::Passive);
+        return Ok(IOResult::Done(Then::Next(Box::new(
+            Stage::WaitAutoCheckpoint { checkpoint, output },
+        ))));
+    }
+    Ok(IOResult::Done(Then::Done(output)))
+}
+
+/// An integrity check's freelist walk; a corrupt freelist is a problem found, not an error.
+fn integrity_freelist(
+    txn: &mut Option<Txn>,
+    scan: &mut FreelistScan,
+    header: &DbHeader,
+    problems: &mut Vec<String>,
+) -> StageResult {
+    let freelist = match scan.step(pages(txn)?) {
+        Ok(IOResult::IO(waiting)) => return Ok(IOResult::IO(waiting)),
+        Ok(IOResult::Done(freelist)) => freelist,
+        Err(Error::Corrupt(msg)) => {
+            problems.push(format!("freelist: {msg}"));
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let check = IntegrityCheck::new(freelist, header.page_count);
+    let problems = std::mem::take(problems);
+    Ok(IOResult::Done(Then::Next(Box::new(
+        Stage::WaitIntegrityTree { check, problems },
+    ))))
+}
+
+/// An integrity check's B-tree walk; corruption it meets is a problem found.
+fn integrity_tree(
+    txn: &mut Option<Txn>,
+    claims: &mut OpClaims,
+    check: &mut IntegrityCheck,
+    problems: &mut Vec<String>,
+) -> StageResult {
+    match check.step(pages(txn)?) {
+        Ok(IOResult::IO(waiting)) => return Ok(IOResult::IO(waiting)),
+        Ok(IOResult::Done(found)) => problems.extend(found),
+        Err(Error::Corrupt(msg)) => problems.push(format!("b-tree: {msg}")),
+        Err(e) => return Err(e),
+    }
+    let report = Output::Integrity(std::mem::take(problems));
+    Ok(IOResult::Done(finish_op(txn, claims, report)))
 }
 
 /// The stage an op starts with once it holds its locks; None when it is already done.
@@ -307,11 +356,9 @@ fn first_stage(
             let open = txn
                 .as_ref()
                 .expect("an integrity check runs in a transaction");
-            let header = match (&open.write, &open.read) {
-                (Some(w), _) => *w.header(),
-                (None, Some(r)) => *r.header(),
-                (None, None) => unreachable!("the lock stage took a snapshot"),
-            };
+            let header = open
+                .header()
+                .expect("the lock stage took a snapshot for the check");
             let mut problems = Vec::new();
             if let Err(e) = header.check_consistent() {
                 problems.push(format!("header: {e}"));
@@ -343,31 +390,20 @@ fn pages(txn: &mut Option<Txn>) -> Result<&mut dyn crate::storage::PageAccess> {
 }
 
 /// Ends a data op: an explicit transaction stays open; an implicit one commits (writes)
-/// or ends (reads). Returns the output when the op is done now.
-fn finish_op(
-    txn: &mut Option<Txn>,
-    claims: &mut OpClaims,
-    stage: &mut Stage,
-    output: Output,
-) -> Option<Output> {
+/// or ends (reads).
+fn finish_op(txn: &mut Option<Txn>, claims: &mut OpClaims, output: Output) -> Then {
     let open = txn.as_ref().expect("data ops run in a transaction");
-    if open.explicit {
-        *claims = OpClaims {
-            snapshot_seq: open.snapshot_seq(),
-            commit_seq: None,
-        };
-        return Some(output);
-    }
-    if open.write.is_some() {
-        *stage = Stage::WaitCommit {
+    if !open.explicit && open.is_write() {
+        return Then::Next(Box::new(Stage::WaitCommit {
             output: Some(output),
-        };
-        return None;
+        }));
     }
     *claims = OpClaims {
         snapshot_seq: open.snapshot_seq(),
         commit_seq: None,
     };
-    *txn = None;
-    Some(output)
+    if !open.explicit {
+        *txn = None;
+    }
+    Then::Done(output)
 }

@@ -19,6 +19,7 @@ mod block_on;
 mod completion;
 mod file_io;
 mod group;
+mod machine;
 mod memory;
 mod shuffle;
 
@@ -26,6 +27,7 @@ pub use block_on::block_on;
 pub use completion::{Completion, CompletionError, CompletionResult};
 pub use file_io::FileIO;
 pub use group::CompletionGroup;
+pub(crate) use machine::{FlowResult, MachineState, finish, next_state, run_machine};
 pub use memory::MemoryIO;
 pub use shuffle::ShuffleIO;
 

@@ -15,7 +15,6 @@
 //!    of the next write, so re-entry continues exactly where it stopped.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
 use super::leaf_edit::{InPlace, put_in_place};
 use super::leaf_split::{self, LeafSplit, Next};
@@ -23,10 +22,12 @@ use super::node::{LookupStep, Node, capacity, is_interior_image};
 use super::plan::{Change, PLACEHOLDER_BASE, Plan, Planned, Read, plan_over};
 use super::read::{MAX_DEPTH, lookup_in, too_deep};
 use crate::error::Corruption;
-use crate::io::{Completion, IOResult};
+use crate::io::{
+    Completion, FlowResult, IOCompletions, IOResult, MachineState, finish, next_state, run_machine,
+};
 use crate::storage::{CellIndex, PageAccess, PageNo, PageRef};
 use crate::yields::YieldPoint;
-use crate::{Error, Result, io_yield_one, return_if_io};
+use crate::{Error, Result, io_yield_one};
 
 /// A put (`value` is `Some`) or a delete (`value` is `None`) of one key. The key and
 /// value are handed to every step rather than kept here, so the connection's write borrows
@@ -36,7 +37,7 @@ pub(super) struct Write {
     state: WriteState,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum WriteState {
     /// Waiting for page `pgno` on the way down from the root; `path` holds the interior
     /// pages above it and the position of the child taken in each (empty before the root
@@ -64,7 +65,15 @@ enum WriteState {
     /// Writing the new images; `next` is the first one not yet written.
     Apply(Apply),
     /// Finished; stepping again is a bug.
+    #[default]
     Done,
+}
+
+impl MachineState for WriteState {
+    fn waiting_on(&self) -> Option<&Completion> {
+        // Every wait is a page read or reservation, re-entered through the pager.
+        None
+    }
 }
 
 #[derive(Debug)]
@@ -96,157 +105,233 @@ impl Write {
         key: &[u8],
         value: Option<&[u8]>,
     ) -> Result<IOResult<bool>> {
-        loop {
-            match &mut self.state {
+        run_machine(
+            self,
+            |write| &mut write.state,
+            |write, state| match state {
                 WriteState::Descend { path, pgno } => {
-                    if *pgno == 0 {
-                        let root = pages.root();
-                        if root == 0 {
-                            if value.is_none() {
-                                self.state = WriteState::Done;
-                                return Ok(IOResult::Done(false));
-                            }
-                            return Err(Error::Misuse("put before the tree was created".into()));
-                        }
-                        *pgno = root;
-                    }
-                    if path.len() > MAX_DEPTH {
-                        return Err(too_deep(*pgno).into());
-                    }
-                    let (image, index) = return_if_io!(pages.read_page_checked(*pgno));
-                    if is_interior_image(&image) {
-                        let step = lookup_in(pages, *pgno, &image, index, key)?;
-                        let LookupStep::Child { page, index } = step else {
-                            unreachable!("an interior image leads to a child")
-                        };
-                        path.push((*pgno, image, index));
-                        *pgno = page;
-                        continue;
-                    }
-                    let leaf = *pgno;
-                    let path = std::mem::take(path);
-                    let found = ReachedLeaf {
-                        path,
-                        pgno: leaf,
-                        image,
-                        index,
-                    };
-                    if let Some(outcome) = self.at_leaf(pages, (key, value), found)? {
-                        self.state = WriteState::Done;
-                        return Ok(IOResult::Done(outcome));
-                    }
+                    write.descend(pages, (key, value), path, pgno)
                 }
-                WriteState::SplitLeaf { split, next } => {
-                    let usable_size = pages.usable_size();
-                    let step = match *next {
-                        Some(page) => {
-                            if let Entry::Vacant(slot) = split.images.entry(page) {
-                                slot.insert(return_if_io!(pages.read_page(page)));
-                            }
-                            split
-                                .neighbour_read(page, usable_size)
-                                .map_err(|why| corrupt(page, why))?
-                        }
-                        None => Next::Plan,
-                    };
-                    if let Next::Read(page) = step {
-                        *next = Some(page);
-                        continue;
-                    }
-                    let WriteState::SplitLeaf { split, .. } =
-                        std::mem::replace(&mut self.state, WriteState::Done)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let planned = match step {
-                        Next::Plan => split.plan(usable_size),
-                        Next::Read(_) | Next::GiveUp => Err(split.hand_over()),
-                    };
-                    self.state = match planned {
-                        Ok((images, plan)) => WriteState::WaitReserve { images, plan },
-                        Err((images, nodes)) => WriteState::Gather { images, nodes },
-                    };
-                }
+                WriteState::SplitLeaf { split, next } => write.split_leaf(pages, split, next),
                 WriteState::Gather { images, nodes } => {
-                    let root = pages.root();
-                    assert_ne!(root, 0, "the descent found a root");
-                    let change = match value {
-                        Some(value) => Change::Put { key, value },
-                        None => Change::Delete { key },
-                    };
-                    let usable_size = pages.usable_size();
-                    let read = Read {
-                        images,
-                        nodes,
-                        usable_size,
-                    };
-                    match plan_over(read, root, change, capacity(usable_size))? {
-                        Planned::Need(pgno) => {
-                            // An interior page is kept as its image until the plan needs
-                            // it decoded (it asks for it again); a leaf is always needed.
-                            let decode = match images.entry(pgno) {
-                                Entry::Occupied(_) => true,
-                                Entry::Vacant(slot) => {
-                                    let image = return_if_io!(pages.read_page(pgno));
-                                    !is_interior_image(slot.insert(image))
-                                }
-                            };
-                            if decode {
-                                let image = images.get(&pgno).expect("inserted or present");
-                                let node = Node::decode(image, usable_size)
-                                    .map_err(|why| corrupt(pgno, why))?;
-                                nodes.insert(pgno, node);
-                            }
-                        }
-                        Planned::Ready(plan)
-                            if plan.writes.is_empty()
-                                && plan.edited.is_empty()
-                                && plan.frees.is_empty() =>
-                        {
-                            self.state = WriteState::Done;
-                            return Ok(IOResult::Done(plan.outcome));
-                        }
-                        Planned::Ready(plan) => {
-                            let images = std::mem::take(images);
-                            self.state = WriteState::WaitReserve { images, plan };
-                        }
-                    }
+                    write.gather(pages, (key, value), images, nodes)
                 }
-                WriteState::WaitReserve { images, plan } => {
-                    let count = usize::try_from(plan.new_pages).expect("u32 fits usize");
-                    return_if_io!(pages.reserve_pages(count));
-                    let old_root = pages.root();
-                    let apply = prepare(pages, images, plan, old_root)?;
-                    self.state = WriteState::Apply(apply);
-                }
-                WriteState::Apply(apply) => {
-                    while apply.next < apply.images.len() {
-                        if apply.next == apply.yield_at && !apply.yield_points.is_empty() {
-                            let point = apply.yield_points.remove(0);
-                            if pages.should_yield(point) {
-                                io_yield_one!(Completion::new_yield());
-                            }
-                            continue;
-                        }
-                        let (pgno, image) = &mut apply.images[apply.next];
-                        pages.write_page(*pgno, std::mem::take(image))?;
-                        apply.next += 1;
-                    }
-                    // The new root first: the pager refuses to free the current root, and
-                    // a root collapse frees the old one.
-                    if let Some(root) = apply.new_root {
-                        pages.set_root(root)?;
-                    }
-                    for &pgno in &apply.frees {
-                        pages.free_page(pgno)?;
-                    }
-                    let outcome = apply.outcome;
-                    self.state = WriteState::Done;
-                    return Ok(IOResult::Done(outcome));
-                }
+                WriteState::WaitReserve { images, plan } => write.reserve(pages, images, plan),
+                WriteState::Apply(apply) => write.apply(pages, apply),
                 WriteState::Done => panic!("a finished B-tree write was stepped again"),
+            },
+        )
+    }
+
+    /// Keeps `state` (what must survive the yield) and waits for `io`.
+    fn wait(&mut self, state: WriteState, io: IOCompletions) -> FlowResult<bool> {
+        self.state = state;
+        Ok(IOResult::IO(io))
+    }
+
+    /// Step 0: from the root down to the key's leaf, one page per level.
+    fn descend<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        (key, value): (&[u8], Option<&[u8]>),
+        mut path: Vec<(PageNo, PageRef, usize)>,
+        mut pgno: PageNo,
+    ) -> FlowResult<bool> {
+        if pgno == 0 {
+            let root = pages.root();
+            if root == 0 {
+                if value.is_none() {
+                    return finish(false);
+                }
+                return Err(Error::Misuse("put before the tree was created".into()));
+            }
+            pgno = root;
+        }
+        loop {
+            if path.len() > MAX_DEPTH {
+                return Err(too_deep(pgno).into());
+            }
+            let (image, index) = match pages.read_page_checked(pgno)? {
+                IOResult::Done(found) => found,
+                IOResult::IO(io) => return self.wait(WriteState::Descend { path, pgno }, io),
+            };
+            if is_interior_image(&image) {
+                let step = lookup_in(pages, pgno, &image, index, key)?;
+                let LookupStep::Child { page, index } = step else {
+                    unreachable!("an interior image leads to a child")
+                };
+                path.push((pgno, image, index));
+                pgno = page;
+                continue;
+            }
+            debug_assert!(
+                path.iter().all(|(above, _, _)| *above != pgno),
+                "a leaf is not on its own path"
+            );
+            let found = ReachedLeaf {
+                path,
+                pgno,
+                image,
+                index,
+            };
+            return match self.at_leaf(pages, (key, value), found)? {
+                Some(outcome) => finish(outcome),
+                None => next_state(),
+            };
+        }
+    }
+
+    /// A common leaf split: reads the neighbours it asks for, then plans, or hands what it
+    /// read to the planner.
+    fn split_leaf<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        mut split: Box<LeafSplit>,
+        mut next: Option<PageNo>,
+    ) -> FlowResult<bool> {
+        let usable_size = pages.usable_size();
+        let step = loop {
+            let Some(page) = next else {
+                break Next::Plan;
+            };
+            if !split.images.contains_key(&page) {
+                let image = match pages.read_page(page)? {
+                    IOResult::Done(image) => image,
+                    IOResult::IO(io) => {
+                        return self.wait(WriteState::SplitLeaf { split, next }, io);
+                    }
+                };
+                split.images.insert(page, image);
+            }
+            match split
+                .neighbour_read(page, usable_size)
+                .map_err(|why| corrupt(page, why))?
+            {
+                Next::Read(page) => next = Some(page),
+                step => break step,
+            }
+        };
+        let planned = match step {
+            Next::Plan => split.plan(usable_size),
+            Next::Read(_) | Next::GiveUp => Err(split.hand_over()),
+        };
+        self.state = match planned {
+            Ok((images, plan)) => WriteState::WaitReserve { images, plan },
+            Err((images, nodes)) => WriteState::Gather { images, nodes },
+        };
+        next_state()
+    }
+
+    /// Step 1: plans against the pages read so far, reading each page the plan asks for.
+    fn gather<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        (key, value): (&[u8], Option<&[u8]>),
+        mut images: BTreeMap<PageNo, PageRef>,
+        mut nodes: BTreeMap<PageNo, Node>,
+    ) -> FlowResult<bool> {
+        let root = pages.root();
+        assert_ne!(root, 0, "the descent found a root");
+        let change = match value {
+            Some(value) => Change::Put { key, value },
+            None => Change::Delete { key },
+        };
+        let usable_size = pages.usable_size();
+        loop {
+            let read = Read {
+                images: &images,
+                nodes: &nodes,
+                usable_size,
+            };
+            let pgno = match plan_over(read, root, change, capacity(usable_size))? {
+                Planned::Need(pgno) => pgno,
+                Planned::Ready(plan)
+                    if plan.writes.is_empty()
+                        && plan.edited.is_empty()
+                        && plan.frees.is_empty() =>
+                {
+                    return finish(plan.outcome);
+                }
+                Planned::Ready(plan) => {
+                    self.state = WriteState::WaitReserve { images, plan };
+                    return next_state();
+                }
+            };
+            assert!(
+                !nodes.contains_key(&pgno),
+                "the plan asks for page {pgno} once"
+            );
+            // An interior page is kept as its image until the plan needs it decoded (it
+            // asks for it again); a leaf is always needed.
+            let decode = images.contains_key(&pgno) || {
+                let image = match pages.read_page(pgno)? {
+                    IOResult::Done(image) => image,
+                    IOResult::IO(io) => {
+                        return self.wait(WriteState::Gather { images, nodes }, io);
+                    }
+                };
+                let interior = is_interior_image(&image);
+                images.insert(pgno, image);
+                !interior
+            };
+            if decode {
+                let image = images.get(&pgno).expect("inserted or present");
+                let node = Node::decode(image, usable_size).map_err(|why| corrupt(pgno, why))?;
+                nodes.insert(pgno, node);
             }
         }
+    }
+
+    /// Step 2: reserves the plan's new pages, then (step 3) encodes every image.
+    fn reserve<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        images: BTreeMap<PageNo, PageRef>,
+        mut plan: Plan,
+    ) -> FlowResult<bool> {
+        let count = usize::try_from(plan.new_pages).expect("u32 fits usize");
+        if let IOResult::IO(io) = pages.reserve_pages(count)? {
+            return self.wait(WriteState::WaitReserve { images, plan }, io);
+        }
+        let old_root = pages.root();
+        let apply = prepare(pages, &images, &mut plan, old_root)?;
+        assert!(
+            apply.next == 0 && apply.yield_at <= apply.images.len(),
+            "an apply starts at its first write"
+        );
+        self.state = WriteState::Apply(apply);
+        next_state()
+    }
+
+    /// Step 3: writes the images (offering the split and merge yield points halfway), then
+    /// records the new root and frees the pages that left the tree.
+    fn apply<P: PageAccess + ?Sized>(
+        &mut self,
+        pages: &mut P,
+        mut apply: Apply,
+    ) -> FlowResult<bool> {
+        while apply.next < apply.images.len() {
+            if apply.next == apply.yield_at && !apply.yield_points.is_empty() {
+                let point = apply.yield_points.remove(0);
+                if pages.should_yield(point) {
+                    self.state = WriteState::Apply(apply);
+                    io_yield_one!(Completion::new_yield());
+                }
+                continue;
+            }
+            let (pgno, image) = &mut apply.images[apply.next];
+            pages.write_page(*pgno, std::mem::take(image))?;
+            apply.next += 1;
+        }
+        // The new root first: the pager refuses to free the current root, and a root
+        // collapse frees the old one.
+        if let Some(root) = apply.new_root {
+            pages.set_root(root)?;
+        }
+        for &pgno in &apply.frees {
+            pages.free_page(pgno)?;
+        }
+        finish(apply.outcome)
     }
 
     /// The descent reached leaf `pgno`: a put that fits is written in place (returns its

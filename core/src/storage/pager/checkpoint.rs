@@ -21,10 +21,13 @@
 use std::sync::Arc;
 
 use crate::canary::Canary;
-use crate::io::{Completion, CompletionGroup, IOResult};
+use crate::io::{
+    Completion, CompletionGroup, FlowResult, IOResult, MachineState, finish, next_state,
+    run_machine,
+};
 use crate::storage::format::{DbHeader, HEADER_PAGE, HeaderStamp};
 use crate::storage::page_access::{PageNo, PageRef};
-use crate::storage::wal::append::{WAL_SYNC_LABEL, check_members};
+use crate::storage::wal::append::{check_members, submit_wal_sync};
 use crate::storage::wal::format::{WalHeader, frame_image_offset};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
@@ -65,7 +68,7 @@ pub struct CheckpointOutcome {
 }
 
 /// Where a checkpoint is.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum CheckpointState {
     /// Nothing done yet.
     Start,
@@ -91,7 +94,24 @@ enum CheckpointState {
     /// Waiting for the fsync after the WAL truncate.
     WaitTruncateSync { sync: Completion },
     /// Done or failed.
+    #[default]
     Finished,
+}
+
+impl MachineState for CheckpointState {
+    fn waiting_on(&self) -> Option<&Completion> {
+        match self {
+            CheckpointState::WaitWalSync { sync, .. }
+            | CheckpointState::WaitDbSync { sync, .. }
+            | CheckpointState::WaitTruncateSync { sync } => Some(sync),
+            CheckpointState::WaitCopy { group, .. } => Some(group),
+            CheckpointState::WaitWalTruncate { truncate } => Some(truncate),
+            // A frame read is waited for inside its handler, after the yield point.
+            CheckpointState::Start
+            | CheckpointState::WaitFrameRead { .. }
+            | CheckpointState::Finished => None,
+        }
+    }
 }
 
 /// What one checkpoint copies.
@@ -148,7 +168,7 @@ impl Checkpoint {
 
     /// Runs the checkpoint. Re-enter until Done; errors release every lock it took.
     pub fn step(&mut self) -> Result<IOResult<CheckpointOutcome>> {
-        match self.step_inner() {
+        match run_machine(self, |c| &mut c.state, Checkpoint::on_state) {
             Err(e) => {
                 self.state = CheckpointState::Finished;
                 self.release();
@@ -158,155 +178,183 @@ impl Checkpoint {
         }
     }
 
-    fn step_inner(&mut self) -> Result<IOResult<CheckpointOutcome>> {
-        loop {
-            match &mut self.state {
-                CheckpointState::Start => {
-                    let plan = self.take_locks_and_plan()?;
-                    if plan.pages.is_empty() && plan.header == self.pager.state().db_header {
-                        // Nothing new: every backfilled frame was made durable by the
-                        // database fsync of the checkpoint that backfilled it.
-                        self.db_synced = true;
-                        return self.after_copy(0);
-                    }
-                    let sync = self.submit_sync(true)?;
-                    self.state = CheckpointState::WaitWalSync {
-                        sync: sync.clone(),
-                        plan,
-                    };
-                    io_yield_one!(sync);
+    fn on_state(&mut self, state: CheckpointState) -> FlowResult<CheckpointOutcome> {
+        match state {
+            CheckpointState::Start => self.start(),
+            CheckpointState::WaitWalSync { sync, plan } => {
+                if let Some(e) = sync.get_error() {
+                    self.pager.poison();
+                    return Err(Error::Completion(e));
                 }
-                CheckpointState::WaitWalSync { sync, .. } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    if let Some(e) = sync.get_error() {
-                        self.pager.poison();
-                        return Err(Error::Completion(e));
-                    }
-                    let plan = self.take_plan();
-                    self.state = CheckpointState::WaitFrameRead {
-                        plan,
-                        next: 0,
-                        read: None,
-                        yield_taken: false,
-                    };
-                }
-                CheckpointState::WaitFrameRead {
+                self.state = CheckpointState::WaitFrameRead {
                     plan,
-                    next,
-                    read,
-                    yield_taken,
-                } => {
-                    if *next == plan.pages.len() {
-                        let plan = self.take_plan();
-                        let (group, members) = self.submit_copy(&plan)?;
-                        self.state = CheckpointState::WaitCopy {
-                            group: group.clone(),
-                            members,
-                            plan,
-                        };
-                        io_yield_one!(group);
-                    }
-                    if !*yield_taken && self.pager.options.should_yield(YieldPoint::CheckpointCopy)
-                    {
-                        *yield_taken = true;
-                        io_yield_one!(Completion::new_yield());
-                    }
-                    let (page, frame) = plan.pages[*next];
-                    let image = match read.take() {
-                        None => match self.pager.cached_frame(page, frame) {
-                            Some(image) => image,
-                            None => {
-                                let c = self.pager.submit_frame_read(frame)?;
-                                *read = Some(c.clone());
-                                io_yield_one!(c);
-                            }
-                        },
-                        Some(c) if !c.finished() => {
-                            *read = Some(c.clone());
-                            io_yield_one!(c);
-                        }
-                        Some(c) => verified_image(&c, page, self.pager.page_size, None)?,
-                    };
-                    if page == HEADER_PAGE {
-                        let seq = plan.seq;
-                        plan.header = DbHeader {
-                            checkpoint_seq: seq,
-                            ..DbHeader::decode(&image)?
-                        };
-                    }
-                    plan.images.push(image);
-                    *next += 1;
-                    *yield_taken = false;
+                    next: 0,
+                    read: None,
+                    yield_taken: false,
+                };
+                next_state()
+            }
+            CheckpointState::WaitFrameRead {
+                plan,
+                next,
+                read,
+                yield_taken,
+            } => self.read_frame(plan, next, read, yield_taken),
+            CheckpointState::WaitCopy {
+                group,
+                members,
+                plan,
+            } => self.copied(&group, &members, plan),
+            CheckpointState::WaitDbSync { sync, plan } => self.db_synced(&sync, plan),
+            CheckpointState::WaitWalTruncate { truncate } => {
+                if let Some(e) = truncate.get_error() {
+                    return Err(Error::Completion(e));
                 }
-                CheckpointState::WaitCopy { group, members, .. } => {
-                    if !group.finished() {
-                        io_yield_one!(group.clone());
-                    }
-                    let joined = match group.get_error() {
-                        Some(e) => Err(Error::Completion(e)),
-                        None => check_members(members, false),
-                    };
-                    let plan = self.take_plan();
-                    self.pager.forget_db_images(&plan);
-                    joined?;
-                    let sync = self.submit_sync(false)?;
-                    self.state = CheckpointState::WaitDbSync {
-                        sync: sync.clone(),
-                        plan,
-                    };
-                    io_yield_one!(sync);
+                let sync = submit_wal_sync(&self.pager.wal)?;
+                self.state = CheckpointState::WaitTruncateSync { sync: sync.clone() };
+                io_yield_one!(sync);
+            }
+            CheckpointState::WaitTruncateSync { sync } => {
+                if let Some(e) = sync.get_error() {
+                    self.pager.poison();
+                    return Err(Error::Completion(e));
                 }
-                CheckpointState::WaitDbSync { sync, .. } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    if let Some(e) = sync.get_error() {
-                        return Err(Error::Completion(e));
-                    }
-                    let plan = self.take_plan();
-                    self.db_synced = true;
-                    let copied = plan.pages.iter().filter(|(p, _)| *p != HEADER_PAGE).count() + 1;
-                    {
-                        let mut state = self.pager.state();
-                        assert_eq!(
-                            (state.db_header, state.db_header_stamp),
-                            plan.newest,
-                            "only the one running checkpoint rewrites page 1"
-                        );
-                        state.db_header = plan.header;
-                        state.db_header_stamp = plan.newest.1.next();
-                        state.wal.backfilled = state.wal.backfilled.max(plan.upto);
-                    }
-                    return self.after_copy(copied);
-                }
-                CheckpointState::WaitWalTruncate { truncate } => {
-                    if !truncate.finished() {
-                        io_yield_one!(truncate.clone());
-                    }
-                    if let Some(e) = truncate.get_error() {
-                        return Err(Error::Completion(e));
-                    }
-                    let sync = self.submit_sync(true)?;
-                    self.state = CheckpointState::WaitTruncateSync { sync: sync.clone() };
-                    io_yield_one!(sync);
-                }
-                CheckpointState::WaitTruncateSync { sync } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    if let Some(e) = sync.get_error() {
-                        self.pager.poison();
-                        return Err(Error::Completion(e));
-                    }
-                    return self.finish();
-                }
-                CheckpointState::Finished => {
-                    return Err(Error::Misuse("checkpoint stepped after it finished".into()));
-                }
+                self.end()
+            }
+            CheckpointState::Finished => {
+                Err(Error::Misuse("checkpoint stepped after it finished".into()))
             }
         }
+    }
+
+    /// Steps 1 to 3: locks, the plan, and the WAL fsync before copying (or, with nothing
+    /// to copy, straight to step 6).
+    fn start(&mut self) -> FlowResult<CheckpointOutcome> {
+        let plan = self.take_locks_and_plan()?;
+        if plan.pages.is_empty() && plan.header == self.pager.state().db_header {
+            // Nothing new: every backfilled frame was made durable by the database fsync
+            // of the checkpoint that backfilled it.
+            self.db_synced = true;
+            return self.after_copy(0);
+        }
+        let sync = submit_wal_sync(&self.pager.wal)?;
+        self.state = CheckpointState::WaitWalSync {
+            sync: sync.clone(),
+            plan,
+        };
+        io_yield_one!(sync);
+    }
+
+    /// Step 4, one page: the `CheckpointCopy` yield point, then the image of frame `next`
+    /// from the cache or the WAL; after the last page, the copy group.
+    fn read_frame(
+        &mut self,
+        mut plan: CopyPlan,
+        next: usize,
+        read: Option<Completion>,
+        yield_taken: bool,
+    ) -> FlowResult<CheckpointOutcome> {
+        if next == plan.pages.len() {
+            let (group, members) = self.submit_copy(&plan)?;
+            self.state = CheckpointState::WaitCopy {
+                group: group.clone(),
+                members,
+                plan,
+            };
+            io_yield_one!(group);
+        }
+        if !yield_taken && self.pager.options.should_yield(YieldPoint::CheckpointCopy) {
+            self.state = CheckpointState::WaitFrameRead {
+                plan,
+                next,
+                read,
+                yield_taken: true,
+            };
+            io_yield_one!(Completion::new_yield());
+        }
+        let (page, frame) = plan.pages[next];
+        let pending = match read {
+            None => match self.pager.cached_frame(page, frame) {
+                Some(image) => Ok(image),
+                None => Err(self.pager.submit_frame_read(frame)?),
+            },
+            Some(c) if !c.finished() => Err(c),
+            Some(c) => Ok(verified_image(&c, page, self.pager.page_size, None)?),
+        };
+        let image = match pending {
+            Ok(image) => image,
+            Err(read) => {
+                self.state = CheckpointState::WaitFrameRead {
+                    plan,
+                    next,
+                    read: Some(read.clone()),
+                    yield_taken,
+                };
+                io_yield_one!(read);
+            }
+        };
+        if page == HEADER_PAGE {
+            plan.header = DbHeader {
+                checkpoint_seq: plan.seq,
+                ..DbHeader::decode(&image)?
+            };
+        }
+        plan.images.push(image);
+        assert_eq!(plan.images.len(), next + 1, "one image per page, in order");
+        self.state = CheckpointState::WaitFrameRead {
+            plan,
+            next: next + 1,
+            read: None,
+            yield_taken: false,
+        };
+        next_state()
+    }
+
+    /// The copy group finished: join it, forget the stale database images, fsync.
+    fn copied(
+        &mut self,
+        group: &Completion,
+        members: &[(Completion, usize)],
+        plan: CopyPlan,
+    ) -> FlowResult<CheckpointOutcome> {
+        let joined = match group.get_error() {
+            Some(e) => Err(Error::Completion(e)),
+            None => check_members(members, false),
+        };
+        self.pager.forget_db_images(&plan);
+        joined?;
+        let sync = self.pager.db.sync(Completion::new_noop())?;
+        self.state = CheckpointState::WaitDbSync {
+            sync: sync.clone(),
+            plan,
+        };
+        io_yield_one!(sync);
+    }
+
+    /// Step 5 done: the database file holds every copied page durably; mark them
+    /// backfilled and record the header now on page 1.
+    fn db_synced(&mut self, sync: &Completion, plan: CopyPlan) -> FlowResult<CheckpointOutcome> {
+        if let Some(e) = sync.get_error() {
+            return Err(Error::Completion(e));
+        }
+        self.db_synced = true;
+        let copied = plan.pages.iter().filter(|(p, _)| *p != HEADER_PAGE).count() + 1;
+        {
+            let mut state = self.pager.state();
+            assert_eq!(
+                (state.db_header, state.db_header_stamp),
+                plan.newest,
+                "only the one running checkpoint rewrites page 1"
+            );
+            assert!(
+                plan.upto <= state.wal.max_frame,
+                "a checkpoint copies only published frames"
+            );
+            state.db_header = plan.header;
+            state.db_header_stamp = plan.newest.1.next();
+            state.wal.backfilled = state.wal.backfilled.max(plan.upto);
+        }
+        self.after_copy(copied)
     }
 
     /// Step 1 and 2: locks, then what to copy.
@@ -356,16 +404,6 @@ impl Checkpoint {
         })
     }
 
-    fn take_plan(&mut self) -> CopyPlan {
-        match std::mem::replace(&mut self.state, CheckpointState::Finished) {
-            CheckpointState::WaitWalSync { plan, .. }
-            | CheckpointState::WaitFrameRead { plan, .. }
-            | CheckpointState::WaitCopy { plan, .. }
-            | CheckpointState::WaitDbSync { plan, .. } => plan,
-            other => unreachable!("no copy plan in state {other:?}"),
-        }
-    }
-
     /// One group writing every copied page and the header page to the database file.
     fn submit_copy(&self, plan: &CopyPlan) -> Result<(Completion, Vec<(Completion, usize)>)> {
         let page_size = self.pager.page_size;
@@ -396,20 +434,6 @@ impl Checkpoint {
             }
         }
         Ok((built, members))
-    }
-
-    /// Fsync of the WAL (`wal` true, in a "wal-sync" group) or the database file.
-    fn submit_sync(&self, wal: bool) -> Result<Completion> {
-        let sync = Completion::new_noop();
-        if wal {
-            let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
-            group.add(&sync);
-            let built = group.build();
-            self.pager.wal.sync(sync)?;
-            Ok(built)
-        } else {
-            self.pager.db.sync(sync.clone())
-        }
     }
 
     /// Step 6. Returns the truncate in flight, if Truncate reset the WAL.
@@ -463,7 +487,7 @@ impl Checkpoint {
     }
 
     /// Step 6 and the end: reset the WAL if the mode asks and nobody needs it.
-    fn after_copy(&mut self, copied_pages: usize) -> Result<IOResult<CheckpointOutcome>> {
+    fn after_copy(&mut self, copied_pages: usize) -> FlowResult<CheckpointOutcome> {
         self.outcome = Some(self.outcome_now(copied_pages));
         match self.reset_wal_if_possible() {
             Some(truncate) => {
@@ -472,17 +496,18 @@ impl Checkpoint {
                 };
                 io_yield_one!(truncate);
             }
-            None => self.finish(),
+            None => self.end(),
         }
     }
 
-    fn finish(&mut self) -> Result<IOResult<CheckpointOutcome>> {
+    /// The end: the locks go, the outcome is returned.
+    fn end(&mut self) -> FlowResult<CheckpointOutcome> {
         let outcome = self
             .outcome
             .expect("the outcome is recorded before finishing");
         self.state = CheckpointState::Finished;
         self.release();
-        Ok(IOResult::Done(outcome))
+        finish(outcome)
     }
 
     fn release(&mut self) {

@@ -20,12 +20,12 @@
 //! A transaction that wrote nothing commits without I/O and returns `None`.
 
 use crate::canary::Canary;
-use crate::io::{Completion, CompletionGroup, IOResult};
+use crate::io::{Completion, FlowResult, IOResult, MachineState, finish, next_state, run_machine};
 use crate::options::SyncMode;
 use crate::storage::format::{DbHeader, HEADER_PAGE, seal_page};
 use crate::storage::page_access::{PageNo, PageRef};
 use crate::storage::txn::WriteTxn;
-use crate::storage::wal::append::{FrameBatch, WAL_SYNC_LABEL, check_members};
+use crate::storage::wal::append::{FrameBatch, check_members, submit_wal_sync};
 use crate::yields::YieldPoint;
 use crate::{Error, Result, io_yield_one};
 
@@ -34,7 +34,7 @@ use super::cache::{CacheKey, Version};
 use crate::storage::wal::format::{WalHeader, frame_offset};
 
 /// Where a commit is.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) enum CommitState {
     /// Nothing submitted yet.
     Start,
@@ -54,6 +54,7 @@ pub(crate) enum CommitState {
     /// ... and for the fsync making that cut durable; then it returns `error`.
     WaitDiscardSync { sync: Completion, error: Error },
     /// Committed, failed or rolled back.
+    #[default]
     Finished,
 }
 
@@ -87,164 +88,179 @@ fn restart_wal_if_idle(state: &mut PagerState, page_size: usize) {
     }
 }
 
+impl MachineState for CommitState {
+    fn waiting_on(&self) -> Option<&Completion> {
+        match self {
+            CommitState::WaitFrameWrites { group, .. } => Some(group),
+            CommitState::WaitSync { sync, .. } | CommitState::WaitDiscardSync { sync, .. } => {
+                Some(sync)
+            }
+            CommitState::WaitDiscardTruncate { truncate, .. } => Some(truncate),
+            CommitState::Start | CommitState::WaitPublish { .. } | CommitState::Finished => None,
+        }
+    }
+}
+
 impl WriteTxn {
     /// Commits. Returns the new commit sequence, or `None` if nothing was written.
     /// Re-enter until Done; after an error the transaction is rolled back (and after a
     /// failed WAL fsync the pager is poisoned).
     pub fn commit(&mut self) -> Result<IOResult<Option<u64>>> {
-        loop {
-            match &mut self.commit_state {
-                CommitState::Start => {
-                    self.check_open()?;
-                    let plan = match self.plan_commit() {
-                        Ok(Some(plan)) => plan,
-                        Ok(None) => {
-                            self.commit_state = CommitState::Finished;
-                            self.release();
-                            return Ok(IOResult::Done(None));
-                        }
-                        Err(e) => return self.fail(e),
-                    };
-                    let first_member = self.pager.canary(Canary::GroupFirstMember);
-                    let (group, members) = match plan.batch.submit(&self.pager.wal, first_member) {
-                        Ok(submitted) => submitted,
-                        Err(e) => return self.fail(e),
-                    };
-                    self.commit_state = CommitState::WaitFrameWrites {
-                        group: group.clone(),
-                        members,
-                        plan,
-                    };
-                    io_yield_one!(group);
+        if matches!(self.commit_state, CommitState::Start) {
+            self.check_open()?;
+        }
+        run_machine(self, |txn| &mut txn.commit_state, WriteTxn::on_commit_state)
+    }
+
+    fn on_commit_state(&mut self, state: CommitState) -> FlowResult<Option<u64>> {
+        match state {
+            CommitState::Start => self.submit_frames(),
+            CommitState::WaitFrameWrites {
+                group,
+                members,
+                plan,
+            } => self.frames_written(&group, &members, plan),
+            CommitState::WaitSync { sync, plan } => self.wal_synced(&sync, plan),
+            CommitState::WaitPublish { plan, yield_taken } => {
+                self.publish_and_end(plan, yield_taken)
+            }
+            CommitState::WaitDiscardTruncate { truncate, error } => {
+                self.discard_truncated(&truncate, error)
+            }
+            CommitState::WaitDiscardSync { sync, error } => {
+                if sync.failed() {
+                    self.pager.poison();
                 }
-                CommitState::WaitFrameWrites { group, members, .. } => {
-                    if !group.finished() {
-                        io_yield_one!(group.clone());
-                    }
-                    let allow_unfinished = self.pager.canary(Canary::GroupFirstMember);
-                    let joined = match group.get_error() {
-                        Some(e) => Err(Error::Completion(e)),
-                        None => check_members(members, allow_unfinished),
-                    };
-                    if let Err(e) = joined {
-                        return self.discard_and_fail(e);
-                    }
-                    let CommitState::WaitFrameWrites { mut plan, .. } =
-                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    if self.pager.canary(Canary::PublishBeforeFsync) {
-                        self.publish(&plan);
-                        plan.published = true;
-                    }
-                    if self.pager.options.sync == SyncMode::Normal {
-                        self.commit_state = CommitState::WaitPublish {
-                            plan,
-                            yield_taken: false,
-                        };
-                        continue;
-                    }
-                    let sync = match self.submit_wal_sync() {
-                        Ok(sync) => sync,
-                        Err(e) => return self.discard_and_fail(e),
-                    };
-                    self.commit_state = CommitState::WaitSync {
-                        sync: sync.clone(),
-                        plan,
-                    };
-                    io_yield_one!(sync);
-                }
-                CommitState::WaitSync { sync, .. } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    if let Some(e) = sync.get_error()
-                        && !self.pager.canary(Canary::AckFailedSync)
-                    {
-                        self.pager.poison();
-                        return self.fail(Error::Completion(e));
-                    }
-                    let CommitState::WaitSync { plan, .. } =
-                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    self.commit_state = CommitState::WaitPublish {
-                        plan,
-                        yield_taken: false,
-                    };
-                }
-                CommitState::WaitPublish { yield_taken, .. } => {
-                    if self.pager.canary(Canary::CounterBeforeYield) {
-                        // Known-bad: the shared counter moves before the yield point, and
-                        // again on every re-entry.
-                        self.pager.state().commit_seq += 1;
-                    }
-                    if !*yield_taken
-                        && self
-                            .pager
-                            .options
-                            .should_yield(YieldPoint::CommitBeforePublish)
-                    {
-                        *yield_taken = true;
-                        io_yield_one!(Completion::new_yield());
-                    }
-                    let CommitState::WaitPublish { plan, .. } =
-                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    if !plan.published {
-                        self.publish(&plan);
-                    }
-                    let seq = self.pager.commit_seq();
-                    self.release();
-                    return Ok(IOResult::Done(Some(seq)));
-                }
-                CommitState::WaitDiscardTruncate { truncate, .. } => {
-                    if !truncate.finished() {
-                        io_yield_one!(truncate.clone());
-                    }
-                    let truncated = !truncate.failed();
-                    let CommitState::WaitDiscardTruncate { error, .. } =
-                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let sync = match self.pager.wal.sync(Completion::new_noop()) {
-                        Ok(sync) if truncated => sync,
-                        _ => {
-                            // The failed frames may stay behind: trust nothing more.
-                            self.pager.poison();
-                            return self.fail(error);
-                        }
-                    };
-                    self.commit_state = CommitState::WaitDiscardSync {
-                        sync: sync.clone(),
-                        error,
-                    };
-                    io_yield_one!(sync);
-                }
-                CommitState::WaitDiscardSync { sync, .. } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    if sync.failed() {
-                        self.pager.poison();
-                    }
-                    let CommitState::WaitDiscardSync { error, .. } =
-                        std::mem::replace(&mut self.commit_state, CommitState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    return self.fail(error);
-                }
-                CommitState::Finished => {
-                    return Err(Error::Misuse("commit after the transaction ended".into()));
-                }
+                self.fail(error)
+            }
+            CommitState::Finished => {
+                Err(Error::Misuse("commit after the transaction ended".into()))
             }
         }
+    }
+
+    /// Step 1: plans the commit and submits its frames in one group.
+    fn submit_frames(&mut self) -> FlowResult<Option<u64>> {
+        let plan = match self.plan_commit() {
+            Ok(Some(plan)) => plan,
+            Ok(None) => {
+                self.release();
+                return finish(None);
+            }
+            Err(e) => return self.fail(e),
+        };
+        let first_member = self.pager.canary(Canary::GroupFirstMember);
+        let (group, members) = match plan.batch.submit(&self.pager.wal, first_member) {
+            Ok(submitted) => submitted,
+            Err(e) => return self.fail(e),
+        };
+        self.commit_state = CommitState::WaitFrameWrites {
+            group: group.clone(),
+            members,
+            plan,
+        };
+        io_yield_one!(group);
+    }
+
+    /// The frames' group finished: join it, then fsync the WAL (full sync) or publish.
+    fn frames_written(
+        &mut self,
+        group: &Completion,
+        members: &[(Completion, usize)],
+        mut plan: CommitPlan,
+    ) -> FlowResult<Option<u64>> {
+        let allow_unfinished = self.pager.canary(Canary::GroupFirstMember);
+        let joined = match group.get_error() {
+            Some(e) => Err(Error::Completion(e)),
+            None => check_members(members, allow_unfinished),
+        };
+        if let Err(e) = joined {
+            return self.discard_and_fail(e);
+        }
+        if self.pager.canary(Canary::PublishBeforeFsync) {
+            self.publish(&plan);
+            plan.published = true;
+        }
+        if self.pager.options.sync == SyncMode::Normal {
+            self.commit_state = CommitState::WaitPublish {
+                plan,
+                yield_taken: false,
+            };
+            return next_state();
+        }
+        let sync = match submit_wal_sync(&self.pager.wal) {
+            Ok(sync) => sync,
+            Err(e) => return self.discard_and_fail(e),
+        };
+        self.commit_state = CommitState::WaitSync {
+            sync: sync.clone(),
+            plan,
+        };
+        io_yield_one!(sync);
+    }
+
+    /// Step 2 done: a failed WAL fsync poisons the pager; else publish.
+    fn wal_synced(&mut self, sync: &Completion, plan: CommitPlan) -> FlowResult<Option<u64>> {
+        if let Some(e) = sync.get_error()
+            && !self.pager.canary(Canary::AckFailedSync)
+        {
+            self.pager.poison();
+            return self.fail(Error::Completion(e));
+        }
+        self.commit_state = CommitState::WaitPublish {
+            plan,
+            yield_taken: false,
+        };
+        next_state()
+    }
+
+    /// Step 3: the `CommitBeforePublish` yield point, then publish and release the lock.
+    fn publish_and_end(&mut self, plan: CommitPlan, yield_taken: bool) -> FlowResult<Option<u64>> {
+        if self.pager.canary(Canary::CounterBeforeYield) {
+            // Known-bad: the shared counter moves before the yield point, and again on
+            // every re-entry.
+            self.pager.state().commit_seq += 1;
+        }
+        if !yield_taken
+            && self
+                .pager
+                .options
+                .should_yield(YieldPoint::CommitBeforePublish)
+        {
+            self.commit_state = CommitState::WaitPublish {
+                plan,
+                yield_taken: true,
+            };
+            io_yield_one!(Completion::new_yield());
+        }
+        if !plan.published {
+            self.publish(&plan);
+        }
+        let seq = self.pager.commit_seq();
+        self.release();
+        finish(Some(seq))
+    }
+
+    /// The failed commit's WAL cut finished: make it durable, or poison if it failed.
+    fn discard_truncated(
+        &mut self,
+        truncate: &Completion,
+        error: Error,
+    ) -> FlowResult<Option<u64>> {
+        let truncated = !truncate.failed();
+        let sync = match self.pager.wal.sync(Completion::new_noop()) {
+            Ok(sync) if truncated => sync,
+            _ => {
+                // The failed frames may stay behind: trust nothing more.
+                self.pager.poison();
+                return self.fail(error);
+            }
+        };
+        self.commit_state = CommitState::WaitDiscardSync {
+            sync: sync.clone(),
+            error,
+        };
+        io_yield_one!(sync);
     }
 
     /// Collects the sealed images and encodes the frames. `None` if nothing changed.
@@ -318,18 +334,6 @@ impl WriteTxn {
         }))
     }
 
-    fn submit_wal_sync(&self) -> Result<Completion> {
-        let sync = Completion::new_noop();
-        let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
-        group.add(&sync);
-        let built = group.build();
-        if let Err(e) = self.pager.wal.sync(sync) {
-            built.abort();
-            return Err(e);
-        }
-        Ok(built)
-    }
-
     /// Makes the commit visible: WAL index, commit sequence, header, cache.
     fn publish(&self, plan: &CommitPlan) {
         let mut state = self.pager.state();
@@ -374,7 +378,7 @@ impl WriteTxn {
     /// back to its published end and fsyncs that, still holding the write lock, so no
     /// later commit at the same place can complete a leftover frame of this attempt into
     /// a valid chain (a torn crash mixing the sectors of two attempts).
-    fn discard_and_fail(&mut self, error: Error) -> Result<IOResult<Option<u64>>> {
+    fn discard_and_fail(&mut self, error: Error) -> FlowResult<Option<u64>> {
         let valid_len = {
             let state = self.pager.state();
             match state.wal.header_on_disk {

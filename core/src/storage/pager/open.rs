@@ -30,11 +30,14 @@
 use std::sync::Arc;
 
 use crate::error::{Corruption, HeaderDefect};
-use crate::io::{Completion, File, IO, IOResult, block_on};
+use crate::io::{
+    Completion, File, FlowResult, IO, IOResult, MachineState, block_on, finish, next_state,
+    run_machine,
+};
 use crate::options::DbOptions;
 use crate::storage::format::{DbHeader, HeaderRead, HeaderStamp};
 use crate::storage::wal::recovery::WalRecovery;
-use crate::{Error, Result, io_yield_one, return_if_io};
+use crate::{Error, Result, io_yield_one};
 
 use super::{Pager, Recovered};
 
@@ -42,6 +45,7 @@ use super::{Pager, Recovered};
 const PROBE_BYTES: usize = 1024;
 
 /// Where opening is.
+#[derive(Default)]
 enum OpenState {
     /// Nothing done yet.
     Start,
@@ -71,7 +75,24 @@ enum OpenState {
         db_read: HeaderRead,
     },
     /// Opened (or failed).
+    #[default]
     Finished,
+}
+
+impl MachineState for OpenState {
+    fn waiting_on(&self) -> Option<&Completion> {
+        match self {
+            OpenState::WaitCreateWrite { write, .. } => Some(write),
+            OpenState::WaitCreateSync { sync, .. } | OpenState::WaitTailSync { sync, .. } => {
+                Some(sync)
+            }
+            OpenState::WaitHeaderProbe { read, .. } | OpenState::WaitHeaderRead { read } => {
+                Some(read)
+            }
+            OpenState::WaitTailTruncate { truncate, .. } => Some(truncate),
+            OpenState::Start | OpenState::Recover { .. } | OpenState::Finished => None,
+        }
+    }
 }
 
 /// Opens a database; `step` until Done. Create with `Pager::opener`.
@@ -106,162 +127,153 @@ impl Pager {
 impl Opener {
     /// Advances the open. Done carries the shared pager.
     pub fn step(&mut self) -> Result<IOResult<Arc<Pager>>> {
-        loop {
-            match &mut self.state {
-                OpenState::Start => {
-                    self.options.validate()?;
-                    let db = self.io.open_file(&self.path)?;
-                    let wal = self.io.open_file(&format!("{}-wal", self.path))?;
-                    let size = db.size()?;
-                    self.files = Some((db.clone(), wal));
-                    if size > 0 {
-                        // The page size is not known yet: read what holds both records.
-                        let len = usize::try_from(size).unwrap_or(usize::MAX).min(PROBE_BYTES);
-                        let read = db.pread(0, len, Completion::new_read(len, |_| {}))?;
-                        self.state = OpenState::WaitHeaderProbe {
-                            read: read.clone(),
-                            len,
-                        };
-                        io_yield_one!(read);
-                    }
-                    let write = self.create()?;
-                    io_yield_one!(write);
-                }
-                OpenState::WaitHeaderProbe { read, len } => {
-                    if !read.finished() {
-                        io_yield_one!(read.clone());
-                    }
-                    let prefix = read.read_exactly(*len)?;
-                    let page_size = self.options.page_size;
-                    let whole_page = self.db().size()? >= page_size as u64;
-                    match DbHeader::recorded_page_size(&prefix) {
-                        Some(recorded) if recorded as usize != page_size => {
-                            return Err(Error::InvalidOptions(format!(
-                                "page_size {page_size}: the database was created with page size {recorded}"
-                            )));
-                        }
-                        Some(_) if whole_page => {
-                            let read = Completion::new_read(page_size, |_| {});
-                            let read = self.db().pread(0, page_size, read)?;
-                            self.state = OpenState::WaitHeaderRead { read: read.clone() };
-                            io_yield_one!(read);
-                        }
-                        _ if self.creation_never_finished()? => {
-                            let write = self.create()?;
-                            io_yield_one!(write);
-                        }
-                        _ => {
-                            return Err(Corruption::DbHeader(HeaderDefect::NoRecord).into());
-                        }
-                    }
-                }
-                OpenState::WaitCreateWrite { write, header } => {
-                    if !write.finished() {
-                        io_yield_one!(write.clone());
-                    }
-                    write.moved_exactly(self.options.page_size)?;
-                    let header = *header;
-                    let sync = self.db().sync(Completion::new_noop())?;
-                    self.state = OpenState::WaitCreateSync {
-                        sync: sync.clone(),
-                        header,
-                    };
-                    io_yield_one!(sync);
-                }
-                OpenState::WaitCreateSync { sync, header } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    sync.moved_exactly(0)?;
-                    let db_read = HeaderRead {
-                        header: *header,
-                        stamp: HeaderStamp::CREATED,
-                        surely_newest: true,
-                    };
-                    self.start_recovery(db_read);
-                }
-                OpenState::WaitHeaderRead { read } => {
-                    if !read.finished() {
-                        io_yield_one!(read.clone());
-                    }
-                    let image = read.read_exactly(self.options.page_size)?;
-                    match read_db_header(&image, self.options.page_size) {
-                        Ok(db_read) => self.start_recovery(db_read),
-                        Err(Error::Corrupt(_)) if self.creation_never_finished()? => {
-                            let write = self.create()?;
-                            io_yield_one!(write);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                OpenState::Recover { recovery, db_read } => {
-                    let recovered = return_if_io!(recovery.step());
-                    let db_read = *db_read;
-                    check_fallback_covered(&db_read, recovered.wal_checkpoint_seq)?;
-                    let db_header = db_read.header;
-                    let commit_seq = db_header
-                        .checkpoint_seq
-                        .max(recovered.wal_checkpoint_seq.unwrap_or(0))
-                        .max(recovered.last_seq.unwrap_or(0));
-                    let valid_len = recovered.valid_len;
-                    let recovered = Recovered {
-                        db_header,
-                        db_header_stamp: db_read.stamp,
-                        header: recovered.header.unwrap_or(db_header),
-                        wal_index: recovered.index,
-                        commit_seq,
-                    };
-                    let wal = self.files.as_ref().expect("files are open").1.clone();
-                    if wal.size()? <= valid_len {
-                        let sync = wal.sync(Completion::new_noop())?;
-                        self.state = OpenState::WaitTailSync {
-                            sync: sync.clone(),
-                            recovered: Box::new(recovered),
-                        };
-                        io_yield_one!(sync);
-                    }
-                    let truncate = wal.truncate(valid_len, Completion::new_noop())?;
-                    self.state = OpenState::WaitTailTruncate {
-                        truncate: truncate.clone(),
-                        recovered: Box::new(recovered),
-                    };
-                    io_yield_one!(truncate);
-                }
-                OpenState::WaitTailTruncate { truncate, .. } => {
-                    if !truncate.finished() {
-                        io_yield_one!(truncate.clone());
-                    }
-                    truncate.moved_exactly(0)?;
-                    let OpenState::WaitTailTruncate { recovered, .. } =
-                        std::mem::replace(&mut self.state, OpenState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let wal = self.files.as_ref().expect("files are open").1.clone();
-                    let sync = wal.sync(Completion::new_noop())?;
-                    self.state = OpenState::WaitTailSync {
-                        sync: sync.clone(),
-                        recovered,
-                    };
-                    io_yield_one!(sync);
-                }
-                OpenState::WaitTailSync { sync, .. } => {
-                    if !sync.finished() {
-                        io_yield_one!(sync.clone());
-                    }
-                    sync.moved_exactly(0)?;
-                    let OpenState::WaitTailSync { recovered, .. } =
-                        std::mem::replace(&mut self.state, OpenState::Finished)
-                    else {
-                        unreachable!("matched above")
-                    };
-                    return Ok(IOResult::Done(self.finish(*recovered)));
-                }
-                OpenState::Finished => {
-                    return Err(Error::Misuse("opener stepped after it finished".into()));
-                }
+        run_machine(self, |o| &mut o.state, Opener::on_state)
+    }
+
+    fn on_state(&mut self, state: OpenState) -> FlowResult<Arc<Pager>> {
+        match state {
+            OpenState::Start => self.open_files(),
+            OpenState::WaitHeaderProbe { read, len } => self.probed(&read, len),
+            OpenState::WaitCreateWrite { write, header } => {
+                write.moved_exactly(self.options.page_size)?;
+                let sync = self.db().sync(Completion::new_noop())?;
+                self.state = OpenState::WaitCreateSync {
+                    sync: sync.clone(),
+                    header,
+                };
+                io_yield_one!(sync);
             }
+            OpenState::WaitCreateSync { sync, header } => {
+                sync.moved_exactly(0)?;
+                self.start_recovery(HeaderRead {
+                    header,
+                    stamp: HeaderStamp::CREATED,
+                    surely_newest: true,
+                });
+                next_state()
+            }
+            OpenState::WaitHeaderRead { read } => {
+                let image = read.read_exactly(self.options.page_size)?;
+                match read_db_header(&image, self.options.page_size) {
+                    Ok(db_read) => self.start_recovery(db_read),
+                    Err(Error::Corrupt(_)) if self.creation_never_finished()? => {
+                        let write = self.create()?;
+                        io_yield_one!(write);
+                    }
+                    Err(e) => return Err(e),
+                }
+                next_state()
+            }
+            OpenState::Recover { recovery, db_read } => self.recover(recovery, db_read),
+            OpenState::WaitTailTruncate {
+                truncate,
+                recovered,
+            } => {
+                truncate.moved_exactly(0)?;
+                self.sync_tail(recovered)
+            }
+            OpenState::WaitTailSync { sync, recovered } => {
+                sync.moved_exactly(0)?;
+                finish(self.finish(*recovered))
+            }
+            OpenState::Finished => Err(Error::Misuse("opener stepped after it finished".into())),
         }
+    }
+
+    /// Opens both files; an empty database file is created, else its first bytes are read.
+    fn open_files(&mut self) -> FlowResult<Arc<Pager>> {
+        self.options.validate()?;
+        let db = self.io.open_file(&self.path)?;
+        let wal = self.io.open_file(&format!("{}-wal", self.path))?;
+        let size = db.size()?;
+        self.files = Some((db.clone(), wal));
+        if size > 0 {
+            // The page size is not known yet: read what holds both records.
+            let len = usize::try_from(size).unwrap_or(usize::MAX).min(PROBE_BYTES);
+            let read = db.pread(0, len, Completion::new_read(len, |_| {}))?;
+            self.state = OpenState::WaitHeaderProbe {
+                read: read.clone(),
+                len,
+            };
+            io_yield_one!(read);
+        }
+        let write = self.create()?;
+        io_yield_one!(write);
+    }
+
+    /// The first bytes tell the page size the file was created with: read the whole header
+    /// page, or create a database whose creation never finished.
+    fn probed(&mut self, read: &Completion, len: usize) -> FlowResult<Arc<Pager>> {
+        let prefix = read.read_exactly(len)?;
+        let page_size = self.options.page_size;
+        let whole_page = self.db().size()? >= page_size as u64;
+        match DbHeader::recorded_page_size(&prefix) {
+            Some(recorded) if recorded as usize != page_size => {
+                Err(Error::InvalidOptions(format!(
+                    "page_size {page_size}: the database was created with page size {recorded}"
+                )))
+            }
+            Some(_) if whole_page => {
+                let read = Completion::new_read(page_size, |_| {});
+                let read = self.db().pread(0, page_size, read)?;
+                self.state = OpenState::WaitHeaderRead { read: read.clone() };
+                io_yield_one!(read);
+            }
+            _ if self.creation_never_finished()? => {
+                let write = self.create()?;
+                io_yield_one!(write);
+            }
+            _ => Err(Corruption::DbHeader(HeaderDefect::NoRecord).into()),
+        }
+    }
+
+    /// Scans the WAL; then cuts its tail if anything follows the valid part, or fsyncs it.
+    fn recover(
+        &mut self,
+        mut recovery: Box<WalRecovery>,
+        db_read: HeaderRead,
+    ) -> FlowResult<Arc<Pager>> {
+        let recovered = match recovery.step()? {
+            IOResult::Done(recovered) => recovered,
+            IOResult::IO(io) => {
+                self.state = OpenState::Recover { recovery, db_read };
+                return Ok(IOResult::IO(io));
+            }
+        };
+        check_fallback_covered(&db_read, recovered.wal_checkpoint_seq)?;
+        let db_header = db_read.header;
+        let commit_seq = db_header
+            .checkpoint_seq
+            .max(recovered.wal_checkpoint_seq.unwrap_or(0))
+            .max(recovered.last_seq.unwrap_or(0));
+        let valid_len = recovered.valid_len;
+        let recovered = Box::new(Recovered {
+            db_header,
+            db_header_stamp: db_read.stamp,
+            header: recovered.header.unwrap_or(db_header),
+            wal_index: recovered.index,
+            commit_seq,
+        });
+        let wal = self.wal().clone();
+        if wal.size()? <= valid_len {
+            return self.sync_tail(recovered);
+        }
+        let truncate = wal.truncate(valid_len, Completion::new_noop())?;
+        self.state = OpenState::WaitTailTruncate {
+            truncate: truncate.clone(),
+            recovered,
+        };
+        io_yield_one!(truncate);
+    }
+
+    /// Fsyncs the WAL so that what recovery exposes is durable before anyone reads it.
+    fn sync_tail(&mut self, recovered: Box<Recovered>) -> FlowResult<Arc<Pager>> {
+        let sync = self.wal().sync(Completion::new_noop())?;
+        self.state = OpenState::WaitTailSync {
+            sync: sync.clone(),
+            recovered,
+        };
+        io_yield_one!(sync);
     }
 
     /// The pager over what was recovered.
@@ -311,13 +323,16 @@ impl Opener {
             .0
     }
 
-    fn start_recovery(&mut self, db_read: HeaderRead) {
-        let wal = self
+    fn wal(&self) -> &Arc<dyn File> {
+        &self
             .files
             .as_ref()
             .expect("files are opened in the first step")
             .1
-            .clone();
+    }
+
+    fn start_recovery(&mut self, db_read: HeaderRead) {
+        let wal = self.wal().clone();
         let recovery = WalRecovery::new(wal, self.options.clone(), db_read.header.checkpoint_seq);
         self.state = OpenState::Recover {
             recovery: Box::new(recovery),

@@ -141,6 +141,22 @@ impl FrameBatch {
     }
 }
 
+/// Submits an fsync of the WAL as the one member of a group labelled "wal-sync" (so the
+/// simulator can fail it as a unit) and returns the group's completion. If the fsync cannot
+/// even be submitted, the group is aborted before the error is returned, so nothing is left
+/// waiting on a member that will never finish.
+pub(crate) fn submit_wal_sync(wal: &Arc<dyn File>) -> Result<Completion> {
+    let sync = Completion::new_noop();
+    let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
+    group.add(&sync);
+    let built = group.build();
+    if let Err(e) = wal.sync(sync) {
+        built.abort();
+        return Err(e);
+    }
+    Ok(built)
+}
+
 /// The join of a group: every finished member must have moved exactly the bytes asked
 /// for. Unfinished members are a bug unless `allow_unfinished` (the group-first-member
 /// canary).
