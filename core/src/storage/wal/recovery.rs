@@ -30,7 +30,9 @@ use super::format::{
 };
 use crate::canary::Canary;
 use crate::error::Corruption;
-use crate::io::{Completion, File, IOResult};
+use crate::io::{
+    Completion, File, FlowResult, IOResult, MachineState, finish, next_state, run_machine,
+};
 use crate::options::{DbOptions, SyncMode};
 use crate::storage::format::{DbHeader, HEADER_PAGE, verify_page};
 use crate::storage::page_access::PageNo;
@@ -41,7 +43,7 @@ use crate::{Error, Result, io_yield_one};
 const FRAMES_PER_READ: u32 = 64;
 
 /// Where recovery is.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 enum RecoveryState {
     /// Nothing read yet.
     Start,
@@ -65,7 +67,21 @@ enum RecoveryState {
         yield_taken: bool,
     },
     /// Finished.
+    #[default]
     Finished,
+}
+
+impl MachineState for RecoveryState {
+    fn waiting_on(&self) -> Option<&Completion> {
+        match self {
+            RecoveryState::WaitHeader { read, .. } | RecoveryState::WaitChunk { read, .. } => {
+                Some(read)
+            }
+            RecoveryState::Start | RecoveryState::CheckFrames { .. } | RecoveryState::Finished => {
+                None
+            }
+        }
+    }
 }
 
 /// What recovery found.
@@ -128,116 +144,126 @@ impl WalRecovery {
     }
 
     pub(crate) fn step(&mut self) -> Result<IOResult<RecoveredWal>> {
-        loop {
-            match &mut self.state {
-                RecoveryState::Start => {
-                    let size = self.wal.size()?;
-                    if size < WAL_HEADER_SIZE as u64 {
-                        return Ok(IOResult::Done(self.finish()));
-                    }
-                    let frames =
-                        (size - WAL_HEADER_SIZE as u64) / frame_size(self.page_size) as u64;
-                    let frames_on_disk = u32::try_from(frames)
-                        .map_err(|_| Corruption::WalTooLarge { bytes: size })?;
-                    let read = Completion::new_read(WAL_HEADER_SIZE, |_| {});
-                    let read = self.wal.pread(0, WAL_HEADER_SIZE, read)?;
-                    self.state = RecoveryState::WaitHeader {
-                        read: read.clone(),
-                        frames_on_disk,
-                    };
-                    io_yield_one!(read);
-                }
-                RecoveryState::WaitHeader {
-                    read,
-                    frames_on_disk,
-                } => {
-                    if !read.finished() {
-                        io_yield_one!(read.clone());
-                    }
-                    let bytes = read.read_exactly(WAL_HEADER_SIZE)?;
-                    let frames_on_disk = *frames_on_disk;
-                    let Some(header) = WalHeader::decode(&bytes) else {
-                        return Ok(IOResult::Done(self.finish()));
-                    };
-                    if header.page_size as usize != self.page_size {
-                        return Err(Corruption::WalPageSize {
-                            wal: header.page_size,
-                            db: self.page_size,
-                        }
-                        .into());
-                    }
-                    self.header = Some(header);
-                    self.chain = header.checksum();
-                    self.index = Some(WalIndex::new(header, true));
-                    self.frames_on_disk = frames_on_disk;
-                    if !self.next_chunk(1)? {
-                        return Ok(IOResult::Done(self.finish()));
-                    }
-                }
-                RecoveryState::WaitChunk { read, first, count } => {
-                    if !read.finished() {
-                        io_yield_one!(read.clone());
-                    }
-                    let len = *count as usize * frame_size(self.page_size);
-                    let chunk = read.read_exactly(len)?;
-                    let (first, count) = (*first, *count);
-                    self.state = RecoveryState::CheckFrames {
-                        chunk,
-                        first,
-                        count,
-                        next: 0,
-                        yield_taken: false,
-                    };
-                }
-                RecoveryState::CheckFrames {
-                    next,
-                    count,
+        run_machine(self, |r| &mut r.state, WalRecovery::on_state)
+    }
+
+    fn on_state(&mut self, state: RecoveryState) -> FlowResult<RecoveredWal> {
+        match state {
+            RecoveryState::Start => self.read_header(),
+            RecoveryState::WaitHeader {
+                read,
+                frames_on_disk,
+            } => self.header_read(&read, frames_on_disk),
+            RecoveryState::WaitChunk { read, first, count } => {
+                let len = count as usize * frame_size(self.page_size);
+                let chunk = read.read_exactly(len)?;
+                self.state = RecoveryState::CheckFrames {
+                    chunk,
                     first,
-                    yield_taken,
-                    ..
-                } => {
-                    if *next == *count {
-                        let after = *first + *count;
-                        if !self.next_chunk(after)? {
-                            return Ok(IOResult::Done(self.finish()));
-                        }
-                        continue;
-                    }
-                    if !*yield_taken && self.options.should_yield(YieldPoint::Recovery) {
-                        *yield_taken = true;
-                        io_yield_one!(Completion::new_yield());
-                    }
-                    let RecoveryState::CheckFrames {
-                        chunk, first, next, ..
-                    } = &self.state
-                    else {
-                        unreachable!("matched above")
-                    };
-                    let size = frame_size(self.page_size);
-                    let start = *next as usize * size;
-                    let frame_no = *first + *next;
-                    let frame = chunk[start..start + size].to_vec();
-                    if self.broken_at.is_some() {
-                        self.probe_frame(frame_no, &frame)?;
-                    } else if !self.check_frame(frame_no, &frame) {
-                        if !self.probes_after_break() {
-                            return Ok(IOResult::Done(self.finish()));
-                        }
-                        self.broken_at = Some(frame_no);
-                    }
-                    if let RecoveryState::CheckFrames {
-                        next, yield_taken, ..
-                    } = &mut self.state
-                    {
-                        *next += 1;
-                        *yield_taken = false;
-                    }
-                }
-                RecoveryState::Finished => {
-                    return Err(Error::Misuse("recovery stepped after it finished".into()));
-                }
+                    count,
+                    next: 0,
+                    yield_taken: false,
+                };
+                next_state()
+            }
+            RecoveryState::CheckFrames {
+                chunk,
+                first,
+                count,
+                next,
+                yield_taken,
+            } => self.check_next_frame(chunk, (first, count, next), yield_taken),
+            RecoveryState::Finished => {
+                Err(Error::Misuse("recovery stepped after it finished".into()))
             }
         }
+    }
+
+    /// Reads the WAL header, if the file holds one.
+    fn read_header(&mut self) -> FlowResult<RecoveredWal> {
+        let size = self.wal.size()?;
+        if size < WAL_HEADER_SIZE as u64 {
+            return finish(self.finish());
+        }
+        let frames = (size - WAL_HEADER_SIZE as u64) / frame_size(self.page_size) as u64;
+        let frames_on_disk =
+            u32::try_from(frames).map_err(|_| Corruption::WalTooLarge { bytes: size })?;
+        let read = Completion::new_read(WAL_HEADER_SIZE, |_| {});
+        let read = self.wal.pread(0, WAL_HEADER_SIZE, read)?;
+        self.state = RecoveryState::WaitHeader {
+            read: read.clone(),
+            frames_on_disk,
+        };
+        io_yield_one!(read);
+    }
+
+    /// A valid header starts the chain; an invalid one means no frame is recovered.
+    fn header_read(&mut self, read: &Completion, frames_on_disk: u32) -> FlowResult<RecoveredWal> {
+        let bytes = read.read_exactly(WAL_HEADER_SIZE)?;
+        let Some(header) = WalHeader::decode(&bytes) else {
+            return finish(self.finish());
+        };
+        if header.page_size as usize != self.page_size {
+            return Err(Corruption::WalPageSize {
+                wal: header.page_size,
+                db: self.page_size,
+            }
+            .into());
+        }
+        self.header = Some(header);
+        self.chain = header.checksum();
+        self.index = Some(WalIndex::new(header, true));
+        self.frames_on_disk = frames_on_disk;
+        if !self.next_chunk(1)? {
+            return finish(self.finish());
+        }
+        next_state()
+    }
+
+    /// Checks frame `first + next` of a read chunk (after the `Recovery` yield point), or
+    /// reads the next chunk once this one is done.
+    fn check_next_frame(
+        &mut self,
+        chunk: Vec<u8>,
+        (first, count, next): (u32, u32, u32),
+        yield_taken: bool,
+    ) -> FlowResult<RecoveredWal> {
+        if next == count {
+            if !self.next_chunk(first + count)? {
+                return finish(self.finish());
+            }
+            return next_state();
+        }
+        if !yield_taken && self.options.should_yield(YieldPoint::Recovery) {
+            self.state = RecoveryState::CheckFrames {
+                chunk,
+                first,
+                count,
+                next,
+                yield_taken: true,
+            };
+            io_yield_one!(Completion::new_yield());
+        }
+        let size = frame_size(self.page_size);
+        let start = next as usize * size;
+        let frame_no = first + next;
+        let frame = &chunk[start..start + size];
+        if self.broken_at.is_some() {
+            self.probe_frame(frame_no, frame)?;
+        } else if !self.check_frame(frame_no, frame) {
+            if !self.probes_after_break() {
+                return finish(self.finish());
+            }
+            self.broken_at = Some(frame_no);
+        }
+        self.state = RecoveryState::CheckFrames {
+            chunk,
+            first,
+            count,
+            next: next + 1,
+            yield_taken: false,
+        };
+        next_state()
     }
 
     /// Submits the read of the chunk starting at frame `first`; false past the last frame.
