@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::connection::Connection;
 use crate::Result;
 use crate::io::{IO, IOResult, block_on};
 use crate::options::DbOptions;
@@ -48,11 +47,7 @@ impl Database {
         block_on(io.as_ref(), || opener.step())
     }
 
-    /// A new connection. No I/O.
-    pub fn connect(self: &Arc<Self>) -> Connection {
-        Connection::new(self.clone())
-    }
-
+    /// The path of the database file.
     pub fn path(&self) -> &str {
         &self.path
     }

@@ -6,7 +6,8 @@ mod connection;
 mod database;
 mod op;
 mod step;
+mod txn;
 
-pub use connection::{Connection, OpClaims};
+pub use connection::Connection;
 pub use database::{Database, Opener};
-pub use op::{CheckpointMode, CheckpointOutcome, Op, Output, TxMode};
+pub use op::{CheckpointMode, CheckpointOutcome, Op, OpClaims, Output, TxMode};

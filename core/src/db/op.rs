@@ -70,3 +70,13 @@ pub enum Output {
     /// Problems found; empty means the database is consistent.
     Integrity(Vec<String>),
 }
+
+/// What the engine claims about the last finished op: white-box facts the oracle checks
+/// against what it observed, never trusts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpClaims {
+    /// Snapshot the op's transaction read from (None if it took none).
+    pub snapshot_seq: Option<u64>,
+    /// Commit sequence the op published (an explicit Commit, or an implicit write).
+    pub commit_seq: Option<u64>,
+}

@@ -3,14 +3,25 @@
 //! Every stage that waits keeps its progress inside its variant; the connection's
 //! transaction changes only on a transition, after whatever it waited for was observed.
 
-use super::connection::{ConnState, OpClaims, Txn};
 use super::database::Database;
+use super::op::OpClaims;
 use super::op::{CheckpointMode, Op, Output, TxMode};
+use super::txn::Txn;
 use crate::storage::btree::{CreateTree, Delete, Get, IntegrityCheck, Put, Scan};
 use crate::storage::format::DbHeader;
 use crate::storage::pager::Checkpoint;
 use crate::storage::pager::freelist::FreelistScan;
 use crate::{Completion, Error, IOResult, Result, YieldPoint, io_yield_one, return_if_io};
+
+/// A connection's state between calls: its transaction, its op in flight, and the claims
+/// about its last finished op.
+pub(crate) struct ConnState {
+    /// The open transaction, if any.
+    pub(crate) txn: Option<Txn>,
+    /// The op in flight, between an `IO` return and the re-entry that finishes it.
+    pub(crate) running: Option<Running>,
+    pub(crate) claims: OpClaims,
+}
 
 /// The op in flight and where it is.
 pub(crate) struct Running {

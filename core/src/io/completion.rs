@@ -9,8 +9,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::group::GroupState;
-
 /// Why an operation did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CompletionError {
@@ -63,6 +61,28 @@ struct CompletionState {
     read_buffer: Option<Vec<u8>>,
     /// Bytes a read asked for (0 for other operations).
     read_len: usize,
+}
+
+/// What a group's completion carries besides its own result (group.rs builds and counts
+/// it down).
+pub(crate) struct GroupState {
+    pub(crate) label: Option<&'static str>,
+    pub(super) members: Vec<Completion>,
+    pub(super) outstanding: usize,
+    pub(super) first_error: Option<CompletionError>,
+    pub(crate) built: bool,
+    /// Canary: finish the group as soon as its first member finishes.
+    pub(super) complete_on_first: bool,
+}
+
+impl GroupState {
+    pub(crate) fn unfinished_members(&self) -> Vec<Completion> {
+        self.members
+            .iter()
+            .filter(|m| !m.finished())
+            .cloned()
+            .collect()
+    }
 }
 
 /// A handle to one operation. Clones share the same operation.

@@ -11,27 +11,7 @@
 //! - The outstanding count never wraps: finishing more members than were added is a bug
 //!   and panics with a message.
 
-use super::completion::{Completion, CompletionError, CompletionResult, lock};
-
-pub(crate) struct GroupState {
-    pub(crate) label: Option<&'static str>,
-    members: Vec<Completion>,
-    outstanding: usize,
-    first_error: Option<CompletionError>,
-    pub(crate) built: bool,
-    /// Canary: finish the group as soon as its first member finishes.
-    complete_on_first: bool,
-}
-
-impl GroupState {
-    pub(crate) fn unfinished_members(&self) -> Vec<Completion> {
-        self.members
-            .iter()
-            .filter(|m| !m.finished())
-            .cloned()
-            .collect()
-    }
-}
+use super::completion::{Completion, CompletionResult, GroupState, lock};
 
 /// Builds one completion that stands for many.
 pub struct CompletionGroup {
@@ -170,6 +150,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::io::CompletionError;
 
     /// A callback that records every result it is called with.
     fn recorder() -> (

@@ -9,12 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::canary::Canary;
 use crate::io::IOResult;
 use crate::storage::format::{DbHeader, HEADER_PAGE};
 use crate::storage::page_access::{CellIndex, PageAccess, PageNo, PageRef};
-use crate::storage::pager::cache::{CacheKey, Version};
-use crate::storage::pager::commit::CommitState;
+use crate::storage::pager::commit_state::CommitState;
 use crate::storage::pager::fetch::{PageView, PendingRead};
 use crate::storage::pager::{Pager, Snapshot};
 use crate::yields::YieldPoint;
@@ -68,7 +66,24 @@ impl ReadTxn {
 
 impl Drop for ReadTxn {
     fn drop(&mut self) {
-        self.pager.release(self.id, []);
+        self.pager.release_reader(self.id);
+    }
+}
+
+impl Pager {
+    /// Starts a read-only transaction on the latest published commit. No I/O.
+    pub fn begin_read(self: &Arc<Self>) -> Result<ReadTxn> {
+        let (id, snapshot) = self.register_reader()?;
+        Ok(ReadTxn::new(self.clone(), id, snapshot))
+    }
+
+    /// Takes the write lock. `snapshot` is the caller's read snapshot if it already read
+    /// (a deferred transaction upgrading), `None` to start from the latest commit.
+    /// `Busy` if another writer holds the lock; `BusySnapshot` if a commit was published
+    /// after `snapshot`. On error nothing changes. No I/O.
+    pub fn try_begin_write(self: &Arc<Self>, snapshot: Option<&Snapshot>) -> Result<WriteTxn> {
+        let (id, snapshot) = self.lock_for_write(snapshot)?;
+        Ok(WriteTxn::new(self.clone(), id, snapshot))
     }
 }
 
@@ -78,7 +93,7 @@ fn read_only<T>(what: &str) -> Result<T> {
 
 impl PageAccess for ReadTxn {
     fn page_size(&self) -> usize {
-        self.pager.page_size
+        self.pager.page_size()
     }
 
     fn root(&self) -> PageNo {
@@ -102,7 +117,7 @@ impl PageAccess for ReadTxn {
     }
 
     fn mark_checked(&mut self, pgno: PageNo, image: &PageRef, index: CellIndex) {
-        self.pager.state().cache.mark_checked(pgno, image, index);
+        self.pager.mark_checked(pgno, image, index);
     }
 
     fn write_page(&mut self, _pgno: PageNo, _image: Vec<u8>) -> Result<()> {
@@ -122,28 +137,28 @@ impl PageAccess for ReadTxn {
     }
 
     fn should_yield(&self, point: YieldPoint) -> bool {
-        self.pager.options.should_yield(point)
+        self.pager.options().should_yield(point)
     }
 }
 
 /// The one write transaction: holds the write lock from `Pager::try_begin_write` until
 /// commit, rollback or drop.
 pub struct WriteTxn {
-    pub(crate) pager: Arc<Pager>,
-    pub(crate) id: u64,
-    pub(crate) snapshot: Snapshot,
+    pub(super) pager: Arc<Pager>,
+    pub(super) id: u64,
+    pub(super) snapshot: Snapshot,
     /// The header as this transaction changed it (root, freelist, page count).
-    pub(crate) header: DbHeader,
+    pub(super) header: DbHeader,
     /// Pages with a private dirty image in the cache.
-    pub(crate) dirty: BTreeSet<PageNo>,
+    pub(super) dirty: BTreeSet<PageNo>,
     /// Known successors of free pages (loaded by `reserve_pages`, or freed here).
-    pub(crate) free_next: BTreeMap<PageNo, PageNo>,
+    pub(super) free_next: BTreeMap<PageNo, PageNo>,
     /// Allocations still covered by the last `reserve_pages`.
-    pub(crate) reserved: usize,
-    pub(crate) pending: Option<PendingRead>,
-    pub(crate) commit_state: CommitState,
+    pub(super) reserved: usize,
+    pub(super) pending: Option<PendingRead>,
+    pub(super) commit_state: CommitState,
     /// Set once the transaction released its locks (committed, failed or rolled back).
-    pub(crate) finished: bool,
+    finished: bool,
 }
 
 impl std::fmt::Debug for WriteTxn {
@@ -202,25 +217,21 @@ impl WriteTxn {
     pub(crate) fn release(&mut self) {
         if !self.finished {
             self.finished = true;
-            self.pager.release(self.id, std::mem::take(&mut self.dirty));
+            self.pager
+                .release_writer(self.id, std::mem::take(&mut self.dirty));
         }
+        debug_assert!(
+            self.dirty.is_empty(),
+            "an ended transaction has no dirty pages"
+        );
     }
 
     /// Releases everything but the write lock (the leak-write-lock canary).
     pub(crate) fn release_leaking_lock(&mut self) {
-        assert!(
-            self.pager.canary(Canary::LeakWriteLock),
-            "only the canary leaks the lock"
-        );
+        assert!(!self.finished, "a transaction ends once");
         self.finished = true;
-        let mut state = self.pager.state();
-        state.readers.remove(&self.id);
-        for page in std::mem::take(&mut self.dirty) {
-            state.cache.remove(&CacheKey {
-                page,
-                version: Version::Dirty { txn: self.id },
-            });
-        }
+        self.pager
+            .release_leaking_lock(self.id, std::mem::take(&mut self.dirty));
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -253,7 +264,7 @@ impl Drop for WriteTxn {
 
 impl PageAccess for WriteTxn {
     fn page_size(&self) -> usize {
-        self.pager.page_size
+        self.pager.page_size()
     }
 
     fn root(&self) -> PageNo {
@@ -282,7 +293,7 @@ impl PageAccess for WriteTxn {
     }
 
     fn mark_checked(&mut self, pgno: PageNo, image: &PageRef, index: CellIndex) {
-        self.pager.state().cache.mark_checked(pgno, image, index);
+        self.pager.mark_checked(pgno, image, index);
     }
 
     fn write_page(&mut self, pgno: PageNo, image: Vec<u8>) -> Result<()> {
@@ -296,22 +307,15 @@ impl PageAccess for WriteTxn {
         index: Option<CellIndex>,
     ) -> Result<()> {
         self.check_writable(pgno)?;
-        if image.len() != self.pager.page_size {
+        if image.len() != self.pager.page_size() {
             return Err(Error::Misuse(format!(
                 "page {pgno} image has {} bytes, the page size is {}",
                 image.len(),
-                self.pager.page_size
+                self.pager.page_size()
             )));
         }
-        let key = CacheKey {
-            page: pgno,
-            version: Version::Dirty { txn: self.id },
-        };
-        let evict_dirty = self.pager.canary(Canary::EvictDirtyPage);
         self.pager
-            .live_state()?
-            .cache
-            .insert_checked(key, Arc::new(image), evict_dirty, index);
+            .write_dirty(self.id, pgno, Arc::new(image), index)?;
         self.dirty.insert(pgno);
         Ok(())
     }
@@ -329,6 +333,6 @@ impl PageAccess for WriteTxn {
     }
 
     fn should_yield(&self, point: YieldPoint) -> bool {
-        self.pager.options.should_yield(point)
+        self.pager.options().should_yield(point)
     }
 }

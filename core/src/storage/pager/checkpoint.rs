@@ -154,7 +154,7 @@ impl std::fmt::Debug for Checkpoint {
 }
 
 impl Checkpoint {
-    pub(crate) fn new(pager: Arc<Pager>, mode: CheckpointMode) -> Self {
+    fn new(pager: Arc<Pager>, mode: CheckpointMode) -> Self {
         Checkpoint {
             pager,
             mode,
@@ -534,6 +534,11 @@ impl Drop for Checkpoint {
 }
 
 impl Pager {
+    /// A checkpoint state machine in `mode`; drive it with `Checkpoint::step`.
+    pub fn checkpoint(self: &Arc<Self>, mode: CheckpointMode) -> Checkpoint {
+        Checkpoint::new(self.clone(), mode)
+    }
+
     /// A frame image already in the cache.
     fn cached_frame(&self, page: PageNo, frame: u32) -> Option<PageRef> {
         let mut state = self.state();

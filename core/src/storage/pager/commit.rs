@@ -20,9 +20,9 @@
 //! A transaction that wrote nothing commits without I/O and returns `None`.
 
 use crate::canary::Canary;
-use crate::io::{Completion, FlowResult, IOResult, MachineState, finish, next_state, run_machine};
+use crate::io::{Completion, FlowResult, IOResult, finish, next_state, run_machine};
 use crate::options::SyncMode;
-use crate::storage::format::{DbHeader, HEADER_PAGE, seal_page};
+use crate::storage::format::{HEADER_PAGE, seal_page};
 use crate::storage::page_access::{PageNo, PageRef};
 use crate::storage::txn::WriteTxn;
 use crate::storage::wal::append::{FrameBatch, check_members, submit_wal_sync};
@@ -31,44 +31,8 @@ use crate::{Error, Result, io_yield_one};
 
 use super::PagerState;
 use super::cache::{CacheKey, Version};
+use super::commit_state::{CommitPlan, CommitState};
 use crate::storage::wal::format::{WalHeader, frame_offset};
-
-/// Where a commit is.
-#[derive(Debug, Default)]
-pub(crate) enum CommitState {
-    /// Nothing submitted yet.
-    Start,
-    /// Waiting for the "commit-frames" group.
-    WaitFrameWrites {
-        group: Completion,
-        members: Vec<(Completion, usize)>,
-        plan: CommitPlan,
-    },
-    /// Waiting for the WAL fsync ("wal-sync" group).
-    WaitSync { sync: Completion, plan: CommitPlan },
-    /// Frames are written (and durable under full sync); publish after the
-    /// `CommitBeforePublish` yield point.
-    WaitPublish { plan: CommitPlan, yield_taken: bool },
-    /// A failed commit waits for the WAL to be cut back to its published end.
-    WaitDiscardTruncate { truncate: Completion, error: Error },
-    /// ... and for the fsync making that cut durable; then it returns `error`.
-    WaitDiscardSync { sync: Completion, error: Error },
-    /// Committed, failed or rolled back.
-    #[default]
-    Finished,
-}
-
-/// What one commit writes.
-#[derive(Debug)]
-pub(crate) struct CommitPlan {
-    seq: u64,
-    batch: FrameBatch,
-    /// Sealed images in frame order.
-    images: Vec<(PageNo, PageRef)>,
-    header: DbHeader,
-    /// Set when published early (publish-before-fsync canary).
-    published: bool,
-}
 
 /// Starts the WAL over when every frame is in the database file and every snapshot
 /// sees the latest commit (so all of them read the database file alone), like a Restart
@@ -85,19 +49,6 @@ fn restart_wal_if_idle(state: &mut PagerState, page_size: usize) {
     if idle {
         let header = WalHeader::next_generation(page_size, state.commit_seq, wal.header.salts);
         state.wal.reset(header);
-    }
-}
-
-impl MachineState for CommitState {
-    fn waiting_on(&self) -> Option<&Completion> {
-        match self {
-            CommitState::WaitFrameWrites { group, .. } => Some(group),
-            CommitState::WaitSync { sync, .. } | CommitState::WaitDiscardSync { sync, .. } => {
-                Some(sync)
-            }
-            CommitState::WaitDiscardTruncate { truncate, .. } => Some(truncate),
-            CommitState::Start | CommitState::WaitPublish { .. } | CommitState::Finished => None,
-        }
     }
 }
 

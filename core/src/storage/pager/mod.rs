@@ -17,6 +17,7 @@ pub(crate) mod cache;
 /// Copying WAL frames into the database file; WAL resets.
 pub mod checkpoint;
 pub(crate) mod commit;
+pub(crate) mod commit_state;
 pub(crate) mod fetch;
 /// Free pages: allocation without I/O, and listing for integrity checks.
 pub mod freelist;
@@ -30,8 +31,7 @@ use crate::canary::Canary;
 use crate::io::{File, IO};
 use crate::options::DbOptions;
 use crate::storage::format::{DbHeader, HeaderStamp};
-use crate::storage::page_access::PageNo;
-use crate::storage::txn::{ReadTxn, WriteTxn};
+use crate::storage::page_access::{CellIndex, PageNo, PageRef};
 use crate::storage::wal::WalIndex;
 use crate::{Error, Result};
 use cache::{CacheKey, PageCache, Version};
@@ -70,31 +70,31 @@ impl Snapshot {
 }
 
 /// State shared by every connection, behind the pager's mutex.
-pub(crate) struct PagerState {
-    pub(crate) poisoned: bool,
+struct PagerState {
+    poisoned: bool,
     /// Sequence of the last published commit.
-    pub(crate) commit_seq: u64,
+    commit_seq: u64,
     /// Header as of the last published commit.
-    pub(crate) header: DbHeader,
+    header: DbHeader,
     /// Header currently in the database file.
-    pub(crate) db_header: DbHeader,
+    db_header: DbHeader,
     /// Where `db_header`'s record sits on page 1; a checkpoint writes the other slot.
-    pub(crate) db_header_stamp: HeaderStamp,
-    pub(crate) wal: WalIndex,
-    pub(crate) cache: PageCache,
+    db_header_stamp: HeaderStamp,
+    wal: WalIndex,
+    cache: PageCache,
     /// Registered snapshots by transaction id.
-    pub(crate) readers: BTreeMap<u64, Snapshot>,
+    readers: BTreeMap<u64, Snapshot>,
     next_txn_id: u64,
     /// Transaction (or checkpoint) id holding the write lock.
-    pub(crate) writer: Option<u64>,
+    writer: Option<u64>,
     /// Whether a checkpoint is running (one at a time).
-    pub(crate) checkpointing: bool,
+    checkpointing: bool,
     /// Commit attempts since open (stamped into frames, see wal/format.rs).
-    pub(crate) commit_attempts: u32,
+    commit_attempts: u32,
 }
 
 impl PagerState {
-    pub(crate) fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> Snapshot {
         Snapshot {
             seq: self.commit_seq,
             generation: self.wal.generation,
@@ -103,13 +103,44 @@ impl PagerState {
         }
     }
 
-    pub(crate) fn next_id(&mut self) -> u64 {
+    fn next_id(&mut self) -> u64 {
         self.next_txn_id += 1;
         self.next_txn_id
     }
 
+    /// Registers `snapshot` under a new transaction id.
+    fn register(&mut self, snapshot: Snapshot) -> u64 {
+        assert!(
+            snapshot.seq <= self.commit_seq,
+            "a snapshot sees no commit past the latest"
+        );
+        let id = self.next_id();
+        let previous = self.readers.insert(id, snapshot);
+        assert!(previous.is_none(), "transaction ids are never reused");
+        id
+    }
+
+    /// Removes transaction `id`'s snapshot; releasing an unknown id is a bug.
+    fn unregister(&mut self, id: u64) {
+        let registered = self.readers.remove(&id).is_some();
+        assert!(
+            registered || std::thread::panicking(),
+            "release of transaction {id}, which holds no snapshot"
+        );
+    }
+
+    /// Drops transaction `txn`'s dirty images of `pages` from the cache.
+    fn drop_dirty(&mut self, txn: u64, pages: impl IntoIterator<Item = PageNo>) {
+        for page in pages {
+            self.cache.remove(&CacheKey {
+                page,
+                version: Version::Dirty { txn },
+            });
+        }
+    }
+
     /// The frames every registered reader can see: checkpoints copy no further.
-    pub(crate) fn oldest_reader_frame(&self) -> u32 {
+    fn oldest_reader_frame(&self) -> u32 {
         self.readers
             .values()
             .map(|s| s.visible_max_frame(&self.wal))
@@ -132,11 +163,11 @@ pub(crate) struct Recovered {
 
 /// One database's pager. Create it with `Pager::opener` (or `open_blocking`).
 pub struct Pager {
-    pub(crate) io: Arc<dyn IO>,
-    pub(crate) db: Arc<dyn File>,
-    pub(crate) wal: Arc<dyn File>,
-    pub(crate) options: DbOptions,
-    pub(crate) page_size: usize,
+    io: Arc<dyn IO>,
+    db: Arc<dyn File>,
+    wal: Arc<dyn File>,
+    options: DbOptions,
+    page_size: usize,
     state: Mutex<PagerState>,
 }
 
@@ -185,14 +216,14 @@ impl Pager {
     }
 
     /// The shared state, ignoring mutex poisoning (a panic elsewhere must not hide it).
-    pub(crate) fn state(&self) -> MutexGuard<'_, PagerState> {
+    fn state(&self) -> MutexGuard<'_, PagerState> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The shared state, or `Error::Poisoned` after a failed WAL fsync.
-    pub(crate) fn live_state(&self) -> Result<MutexGuard<'_, PagerState>> {
+    fn live_state(&self) -> Result<MutexGuard<'_, PagerState>> {
         let state = self.state();
         if state.poisoned {
             return Err(Error::Poisoned);
@@ -209,20 +240,20 @@ impl Pager {
         self.options.canary_active(canary)
     }
 
-    /// Starts a read-only transaction on the latest published commit. No I/O.
-    pub fn begin_read(self: &Arc<Self>) -> Result<ReadTxn> {
+    /// Registers a read snapshot of the latest published commit for a new transaction;
+    /// returns its id. No I/O (`Pager::begin_read`, in txn.rs, wraps it).
+    pub(crate) fn register_reader(&self) -> Result<(u64, Snapshot)> {
         let mut state = self.live_state()?;
-        let id = state.next_id();
         let snapshot = state.snapshot();
-        state.readers.insert(id, snapshot.clone());
-        Ok(ReadTxn::new(self.clone(), id, snapshot))
+        let id = state.register(snapshot.clone());
+        Ok((id, snapshot))
     }
 
-    /// Takes the write lock. `snapshot` is the caller's read snapshot if it already read
-    /// (a deferred transaction upgrading), `None` to start from the latest commit.
-    /// `Busy` if another writer holds the lock; `BusySnapshot` if a commit was published
-    /// after `snapshot`. On error nothing changes. No I/O.
-    pub fn try_begin_write(self: &Arc<Self>, snapshot: Option<&Snapshot>) -> Result<WriteTxn> {
+    /// Takes the write lock for a new transaction; returns its id and snapshot. `snapshot`
+    /// is the caller's read snapshot if it already read (a deferred transaction upgrading),
+    /// `None` to start from the latest commit. `Busy` if another writer holds the lock;
+    /// `BusySnapshot` if a commit was published after `snapshot`. On error nothing changes.
+    pub(crate) fn lock_for_write(&self, snapshot: Option<&Snapshot>) -> Result<(u64, Snapshot)> {
         let mut state = self.live_state()?;
         if state.writer.is_some() {
             return Err(Error::Busy);
@@ -233,26 +264,75 @@ impl Pager {
             Some(s) if s.seq != state.commit_seq => return Err(Error::BusySnapshot),
             _ => state.snapshot(),
         };
-        let id = state.next_id();
+        let id = state.register(snapshot.clone());
         state.writer = Some(id);
-        state.readers.insert(id, snapshot.clone());
-        Ok(WriteTxn::new(self.clone(), id, snapshot))
+        Ok((id, snapshot))
     }
 
-    /// Unregisters transaction `id`: its snapshot, its write lock if it holds it, and its
-    /// dirty pages.
-    pub(crate) fn release(&self, id: u64, dirty: impl IntoIterator<Item = PageNo>) {
+    /// Unregisters read transaction `id`.
+    pub(crate) fn release_reader(&self, id: u64) {
         let mut state = self.state();
-        state.readers.remove(&id);
-        if state.writer == Some(id) {
-            state.writer = None;
-        }
-        for page in dirty {
-            state.cache.remove(&CacheKey {
-                page,
-                version: Version::Dirty { txn: id },
-            });
-        }
+        state.unregister(id);
+        assert_ne!(
+            state.writer,
+            Some(id),
+            "a reader never holds the write lock"
+        );
+    }
+
+    /// Unregisters write transaction `id`: its snapshot, the write lock, and its dirty
+    /// pages.
+    pub(crate) fn release_writer(&self, id: u64, dirty: impl IntoIterator<Item = PageNo>) {
+        let mut state = self.state();
+        state.unregister(id);
+        assert!(
+            state.writer == Some(id) || std::thread::panicking(),
+            "write transaction {id} holds the write lock until it ends (held by {:?})",
+            state.writer
+        );
+        state.writer = None;
+        state.drop_dirty(id, dirty);
+    }
+
+    /// Releases everything of write transaction `id` but the write lock (the
+    /// leak-write-lock canary).
+    pub(crate) fn release_leaking_lock(&self, id: u64, dirty: impl IntoIterator<Item = PageNo>) {
+        assert!(
+            self.canary(Canary::LeakWriteLock),
+            "only the canary leaks the lock"
+        );
+        let mut state = self.state();
+        state.unregister(id);
+        state.drop_dirty(id, dirty);
+    }
+
+    /// Records that `image` of `pgno` passed the B-tree's whole-page check (see
+    /// `PageCache::mark_checked`).
+    pub(crate) fn mark_checked(&self, pgno: PageNo, image: &PageRef, index: CellIndex) {
+        self.state().cache.mark_checked(pgno, image, index);
+    }
+
+    /// Puts write transaction `txn`'s new image of `pgno` into the cache, pinned.
+    pub(crate) fn write_dirty(
+        &self,
+        txn: u64,
+        pgno: PageNo,
+        image: PageRef,
+        index: Option<CellIndex>,
+    ) -> Result<()> {
+        let evict_dirty = self.canary(Canary::EvictDirtyPage);
+        let mut state = self.live_state()?;
+        assert_eq!(
+            state.writer,
+            Some(txn),
+            "only the write lock's holder writes pages"
+        );
+        let key = CacheKey {
+            page: pgno,
+            version: Version::Dirty { txn },
+        };
+        state.cache.insert_checked(key, image, evict_dirty, index);
+        Ok(())
     }
 
     /// Sequence of the last published commit. Grows across checkpoints and reopen.
@@ -320,10 +400,5 @@ impl Pager {
     /// The I/O backend this pager submits to.
     pub fn io(&self) -> &Arc<dyn IO> {
         &self.io
-    }
-
-    /// A checkpoint state machine in `mode`; drive it with `Checkpoint::step`.
-    pub fn checkpoint(self: &Arc<Self>, mode: CheckpointMode) -> Checkpoint {
-        Checkpoint::new(self.clone(), mode)
     }
 }
