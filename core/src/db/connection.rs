@@ -94,6 +94,20 @@ impl Connection {
             Ok(IOResult::IO(waiting)) => Ok(IOResult::IO(waiting)),
             Ok(IOResult::Done(output)) => {
                 state.running = None;
+                let txn = state.txn.as_ref();
+                match op {
+                    Op::Begin(_) => assert!(
+                        txn.is_some_and(|t| t.explicit),
+                        "a begin opens an explicit transaction"
+                    ),
+                    Op::Commit | Op::Rollback => {
+                        assert!(txn.is_none(), "a commit or rollback ends its transaction");
+                    }
+                    _ => assert!(
+                        txn.is_none_or(|t| t.explicit),
+                        "an implicit transaction ends with its op"
+                    ),
+                }
                 Ok(IOResult::Done(output))
             }
             Err(err) => {
@@ -105,6 +119,10 @@ impl Connection {
                 if !(err == Error::Busy && explicit) || began {
                     state.txn = None;
                 }
+                assert!(
+                    state.txn.is_none() || err == Error::Busy,
+                    "only Busy keeps a transaction open"
+                );
                 Err(err)
             }
         }

@@ -254,6 +254,11 @@ fn commit(
     output: &mut Option<Output>,
 ) -> StageResult {
     let open = txn.as_mut().expect("a commit runs in a transaction");
+    assert_eq!(
+        open.explicit,
+        output.is_none(),
+        "an explicit Commit answers with its sequence, an implicit commit with its op's output"
+    );
     let Some(write) = open.write_mut() else {
         // Read-only: nothing to write, no I/O.
         *claims = OpClaims {
@@ -349,6 +354,10 @@ fn first_stage(
             return Ok(None);
         }
         Op::Rollback => {
+            assert!(
+                txn.as_ref().is_some_and(|t| t.explicit),
+                "a rollback runs inside an explicit transaction"
+            );
             *txn = None;
             return Ok(None);
         }

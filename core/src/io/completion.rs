@@ -149,6 +149,7 @@ impl Completion {
 
     /// Finishes successfully with `n` (bytes moved, or 0). Ignored if already finished.
     pub fn complete(&self, n: i32) {
+        assert!(n >= 0, "an operation moves a count of bytes, got {n}");
         self.finish(Ok(n));
     }
 
@@ -216,9 +217,11 @@ impl Completion {
     /// The bytes of a finished read that had to deliver exactly `len` bytes.
     pub fn read_exactly(&self, len: usize) -> Result<Vec<u8>, CompletionError> {
         self.moved_exactly(len)?;
-        Ok(self
+        let bytes = self
             .take_read_buffer()
-            .expect("a successful read carries its bytes"))
+            .expect("a successful read carries its bytes");
+        assert_eq!(bytes.len(), len, "a read's bytes are the count it reported");
+        Ok(bytes)
     }
 
     /// Whether two handles refer to the same operation.
@@ -233,7 +236,14 @@ impl Completion {
 
     /// Called by backends before completing a read: the bytes actually read.
     pub fn set_read_buffer(&self, bytes: Vec<u8>) {
-        lock(&self.inner.state).read_buffer = Some(bytes);
+        let mut state = lock(&self.inner.state);
+        assert!(
+            bytes.len() <= state.read_len,
+            "a read delivers at most the {} bytes asked for, got {}",
+            state.read_len,
+            bytes.len()
+        );
+        state.read_buffer = Some(bytes);
     }
 
     /// Takes the bytes a finished read delivered (None for other operations).

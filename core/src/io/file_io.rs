@@ -226,6 +226,10 @@ struct RealFile {
 
 impl RealFile {
     fn submit(&self, op: FileOp, c: Completion) -> Result<Completion> {
+        assert!(
+            !c.succeeded(),
+            "an operation is submitted before it succeeds"
+        );
         lock(&self.queue).push_back(QueuedOp {
             file: self.file.clone(),
             op,

@@ -131,6 +131,10 @@ impl Completion {
                 .outstanding
                 .checked_sub(1)
                 .expect("a group member finished more often than members were added");
+            assert!(
+                state.outstanding <= state.members.len(),
+                "a group counts down only its own members"
+            );
             let last = state.outstanding == 0 || state.complete_on_first;
             if state.built && last {
                 Some(state.first_error.map_or(Ok(0), Err))

@@ -47,6 +47,7 @@ impl PendingOp {
                     data[start..end].to_vec()
                 };
                 let n = bytes.len();
+                assert!(n <= len, "a read returns at most what it asked for");
                 c.set_read_buffer(bytes);
                 c.complete(n as i32);
             }
@@ -127,6 +128,10 @@ struct MemoryFile {
 impl MemoryFile {
     fn submit(&self, op: PendingOp) -> Result<Completion> {
         let c = op.completion().clone();
+        assert!(
+            !c.finished() || c.failed(),
+            "an operation is submitted with a completion that has not succeeded yet"
+        );
         lock(&self.queue).push_back(op);
         Ok(c)
     }

@@ -69,6 +69,7 @@ impl IO for ShuffleIO {
                 .remove(index)
                 .expect("index is below the queue length")
         };
+        debug_assert!(!op.completion().succeeded(), "an operation completes once");
         if !is_cancelled(&op) {
             op.apply();
         }

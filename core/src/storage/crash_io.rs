@@ -28,7 +28,7 @@ use crate::Result;
 use crate::io::{Completion, CompletionError, File, IO};
 
 /// Sector size: the unit a torn write keeps or loses.
-const SECTOR_BYTES: u64 = 512;
+const SECTOR_BYTES: u64 = crate::storage::format::SECTOR_BYTES as u64;
 
 /// A change to a file not yet covered by a sync.
 #[derive(Clone)]
@@ -252,6 +252,7 @@ fn apply_torn(image: &mut Vec<u8>, change: Unsynced, rng: &mut Xoshiro256PlusPlu
             while start < end {
                 let sector_end = ((start / SECTOR_BYTES) + 1) * SECTOR_BYTES;
                 let piece_end = sector_end.min(end);
+                debug_assert!(piece_end > start && piece_end - start <= SECTOR_BYTES);
                 if rng.next_u64().is_multiple_of(2) {
                     let from = (start - pos) as usize;
                     let to = (piece_end - pos) as usize;
@@ -424,6 +425,7 @@ impl IO for CrashIO {
         for (op, c) in batch {
             if !c.finished() {
                 apply(op, &c, faults);
+                assert!(c.finished(), "applying an operation finishes it");
             }
         }
         Ok(())

@@ -69,6 +69,14 @@ pub const SECTOR_BYTES: usize = 512;
 /// Smallest page size (also `DbOptions::validate`'s lower bound).
 pub const MIN_PAGE_SIZE: usize = 512;
 
+// A record is its fields (magic 8, version, page size, page count, freelist head, freelist
+// count, root: 4 each, checkpoint sequence 8), its write number (8), then its crc32.
+const _: () = assert!(RECORD_CHECKED_BYTES == DB_MAGIC.len() + 6 * 4 + 8 + 8);
+// Page sizes are whole sectors, so a torn write never splits a sector of a page.
+const _: () =
+    assert!(MIN_PAGE_SIZE.is_power_of_two() && MIN_PAGE_SIZE.is_multiple_of(SECTOR_BYTES));
+// The header page is the first page, at offset 0.
+const _: () = assert!(HEADER_PAGE == 1);
 // Both slots fit a 512-byte page without overlapping each other or the reserved tail.
 const _: () = assert!(2 * HEADER_RECORD_BYTES <= MIN_PAGE_SIZE - PAGE_RESERVED_BYTES);
 const _: () =
@@ -99,6 +107,7 @@ impl HeaderStamp {
 
     /// Where the next in-place write puts its record: the other slot, one write later.
     pub fn next(self) -> HeaderStamp {
+        assert!(self.slot < 2, "the header page has two slots");
         HeaderStamp {
             slot: 1 - self.slot,
             writes: self.writes + 1,

@@ -29,6 +29,8 @@ pub type CellIndex = Arc<[u16]>;
 
 /// Bytes at the end of every page reserved for the pager's checksum.
 pub const PAGE_RESERVED_BYTES: usize = 8;
+// The tail holds the page's crc32 and zeros after it.
+const _: () = assert!(PAGE_RESERVED_BYTES >= 4);
 
 /// One transaction's view of the pages.
 pub trait PageAccess {

@@ -159,6 +159,11 @@ pub struct WriteTxn {
     pub(super) commit_state: CommitState,
     /// Set once the transaction released its locks (committed, failed or rolled back).
     finished: bool,
+    /// Debug builds: every page known to be on the freelist (its head, the pages whose
+    /// successors were loaded and those successors, pages freed here), so that freeing a
+    /// page twice is caught even where `free_next` cannot see it.
+    #[cfg(debug_assertions)]
+    pub(super) known_free: BTreeSet<PageNo>,
 }
 
 impl std::fmt::Debug for WriteTxn {
@@ -185,6 +190,11 @@ impl WriteTxn {
             pending: None,
             commit_state: CommitState::Start,
             finished: false,
+            #[cfg(debug_assertions)]
+            known_free: (header.freelist_head != 0)
+                .then_some(header.freelist_head)
+                .into_iter()
+                .collect(),
         }
     }
 

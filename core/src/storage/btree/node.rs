@@ -34,6 +34,8 @@
 use std::cmp::Ordering;
 
 use crate::storage::PageNo;
+use crate::storage::format::MIN_PAGE_SIZE;
+use crate::storage::page_access::PAGE_RESERVED_BYTES;
 
 /// Bytes of the page header at the start of every B-tree page.
 pub const HEADER_BYTES: usize = 7;
@@ -47,13 +49,24 @@ pub const INTERIOR_CELL_OVERHEAD: usize = 5;
 pub(super) const KIND_LEAF: u8 = 1;
 const KIND_INTERIOR: u8 = 2;
 
+// A cell stores its key's length in one byte and a leaf value's length in two, for every
+// page size `DbOptions::validate` accepts (at most 65536).
+const _: () = assert!(MAX_KEY_BYTES <= u8::MAX as usize);
+const _: () = assert!(max_value_bytes(65536) <= u16::MAX as usize);
+// The largest leaf cell fits a page of the smallest size.
+const _: () = assert!(
+    LEAF_CELL_OVERHEAD + MAX_KEY_BYTES + max_value_bytes(MIN_PAGE_SIZE)
+        <= capacity(MIN_PAGE_SIZE - PAGE_RESERVED_BYTES)
+);
+const _: () = assert!(KIND_LEAF != KIND_INTERIOR);
+
 /// Largest value, in bytes, for a given page size.
-pub fn max_value_bytes(page_size: usize) -> usize {
+pub const fn max_value_bytes(page_size: usize) -> usize {
     page_size / 4
 }
 
 /// Bytes available for cells in a page with `usable_size` usable bytes.
-pub fn capacity(usable_size: usize) -> usize {
+pub const fn capacity(usable_size: usize) -> usize {
     usable_size - HEADER_BYTES
 }
 

@@ -84,6 +84,7 @@ pub(super) fn lookup_in<'a, P: PageAccess + ?Sized>(
     key: &[u8],
 ) -> Result<LookupStep<'a>> {
     let usable_size = pages.usable_size();
+    assert_eq!(image.len(), pages.page_size(), "page {pgno} is read whole");
     let index = checked_index(pages, pgno, image, index)?;
     lookup_indexed(image, usable_size, &index, key)
         .map_err(|why| Corruption::node(pgno, why).into())

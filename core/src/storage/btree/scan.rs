@@ -158,6 +158,14 @@ impl Scan {
     }
 
     fn finish(&mut self) -> Rows {
+        assert!(
+            self.rows.len() <= self.limit,
+            "a scan returns at most its limit"
+        );
+        debug_assert!(
+            self.rows.windows(2).all(|pair| pair[0].0 < pair[1].0),
+            "a scan's rows ascend by key"
+        );
         self.state = ScanState::Done;
         std::mem::take(&mut self.rows)
     }

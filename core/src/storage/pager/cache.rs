@@ -135,6 +135,7 @@ pub(crate) struct PageCache {
 impl PageCache {
     pub(crate) fn new(capacity: usize) -> Self {
         assert!(capacity > 0, "a cache holds at least one page");
+        assert!(capacity < NONE, "slot numbers stay below the end marker");
         PageCache {
             capacity,
             index: HashMap::default(),
@@ -200,7 +201,9 @@ impl PageCache {
     ) -> Option<PageRef> {
         let slot = *self.index.get(key)?;
         let entry = self.entry_mut(slot);
+        let len = entry.image.len();
         change(std::sync::Arc::make_mut(&mut entry.image).as_mut_slice());
+        assert_eq!(entry.image.len(), len, "a tail update keeps the page size");
         Some(entry.image.clone())
     }
 
@@ -224,12 +227,17 @@ impl PageCache {
         evict_dirty: bool,
         index: Option<CellIndex>,
     ) {
+        assert!(!image.is_empty(), "a cached page has an image");
         self.remove(&key);
         while self.index.len() >= self.capacity {
             if !self.evict_one(evict_dirty) {
                 break; // only pinned entries left: grow past capacity
             }
         }
+        assert!(
+            self.index.len() < self.capacity || self.clean.oldest == NONE,
+            "only pinned entries make the cache grow past its capacity"
+        );
         let entry = Entry {
             key,
             image,
@@ -251,6 +259,10 @@ impl PageCache {
         self.last_handed = slot;
         let previous = self.index.insert(key, slot);
         assert!(previous.is_none(), "the key was removed above");
+        debug_assert!(
+            self.lists_agree(),
+            "every entry is on the recency list of its kind"
+        );
     }
 
     pub(crate) fn remove(&mut self, key: &CacheKey) -> Option<PageRef> {
@@ -265,6 +277,7 @@ impl PageCache {
         let slot = self.index.remove(key)?;
         self.unlink(slot);
         let entry = self.slots[slot].take().expect("indexed slots hold entries");
+        assert_eq!(entry.key, *key, "the index points at the entry of its key");
         self.free_slots.push(slot);
         Some((entry.image, entry.index))
     }
@@ -336,8 +349,37 @@ impl PageCache {
             return false;
         }
         let key = self.entry(victim).key;
+        assert!(
+            evict_dirty || !matches!(key.version, Version::Dirty { .. }),
+            "eviction never drops a dirty page (only the evict-dirty-page canary does)"
+        );
         self.remove(&key);
         true
+    }
+
+    /// Whether the two recency lists hold exactly the indexed entries, each on the list of
+    /// its kind, linked both ways (debug builds check it after every insertion).
+    fn lists_agree(&self) -> bool {
+        let mut seen = 0;
+        for (list, dirty) in [(self.clean, false), (self.dirty, true)] {
+            let (mut slot, mut older) = (list.oldest, NONE);
+            while slot != NONE {
+                let entry = self.entry(slot);
+                let is_dirty = matches!(entry.key.version, Version::Dirty { .. });
+                if is_dirty != dirty
+                    || entry.older != older
+                    || self.index.get(&entry.key) != Some(&slot)
+                {
+                    return false;
+                }
+                seen += 1;
+                (older, slot) = (slot, entry.newer);
+            }
+            if list.newest != older {
+                return false;
+            }
+        }
+        seen == self.index.len()
     }
 }
 

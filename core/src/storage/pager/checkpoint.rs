@@ -352,13 +352,17 @@ impl Checkpoint {
             );
             state.db_header = plan.header;
             state.db_header_stamp = plan.newest.1.next();
-            state.wal.backfilled = state.wal.backfilled.max(plan.upto);
+            state.wal.mark_backfilled(plan.upto);
         }
         self.after_copy(copied)
     }
 
     /// Step 1 and 2: locks, then what to copy.
     fn take_locks_and_plan(&mut self) -> Result<CopyPlan> {
+        assert!(
+            !self.running && self.lock_id.is_none(),
+            "a checkpoint takes its locks once"
+        );
         let mut state = self.pager.live_state()?;
         if state.checkpointing {
             return Err(Error::Busy);
@@ -378,6 +382,10 @@ impl Checkpoint {
         } else {
             state.oldest_reader_frame()
         };
+        assert!(
+            upto >= state.wal.backfilled() || state.wal.max_frame == 0,
+            "no reader sees fewer frames than are backfilled"
+        );
         let mut pages = state.wal.pages_to_backfill(upto);
         let seq = state
             .wal
@@ -415,6 +423,11 @@ impl Checkpoint {
             .map(|((page, _), image)| (*page, image.as_slice()))
             .collect();
         let (newest, stamp) = plan.newest;
+        assert_eq!(
+            plan.images.len(),
+            plan.pages.len(),
+            "every page to copy was read"
+        );
         let (header_image, _) = plan.header.encode_over(&newest, stamp);
         writes.push((HEADER_PAGE, &header_image));
         let mut group = CompletionGroup::new(|_| {}).with_label(CHECKPOINT_COPY_LABEL);
@@ -427,6 +440,7 @@ impl Checkpoint {
         }
         let built = group.build();
         for ((page, bytes), (c, _)) in writes.iter().zip(&members) {
+            assert_eq!(bytes.len(), page_size, "page {page} is written whole");
             let offset = u64::from(page - 1) * page_size as u64;
             if let Err(e) = self.pager.db.pwrite(offset, bytes, c.clone()) {
                 built.abort();
@@ -448,7 +462,7 @@ impl Checkpoint {
         let past_readers = self.pager.canary(Canary::CheckpointPastReader);
         let latest = state.commit_seq;
         let readers_current = state.readers.values().all(|s| s.seq() == latest);
-        if state.wal.backfilled != state.wal.max_frame || !(readers_current || past_readers) {
+        if state.wal.backfilled() != state.wal.max_frame || !(readers_current || past_readers) {
             return None;
         }
         assert!(
@@ -458,9 +472,15 @@ impl Checkpoint {
         let header =
             WalHeader::next_generation(self.pager.page_size, latest, state.wal.header.salts);
         if past_readers {
-            state.wal.backfilled = state.wal.max_frame;
+            let end = state.wal.max_frame;
+            state.wal.mark_backfilled(end);
         }
         state.wal.reset(header);
+        assert_eq!(
+            (state.wal.max_frame, state.wal.backfilled()),
+            (0, 0),
+            "a new WAL generation starts empty"
+        );
         drop(state);
         if let Some(outcome) = &mut self.outcome {
             outcome.wal_reset = true;
@@ -479,7 +499,7 @@ impl Checkpoint {
         let state = self.pager.state();
         CheckpointOutcome {
             wal_frames: state.wal.max_frame,
-            backfilled_frames: state.wal.backfilled,
+            backfilled_frames: state.wal.backfilled(),
             copied_pages,
             wal_reset: false,
             checkpoint_seq: state.db_header.checkpoint_seq,

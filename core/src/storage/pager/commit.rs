@@ -43,11 +43,15 @@ use crate::storage::wal::format::{WalHeader, frame_offset};
 fn restart_wal_if_idle(state: &mut PagerState, page_size: usize) {
     let wal = &state.wal;
     let idle = wal.max_frame > 0
-        && wal.backfilled == wal.max_frame
+        && wal.backfilled() == wal.max_frame
         && !state.checkpointing
         && state.readers.values().all(|s| s.seq() == state.commit_seq);
     if idle {
         let header = WalHeader::next_generation(page_size, state.commit_seq, wal.header.salts);
+        assert_ne!(
+            header.salts, wal.header.salts,
+            "a new generation has new salts"
+        );
         state.wal.reset(header);
     }
 }
@@ -230,6 +234,10 @@ impl WriteTxn {
                 self.header.root
             )));
         }
+        assert!(
+            self.header.page_count >= self.snapshot.header().page_count,
+            "a transaction never shrinks the file"
+        );
         let mut images: Vec<(PageNo, PageRef)> = Vec::with_capacity(self.dirty.len() + 1);
         // What sealing computed over each image before its tail, for the WAL's chain.
         let mut body_checksums: Vec<Option<u32>> = Vec::with_capacity(self.dirty.len() + 1);
@@ -264,6 +272,10 @@ impl WriteTxn {
             return Ok(None);
         }
         let seq = state.commit_seq + 1;
+        assert!(
+            state.commit_seq == self.snapshot.seq() || self.pager.canary(Canary::SkipBusySnapshot),
+            "the writer's snapshot is the latest commit"
+        );
         restart_wal_if_idle(&mut state, self.pager.page_size);
         state.commit_attempts = state.commit_attempts.wrapping_add(1);
         let attempt = state.commit_attempts;
@@ -288,6 +300,16 @@ impl WriteTxn {
     /// Makes the commit visible: WAL index, commit sequence, header, cache.
     fn publish(&self, plan: &CommitPlan) {
         let mut state = self.pager.state();
+        assert_eq!(
+            state.writer,
+            Some(self.id),
+            "only the write lock's holder publishes"
+        );
+        assert_eq!(
+            plan.images.len(),
+            plan.batch.pages.len(),
+            "one frame per sealed image"
+        );
         if self.pager.canary(Canary::CounterBeforeYield) {
             // The canary already advanced the counter (perhaps more than once).
         } else {
@@ -305,6 +327,10 @@ impl WriteTxn {
             plan.batch.chain,
         );
         state.header = plan.header;
+        debug_assert!(
+            plan.header.check_consistent().is_ok(),
+            "a published header is consistent"
+        );
         let generation = state.wal.generation;
         for (i, (page, image)) in plan.images.iter().enumerate() {
             let frame = plan.batch.first_frame + u32::try_from(i).expect("frame count fits u32");
@@ -323,6 +349,10 @@ impl WriteTxn {
             };
             state.cache.insert_checked(key, image.clone(), false, index);
         }
+        assert!(
+            state.wal.max_frame >= state.wal.backfilled(),
+            "backfill never passes the published end"
+        );
     }
 
     /// Fails a commit whose frames may have partly reached the WAL: first cuts the WAL

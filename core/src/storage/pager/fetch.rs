@@ -73,6 +73,10 @@ impl Pager {
                 }
             }
             let max_frame = view.snapshot.visible_max_frame(&state.wal);
+            assert!(
+                max_frame <= state.wal.max_frame,
+                "a snapshot sees only published frames"
+            );
             let version = match state.wal.latest_frame(pgno, max_frame) {
                 Some(frame) => Version::Frame {
                     generation: state.wal.generation,

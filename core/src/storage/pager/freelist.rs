@@ -49,7 +49,11 @@ impl WriteTxn {
                 }
                 .into());
             }
-            self.free_next.insert(page, next);
+            let previous = self.free_next.insert(page, next);
+            assert!(previous.is_none(), "a free page's successor is loaded once");
+            #[cfg(debug_assertions)]
+            self.known_free
+                .extend([page, next].into_iter().filter(|&p| p != 0));
         }
     }
 
@@ -58,9 +62,7 @@ impl WriteTxn {
     pub(crate) fn allocate(&mut self) -> Result<PageNo> {
         self.check_open()?;
         if self.reserved == 0 {
-            return Err(Error::Internal(
-                "allocate_page without a reservation".into(),
-            ));
+            return Err(Error::Misuse("allocate_page without a reservation".into()));
         }
         let head = self.header.freelist_head;
         let page = match self.free_next.remove(&head) {
@@ -87,21 +89,35 @@ impl WriteTxn {
             page > 1 && page <= self.header.page_count,
             "allocated page {page} exists"
         );
+        #[cfg(debug_assertions)]
+        self.known_free.remove(&page);
         Ok(page)
     }
 
     /// Puts `pgno` at the head of the freelist. No I/O.
     pub(crate) fn free(&mut self, pgno: PageNo) -> Result<()> {
         self.check_writable(pgno)?;
+        // A caller of the page API can free a page twice; the check here sees the freelist
+        // as far as this transaction knows it, the debug-only set below sees a page
+        // anywhere on the part it loaded.
         if pgno == self.header.freelist_head || self.free_next.contains_key(&pgno) {
-            return Err(Error::Internal(format!("page {pgno} freed twice")));
+            return Err(Error::Misuse(format!("page {pgno} freed twice")));
         }
+        #[cfg(debug_assertions)]
+        assert!(
+            self.known_free.insert(pgno),
+            "page {pgno} freed while it is on the freelist"
+        );
         let head = self.header.freelist_head;
         let image = free_page_image(self.pager.page_size, head);
         crate::storage::page_access::PageAccess::write_page(self, pgno, image)?;
         self.free_next.insert(pgno, head);
         self.header.freelist_head = pgno;
         self.header.freelist_count += 1;
+        assert!(
+            self.header.freelist_count < self.header.page_count,
+            "the freelist holds fewer pages than the file (page 1 is never free)"
+        );
         Ok(())
     }
 }

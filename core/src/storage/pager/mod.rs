@@ -190,6 +190,14 @@ impl Pager {
         recovered: Recovered,
     ) -> Self {
         let page_size = options.page_size;
+        assert_eq!(
+            recovered.db_header.page_size as usize, page_size,
+            "the opener checked the recorded page size"
+        );
+        assert!(
+            recovered.commit_seq >= recovered.db_header.checkpoint_seq,
+            "sequences never go back across a reopen"
+        );
         let cache = PageCache::new(options.cache_pages);
         let (db, wal) = files;
         Pager {
@@ -347,7 +355,7 @@ impl Pager {
 
     /// Frames already copied into the database file.
     pub fn wal_backfilled(&self) -> u32 {
-        self.state().wal.backfilled
+        self.state().wal.backfilled()
     }
 
     /// Whether a failed WAL fsync poisoned this pager.

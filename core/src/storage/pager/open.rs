@@ -43,6 +43,8 @@ use super::{Pager, Recovered};
 
 /// Bytes read first from an existing database file: both header records.
 const PROBE_BYTES: usize = 1024;
+// The probe covers slot 1 wherever a page size puts it (at most one sector in).
+const _: () = assert!(PROBE_BYTES == 2 * crate::storage::format::SECTOR_BYTES);
 
 /// Where opening is.
 #[derive(Default)]

@@ -38,6 +38,11 @@ pub const WAL_MAGIC: u32 = 0x4c41_5742;
 pub const WAL_HEADER_SIZE: usize = 32;
 /// Bytes of a frame header.
 pub const FRAME_HEADER_SIZE: usize = 32;
+// The header's fields end with its checksum at [24..28]; a frame header's fields with the
+// chain checksum at [CHAIN_FIELD..CHAIN_FIELD + 4]: both fit, with a zero word after.
+const _: () = assert!(WAL_HEADER_SIZE >= 28 && FRAME_HEADER_SIZE >= CHAIN_FIELD + 4 + 4);
+// Frames start 8-byte aligned after the header, whatever the page size.
+const _: () = assert!(WAL_HEADER_SIZE.is_multiple_of(8) && FRAME_HEADER_SIZE.is_multiple_of(8));
 
 /// The fields of the WAL header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,8 +34,8 @@ pub(crate) struct WalIndex {
     pub(crate) max_frame: u32,
     /// Chain checksum after `max_frame`.
     pub(crate) chain: u32,
-    /// Frames `1..=backfilled` are copied into the database file.
-    pub(crate) backfilled: u32,
+    /// Frames `1..=backfilled` are copied into the database file (`mark_backfilled`).
+    backfilled: u32,
 }
 
 impl WalIndex {
@@ -51,6 +51,22 @@ impl WalIndex {
             chain: header.checksum(),
             backfilled: 0,
         }
+    }
+
+    /// Frames `1..=backfilled()` are copied into the database file.
+    pub(crate) fn backfilled(&self) -> u32 {
+        self.backfilled
+    }
+
+    /// Records that frames `1..=upto` are in the database file (durably: only after the
+    /// database fsync covering them). Backfill only grows, and only over published frames.
+    pub(crate) fn mark_backfilled(&mut self, upto: u32) {
+        assert!(
+            upto <= self.max_frame,
+            "backfill up to frame {upto} past the published end {}",
+            self.max_frame
+        );
+        self.backfilled = self.backfilled.max(upto);
     }
 
     /// The latest frame of `page` at or below `max_frame`.
@@ -80,7 +96,12 @@ impl WalIndex {
         );
         for (i, &page) in pages.iter().enumerate() {
             let frame = first_frame + u32::try_from(i).expect("frame count fits u32");
-            self.frames.entry(page).or_default().push((frame, seq));
+            let versions = self.frames.entry(page).or_default();
+            assert!(
+                versions.last().is_none_or(|&(last, _)| last < frame),
+                "a page's frames ascend"
+            );
+            versions.push((frame, seq));
         }
         let last = first_frame + u32::try_from(pages.len() - 1).expect("frame count fits u32");
         self.commits.push((last, seq));
@@ -91,6 +112,12 @@ impl WalIndex {
 
     /// Commit sequence of the last commit at or below `frame`, if any.
     pub(crate) fn seq_at(&self, frame: u32) -> Option<u64> {
+        debug_assert!(
+            self.commits
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+            "commit frames and sequences ascend together"
+        );
         let below = self.commits.partition_point(|&(f, _)| f <= frame);
         below.checked_sub(1).map(|i| self.commits[i].1)
     }
@@ -98,6 +125,10 @@ impl WalIndex {
     /// Pages whose latest frame at or below `upto` is not yet in the database file, with
     /// that frame, in page order.
     pub(crate) fn pages_to_backfill(&self, upto: u32) -> Vec<(PageNo, u32)> {
+        assert!(
+            upto <= self.max_frame,
+            "a checkpoint copies only published frames"
+        );
         self.frames
             .keys()
             .filter_map(|&page| {
@@ -152,7 +183,7 @@ mod tests {
         wal.append_commit(3, &[2, 4], 2, 0);
         assert_eq!(wal.pages_to_backfill(2), vec![(2, 1), (3, 2)]);
         assert_eq!(wal.pages_to_backfill(4), vec![(2, 3), (3, 2), (4, 4)]);
-        wal.backfilled = 2;
+        wal.mark_backfilled(2);
         assert_eq!(wal.pages_to_backfill(4), vec![(2, 3), (4, 4)]);
     }
 

@@ -41,6 +41,7 @@ use crate::{Error, Result, io_yield_one};
 
 /// Frames read per I/O during recovery.
 const FRAMES_PER_READ: u32 = 64;
+const _: () = assert!(FRAMES_PER_READ > 0);
 
 /// Where recovery is.
 #[derive(Debug, Default)]
@@ -210,6 +211,7 @@ impl WalRecovery {
             }
             .into());
         }
+        assert!(self.header.is_none(), "the WAL header is read once");
         self.header = Some(header);
         self.chain = header.checksum();
         self.index = Some(WalIndex::new(header, true));
@@ -271,6 +273,7 @@ impl WalRecovery {
         if first > self.frames_on_disk {
             return Ok(false);
         }
+        assert!(first >= 1, "frames are numbered from 1");
         let count = FRAMES_PER_READ.min(self.frames_on_disk - first + 1);
         let len = count as usize * frame_size(self.page_size);
         let read = Completion::new_read(len, |_| {});
@@ -314,6 +317,10 @@ impl WalRecovery {
                 .as_mut()
                 .expect("an index exists under a valid header");
             index.append_commit(txn_first, &pages, frame.commit_seq, frame.checksum);
+            assert_eq!(
+                index.max_frame, frame_no,
+                "a commit ends at its commit frame"
+            );
             self.last_seq = Some(frame.commit_seq);
             if let Some(h) = self.txn_header.take() {
                 self.committed_header = Some(h);
