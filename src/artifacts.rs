@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config};
-use crate::sim::{Choices, Outcome, RunArtifacts, RunStats, SimOptions, Tape};
+use crate::sim::{Choices, FailureKind, Outcome, RunArtifacts, RunStats, SimOptions, Tape};
 
 /// File name of the failure record inside an artifact directory.
 pub const FAILURE_FILE: &str = "failure.json";
@@ -48,8 +48,8 @@ pub struct FailureRecord {
     pub canary: Option<String>,
     /// The decision at which the failure was detected.
     pub step: u64,
-    /// Stable failure kind ("lost-commit", "stuck", ...).
-    pub kind: String,
+    /// The failure kind, written by its stable name ("lost-commit", "stuck", ...).
+    pub kind: FailureKind,
     pub message: String,
     /// 16 hex digits over every event of the run.
     pub trace_hash: String,
@@ -104,7 +104,7 @@ impl FailureRecord {
             strategy: outcome.strategy.clone(),
             canary: canary.map(|c| c.name().to_string()),
             step: failure.step,
-            kind: failure.kind.clone(),
+            kind: failure.kind,
             message: failure.message.clone(),
             trace_hash: outcome.trace_hash.clone(),
             stats: outcome.stats.clone(),
@@ -264,7 +264,7 @@ mod tests {
             stats: RunStats::default(),
             trace_hash: "00000000000000ff".into(),
             failure: Some(Failure {
-                kind: "stuck".into(),
+                kind: FailureKind::Stuck,
                 step: 12,
                 message: "nothing moved".into(),
             }),

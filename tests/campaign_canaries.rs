@@ -46,7 +46,7 @@ fn first_failure(canary: Canary) -> Option<(u64, String)> {
         .summary
         .failures
         .first()
-        .map(|f| (f.seed, f.kind.clone()))
+        .map(|f| (f.seed, f.kind.to_string()))
 }
 
 fn assert_caught(canary: Canary) {

@@ -97,6 +97,43 @@ impl ViolationKind {
             ViolationKind::ListAppend(anomaly) => anomaly.name(),
         }
     }
+
+    /// Every kind but the list-append anomalies (`AnomalyKind::ALL`).
+    pub const ALL: [ViolationKind; 24] = [
+        ViolationKind::StaleRead,
+        ViolationKind::WrongValue,
+        ViolationKind::FutureRead,
+        ViolationKind::PhantomRow,
+        ViolationKind::MissingRow,
+        ViolationKind::ScanMismatch,
+        ViolationKind::SnapshotBackwards,
+        ViolationKind::SnapshotTooOld,
+        ViolationKind::SnapshotMoved,
+        ViolationKind::AbortedRead,
+        ViolationKind::WriterSnapshot,
+        ViolationKind::SeqGap,
+        ViolationKind::SeqReused,
+        ViolationKind::WrongCommitSeq,
+        ViolationKind::LostCommit,
+        ViolationKind::PartialTransaction,
+        ViolationKind::PrefixHole,
+        ViolationKind::RecoveryMismatch,
+        ViolationKind::FailedCommitVisible,
+        ViolationKind::Integrity,
+        ViolationKind::Protocol,
+        ViolationKind::BankTotal,
+        ViolationKind::BankAccounts,
+        ViolationKind::CounterRange,
+    ];
+
+    /// The kind whose `name()` is `name`.
+    pub fn from_name(name: &str) -> Option<ViolationKind> {
+        let anomalies = AnomalyKind::ALL.map(ViolationKind::ListAppend);
+        Self::ALL
+            .into_iter()
+            .chain(anomalies)
+            .find(|kind| kind.name() == name)
+    }
 }
 
 impl fmt::Display for ViolationKind {
@@ -269,6 +306,24 @@ pub fn show_rows(rows: &[(Key, Value)]) -> String {
         tail.join(", "),
         rows.len()
     )
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn every_name_reads_back_and_names_differ() {
+        let mut names = std::collections::BTreeSet::new();
+        for kind in ViolationKind::ALL
+            .into_iter()
+            .chain(AnomalyKind::ALL.map(ViolationKind::ListAppend))
+        {
+            assert_eq!(ViolationKind::from_name(kind.name()), Some(kind));
+            assert!(names.insert(kind.name()), "{kind} named twice");
+        }
+        assert_eq!(ViolationKind::from_name("no-such-rule"), None);
+    }
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ pub fn to_junit(summary: &Summary) -> String {
         ));
         xml.push_str(&format!(
             "      <failure type=\"{}\" message=\"{} at step {}\">{}\nartifacts: {}</failure>\n",
-            escape(&failure.kind),
-            escape(&failure.kind),
+            escape(failure.kind.name()),
+            escape(failure.kind.name()),
             failure.step,
             escape(&failure.message),
             escape(failure.dir.as_deref().unwrap_or("(not written)"))
@@ -77,7 +77,9 @@ mod tests {
                 seed: 4,
                 failure: failing.then(|| FailureLine {
                     seed: 4,
-                    kind: "lost-commit".into(),
+                    kind: crate::sim::FailureKind::Violation(
+                        braid_oracle::ViolationKind::LostCommit,
+                    ),
                     step: 9,
                     message: "a <commit> & \"more\"".into(),
                     trace_hash: "0".into(),

@@ -8,7 +8,7 @@ use braid_core::Canary;
 use super::summary::SeedRecord;
 use crate::artifacts::{FailureRecord, replay_tape, write_failure_dir};
 use crate::config::Config;
-use crate::sim::{Choices, Failure, Outcome, RunArtifacts, RunStats, SimOptions};
+use crate::sim::{Choices, Failure, FailureKind, Outcome, RunArtifacts, RunStats, SimOptions};
 
 /// The failure directory of `seed` under `out`.
 pub fn seed_dir(out: &Path, seed: u64) -> PathBuf {
@@ -35,7 +35,7 @@ pub fn run_seed(config: &Config, seed: u64, canary: Option<Canary>, out: &Path) 
                 stats: RunStats::default(),
                 trace_hash: String::new(),
                 failure: Some(Failure {
-                    kind: "config".into(),
+                    kind: FailureKind::Config,
                     step: 0,
                     message: format!("the config resolved for this seed is invalid: {err}"),
                 }),
@@ -103,7 +103,7 @@ pub fn internal_panic(seed: u64, panic: &(dyn std::any::Any + Send)) -> SeedResu
         stats: RunStats::default(),
         trace_hash: String::new(),
         failure: Some(Failure {
-            kind: "braid-panic".into(),
+            kind: FailureKind::BraidPanic,
             step: 0,
             message: format!("braid itself panicked while running seed {seed}: {message}"),
         }),

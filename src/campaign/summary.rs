@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::histogram::Distribution;
-use crate::sim::Outcome;
+use crate::sim::{FailureKind, Outcome};
 
 /// One finished seed: its failure (if any), its counts and its measurements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ pub struct SeedRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureLine {
     pub seed: u64,
-    pub kind: String,
+    pub kind: FailureKind,
     pub step: u64,
     pub message: String,
     pub trace_hash: String,
@@ -78,7 +78,7 @@ impl SeedRecord {
             seed: outcome.seed,
             failure: outcome.failure.as_ref().map(|f| FailureLine {
                 seed: outcome.seed,
-                kind: f.kind.clone(),
+                kind: f.kind,
                 step: f.step,
                 message: f.message.clone(),
                 trace_hash: outcome.trace_hash.clone(),

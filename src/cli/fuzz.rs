@@ -173,7 +173,7 @@ pub fn run(args: &FuzzArgs) -> i32 {
         .summary
         .failures
         .iter()
-        .any(|f| f.kind == "braid-panic");
+        .any(|f| f.kind == crate::sim::FailureKind::BraidPanic);
     let mut code = if internal {
         EXIT_INTERNAL
     } else if result.summary.failed > 0 {

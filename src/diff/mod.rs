@@ -33,13 +33,13 @@ use braid_workloads::{Next, TxnProgram, Workload, WorkloadMix};
 use crate::config::Settings;
 use crate::sim::yields::SimYields;
 use crate::sim::{
-    Choices, Failure, Outcome, RunArtifacts, RunStats, SimIO, SimOptions, StableHasher,
+    Choices, Failure, FailureKind, Outcome, RunArtifacts, RunStats, SimIO, SimOptions, StableHasher,
 };
 use crate::target::{OpenEnv, Step, Target, describe, run_blocking};
 use braid_oracle::violation::{show_op, show_result};
 
 /// Failure kind of a disagreement.
-pub const DIVERGENCE: &str = "divergence";
+pub const DIVERGENCE: FailureKind = FailureKind::Divergence;
 
 /// One engine's side of the comparison.
 struct Side<T: Target> {
@@ -177,7 +177,7 @@ pub fn run_diff<A: Target, B: Target>(
             run.loop_over::<A, B>(&a, &b)
         }
         (Err(message), _) | (_, Err(message)) => Some(Failure {
-            kind: "recovery".into(),
+            kind: FailureKind::Recovery,
             step: 0,
             message,
         }),
@@ -377,7 +377,7 @@ impl Run<'_> {
             }
         }
         Failure {
-            kind: DIVERGENCE.into(),
+            kind: DIVERGENCE,
             step,
             message,
         }

@@ -38,7 +38,7 @@ use braid_core::Canary;
 
 use crate::artifacts::{ArtifactError, FailureArtifact, replay_tape};
 use crate::config::Config;
-use crate::sim::{Outcome, RunArtifacts, Tape};
+use crate::sim::{FailureKind, Outcome, RunArtifacts, Tape};
 
 /// Extra decisions past the failure step when cutting `steps` (the failure may need a few
 /// decisions of slack to be detected the same way).
@@ -125,7 +125,7 @@ impl ShrinkOptions {
 pub(crate) struct Shrinker<'a> {
     seed: u64,
     canary: Option<Canary>,
-    kind: String,
+    kind: FailureKind,
     pub(crate) config: Config,
     pub(crate) tape: Tape,
     outcome: Outcome,
@@ -287,8 +287,8 @@ pub fn shrink_with(
         Some(failure) if failure.kind == record.kind => {}
         other => {
             return Err(ShrinkError::NotReproduced {
-                recorded: record.kind.clone(),
-                found: other.as_ref().map_or("pass".into(), |f| f.kind.clone()),
+                recorded: record.kind.to_string(),
+                found: other.as_ref().map_or("pass".into(), |f| f.kind.to_string()),
             });
         }
     }
@@ -296,7 +296,7 @@ pub fn shrink_with(
     let mut shrinker = Shrinker {
         seed: record.seed,
         canary,
-        kind: record.kind.clone(),
+        kind: record.kind,
         tape: normalize(first.tape),
         config,
         outcome: first.outcome,

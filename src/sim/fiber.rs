@@ -13,7 +13,7 @@ use braid_oracle::{ElleTxn, Op, OpError, OpResult, TxnOutcome};
 use braid_workloads::{Next, Observed, TxnProgram, TxnRecord, Workload};
 
 use super::nemesis::lock_choices;
-use super::outcome::Failure;
+use super::outcome::{Failure, FailureKind};
 use super::sim_io::SimIO;
 use super::simulation::Simulation;
 use crate::target::{Step, Target};
@@ -208,7 +208,7 @@ impl<T: Target> Simulation<T> {
         if let Some(early) = inflight.check_finished_wait(&self.fibers[index].conn, &self.io) {
             let process = self.fibers[index].process;
             self.fail(
-                "group-finished-early",
+                FailureKind::GroupFinishedEarly,
                 &format!("conn {process}: {}: {early}", inflight.name),
             );
             return;
@@ -303,7 +303,7 @@ impl<T: Target> Simulation<T> {
             // Judged before the oracle: the data may even look right, the lost error is
             // the bug (an engine must never report success over a failed write or sync).
             self.fail(
-                "lost-io-error",
+                FailureKind::LostIoError,
                 &format!(
                     "conn {}: {} waited on I/O that failed ({failed}) and still returned \
                      {output:?}",
@@ -402,7 +402,7 @@ impl<T: Target> Simulation<T> {
                          flipped",
                         op.name()
                     );
-                    self.fail("corrupt", &message);
+                    self.fail(FailureKind::Corrupt, &message);
                 }
             }
             OpError::Io(_) => {
@@ -414,7 +414,7 @@ impl<T: Target> Simulation<T> {
             }
             OpError::Refused(message) => {
                 self.fail(
-                    "engine-error",
+                    FailureKind::EngineError,
                     &format!("conn {process}: {} was refused: {message}", op.name()),
                 );
             }
@@ -449,7 +449,7 @@ impl<T: Target> Simulation<T> {
         if let Err(v) = self.workloads.txn_finished(self.step, record)
             && !self.corruption_explains(&v)
         {
-            self.fail(v.kind.name(), &v.to_string());
+            self.fail(v.kind, &v.to_string());
         }
     }
 
@@ -484,7 +484,7 @@ impl<T: Target> Simulation<T> {
         self.record_txn_form(run.started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
             Ok(()) => Ok(()),
         }
     }

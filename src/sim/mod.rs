@@ -32,7 +32,7 @@ pub mod yields;
 
 pub use choices::Choices;
 pub use hash::{StableHasher, stable_hash};
-pub use outcome::{Failure, Outcome, RunStats};
+pub use outcome::{Failure, FailureKind, Outcome, RunStats};
 pub use scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 pub use sim_io::{
     CrashReport, FaultCounts, IoOutcome, OpKind, PendingOp, SimIO, SimIoError, UnsyncedWrite,

@@ -21,7 +21,7 @@ use super::fault_draws::draw_write_fate;
 use super::fiber::Fiber;
 use super::hash::StableHasher;
 use super::nemesis::{self, lock_choices};
-use super::outcome::{Failure, Outcome, RunStats};
+use super::outcome::{Failure, FailureKind, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 use super::sim_io::SimIO;
 use super::tape::Tape;
@@ -151,6 +151,25 @@ impl Simulation<BraidCore> {
     }
 }
 
+/// Why every connection is dropped at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CrashCause {
+    /// A crash the nemesis drew (SimIO counts it among its faults).
+    Nemesis,
+    /// A failed WAL fsync poisoned the database: it is restarted like after a crash.
+    Poisoned,
+}
+
+impl CrashCause {
+    /// The name in notes, fault counts and the trace hash.
+    fn name(self) -> &'static str {
+        match self {
+            CrashCause::Nemesis => "crash",
+            CrashCause::Poisoned => "poisoned",
+        }
+    }
+}
+
 impl<T: Target> Simulation<T> {
     /// A simulation of target `T` drawing every decision from `seed`.
     pub fn on_target(settings: Settings, seed: u64, options: SimOptions) -> Simulation<T> {
@@ -263,7 +282,7 @@ impl<T: Target> Simulation<T> {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "a panic without a message".into());
             self.failure = Some(Failure {
-                kind: "panic".into(),
+                kind: FailureKind::Panic,
                 step: self.step,
                 message: format!(
                     "step {}: the engine or simulator panicked: {message}",
@@ -332,7 +351,7 @@ impl<T: Target> Simulation<T> {
         if self.restart_requested {
             self.io.set_now(self.step);
             self.restart_requested = false;
-            self.crash("poisoned");
+            self.crash(CrashCause::Poisoned);
             self.step += 1;
             return;
         }
@@ -375,7 +394,7 @@ impl<T: Target> Simulation<T> {
             }
             if self.has_work() {
                 self.fail(
-                    "stuck",
+                    FailureKind::Stuck,
                     "no fiber can run and no I/O is pending while work remains",
                 );
             }
@@ -459,7 +478,7 @@ impl<T: Target> Simulation<T> {
         };
         if crash {
             self.io.set_now(self.step);
-            self.crash("crash");
+            self.crash(CrashCause::Nemesis);
             return true;
         }
         if flip && matches!(self.phase, Phase::Running { .. }) {
@@ -568,7 +587,7 @@ impl<T: Target> Simulation<T> {
                 let retryable = matches!(err, OpError::Io(_));
                 if !retryable || attempts >= MAX_OPEN_ATTEMPTS {
                     self.fail(
-                        "recovery",
+                        FailureKind::Recovery,
                         &format!(
                             "reopening failed after {attempts} attempts: {}",
                             describe(&err)
@@ -600,20 +619,26 @@ impl<T: Target> Simulation<T> {
         });
         let rows = match run_blocking::<T>(&self.io, &conn, &scan) {
             Ok(OpOutput::Rows(rows)) => rows,
-            Ok(other) => return Err(self.failure_now("recovery", &format!("scan gave {other:?}"))),
+            Ok(other) => {
+                return Err(self.failure_now(FailureKind::Recovery, &format!("scan gave {other:?}")));
+            }
             Err(OpError::Corrupt(_)) if self.bit_flips > 0 => {
                 self.corruption_detected = true;
                 return Ok(());
             }
             Err(err) => {
                 let message = format!("full scan failed: {}", describe(&err));
-                return Err(self.failure_now("recovery", &message));
+                return Err(self.failure_now(FailureKind::Recovery, &message));
             }
         };
         let check = T::to_engine(Op::IntegrityCheck);
         let integrity = match run_blocking::<T>(&self.io, &conn, &check) {
             Ok(OpOutput::Integrity(problems)) => problems,
-            Ok(other) => return Err(self.failure_now("recovery", &format!("check gave {other:?}"))),
+            Ok(other) => {
+                return Err(
+                    self.failure_now(FailureKind::Recovery, &format!("check gave {other:?}"))
+                );
+            }
             Err(err) => vec![format!("integrity check failed: {}", describe(&err))],
         };
         if !integrity.is_empty() && self.bit_flips > 0 {
@@ -628,7 +653,7 @@ impl<T: Target> Simulation<T> {
                     rows.len(),
                     T::commit_seq(db)
                 );
-                return Err(self.failure_now("recovery", &message));
+                return Err(self.failure_now(FailureKind::Recovery, &message));
             }
             return Ok(());
         }
@@ -644,7 +669,7 @@ impl<T: Target> Simulation<T> {
         }
         self.oracle
             .on_recovered(self.step, &rows, &integrity, T::commit_seq(db))
-            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
+            .map_err(|v| self.failure_now(v.kind, &v.to_string()))
     }
 
     fn start_fibers(&mut self, db: T::Db) {
@@ -664,9 +689,10 @@ impl<T: Target> Simulation<T> {
 
     /// Crash (or restart after poisoning): every connection dies mid-flight, volatile data
     /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
-    pub(crate) fn crash(&mut self, why: &str) {
+    pub(crate) fn crash(&mut self, cause: CrashCause) {
         self.stats.crashes += 1;
-        if why != "crash" {
+        let why = cause.name();
+        if cause != CrashCause::Nemesis {
             self.stats.fault(why); // SimIO counts every crash itself
         }
         self.note(format_args!(
@@ -733,7 +759,7 @@ impl<T: Target> Simulation<T> {
             }
             if self.step >= limit {
                 self.fail(
-                    "stuck",
+                    FailureKind::Stuck,
                     "the run could not drain: transactions never finished",
                 );
                 return;
@@ -746,7 +772,7 @@ impl<T: Target> Simulation<T> {
     fn finish_checks(&mut self) {
         let Phase::Running { db } = &self.phase else {
             self.fail(
-                "stuck",
+                FailureKind::Stuck,
                 "the run ended while the database was still recovering",
             );
             return;
@@ -767,7 +793,7 @@ impl<T: Target> Simulation<T> {
             }
         }
         if let Err(v) = self.workloads.end_check(self.step) {
-            self.fail(v.kind.name(), &v.to_string());
+            self.fail(v.kind, &v.to_string());
             return;
         }
         let check = T::to_engine(Op::IntegrityCheck);
@@ -775,7 +801,10 @@ impl<T: Target> Simulation<T> {
             Ok(OpOutput::Integrity(problems)) if problems.is_empty() => return,
             Ok(OpOutput::Integrity(problems)) => problems,
             other => {
-                self.fail("integrity", &format!("final integrity check: {other:?}"));
+                self.fail(
+                    braid_oracle::ViolationKind::Integrity,
+                    &format!("final integrity check: {other:?}"),
+                );
                 return;
             }
         };
@@ -788,7 +817,7 @@ impl<T: Target> Simulation<T> {
             return;
         }
         self.fail(
-            "integrity",
+            braid_oracle::ViolationKind::Integrity,
             &format!("final integrity check: expected no problem, got {problems:?}"),
         );
     }
@@ -833,7 +862,7 @@ impl<T: Target> Simulation<T> {
         self.record_txn_form(started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
             Ok(()) => Ok(()),
         }
     }
@@ -869,20 +898,20 @@ impl<T: Target> Simulation<T> {
         }
         if owner.is_some() && !self.some_fiber_may_hold_write_lock() {
             self.fail(
-                "stuck",
+                FailureKind::Stuck,
                 "the write lock is held but no connection holds it: it leaked, and every \
                  writer will get Busy forever",
             );
         } else if self.step.saturating_sub(self.last_progress_step) > limit && self.has_work() {
             self.fail(
-                "stuck",
+                FailureKind::Stuck,
                 &format!("no operation completed for {limit} decisions while work remained"),
             );
         } else if self.busy_since_lock_change
             && self.step.saturating_sub(self.last_lock_change_step) > limit
         {
             self.fail(
-                "stuck",
+                FailureKind::Stuck,
                 &format!(
                     "connections kept getting Busy while one owner held the write lock for \
                      {limit} decisions (is the write lock leaked?)"
@@ -931,7 +960,7 @@ impl<T: Target> Simulation<T> {
             .on_complete(self.step, process, op, result, claims)
         {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
             Ok(()) => Ok(()),
         }
     }
@@ -957,9 +986,9 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    pub(crate) fn failure_now(&self, kind: &str, message: &str) -> Failure {
+    pub(crate) fn failure_now(&self, kind: impl Into<FailureKind>, message: &str) -> Failure {
         Failure {
-            kind: kind.to_string(),
+            kind: kind.into(),
             step: self.step,
             message: message.to_string(),
         }
@@ -976,7 +1005,7 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    pub(crate) fn fail(&mut self, kind: &str, message: &str) {
+    pub(crate) fn fail(&mut self, kind: impl Into<FailureKind>, message: &str) {
         if self.failure.is_none() {
             let failure = self.failure_now(kind, &format!("step {}: {message}", self.step));
             self.note(format_args!(

@@ -52,6 +52,20 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
+    /// Every anomaly.
+    pub const ALL: [AnomalyKind; 10] = [
+        AnomalyKind::InternalInconsistency,
+        AnomalyKind::G0,
+        AnomalyKind::G1a,
+        AnomalyKind::G1b,
+        AnomalyKind::G1c,
+        AnomalyKind::GSingle,
+        AnomalyKind::G2Item,
+        AnomalyKind::LostUpdate,
+        AnomalyKind::DuplicateElement,
+        AnomalyKind::IncompatibleOrder,
+    ];
+
     /// The short name Elle users know.
     pub fn name(self) -> &'static str {
         match self {
