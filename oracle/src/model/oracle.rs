@@ -134,6 +134,35 @@ pub(super) struct Conn {
     pub(super) last_snapshot: u64,
 }
 
+/// One completion being judged: where, by whom, of what, with which result and claims, and
+/// the commit floor recorded when the op was invoked.
+struct Completed<'a> {
+    step: u64,
+    conn: u64,
+    op: &'a Op,
+    result: &'a OpResult,
+    claims: Claims,
+    floor: u64,
+}
+
+impl Completed<'_> {
+    /// A protocol violation by this completion (an answer of the wrong shape).
+    fn protocol(&self, expected: &str, txn: Option<u64>) -> Violation {
+        let v = Violation::new(
+            ViolationKind::Protocol,
+            self.step,
+            expected,
+            format!("{:?}", self.result),
+        )
+        .conn(self.conn)
+        .op(show_op(self.op));
+        match txn {
+            Some(txn) => v.txn(txn),
+            None => v,
+        }
+    }
+}
+
 /// Set between `on_crash` and `on_recovered`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct CrashState {
@@ -317,9 +346,15 @@ impl SeqOracle {
             "connection {conn} completed an op it did not invoke: {op:?}"
         );
         let inflight = self.inflight.remove(&conn);
-        let outcome = self.complete(
-            step, conn, &mut state, op, &pending, result, claims, inflight,
-        );
+        let done = Completed {
+            step,
+            conn,
+            op,
+            result,
+            claims,
+            floor: pending.floor,
+        };
+        let outcome = self.complete(&done, &mut state, inflight);
         if state.txn.as_ref().is_some_and(|txn| !txn.explicit) {
             state.txn = None;
         }
@@ -333,69 +368,35 @@ impl SeqOracle {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Judges one completion against the connection's `state`; `inflight` is the commit
+    /// its invocation started, if any.
     fn complete(
         &mut self,
-        step: u64,
-        conn: u64,
+        done: &Completed<'_>,
         state: &mut Conn,
-        op: &Op,
-        pending: &PendingOp,
-        result: &OpResult,
-        claims: Claims,
         inflight: Option<PendingCommit>,
     ) -> Result<(), Violation> {
-        let protocol = |expected: &str, txn: Option<u64>| {
-            let v = Violation::new(
-                ViolationKind::Protocol,
-                step,
-                expected,
-                format!("{result:?}"),
-            )
-            .conn(conn)
-            .op(show_op(op));
-            match txn {
-                Some(txn) => v.txn(txn),
-                None => v,
-            }
-        };
-        if let (Op::Begin(_), Ok(OpOutput::Done)) = (op, result) {
-            if let Some(txn) = &state.txn {
-                return Err(protocol(
-                    "a refusal: a transaction is already open",
-                    Some(txn.id),
-                ));
-            }
-            state.txn = Some(Txn {
-                id: self.next_txn,
-                explicit: true,
-                floor: pending.floor,
-                snapshot: None,
-                inferred: false,
-                writes: WriteSet::new(),
-            });
-            self.next_txn += 1;
+        if let (Op::Begin(_), Ok(OpOutput::Done)) = (done.op, done.result) {
+            self.open_explicit(done, state)?;
         }
         // Claims describe a finished operation: a failed one (and a rollback, which
         // reads nothing) may leave the previous operation's claims in place.
-        let claims_hold = result.is_ok() && !matches!(op, Op::Rollback);
-        if let Some(claimed) = claims.snapshot_seq.filter(|_| claims_hold) {
-            self.claim_snapshot(step, conn, state, op, claimed)?;
+        let claims_hold = done.result.is_ok() && !matches!(done.op, Op::Rollback);
+        if let Some(claimed) = done.claims.snapshot_seq.filter(|_| claims_hold) {
+            self.claim_snapshot(done.step, done.conn, state, done.op, claimed)?;
         }
-        let txn_id = state.txn.as_ref().map(|txn| txn.id);
-        if matches!(result, Err(OpError::Busy)) {
-            return Ok(());
-        }
-        if result.is_err() {
-            state.txn = None;
-            if let Some(commit) = inflight {
-                self.commit_failed(step, commit);
+        let output = match done.result {
+            Ok(output) => output,
+            Err(OpError::Busy) => return Ok(()),
+            Err(_) => {
+                state.txn = None;
+                if let Some(commit) = inflight {
+                    self.commit_failed(done.step, commit);
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
-        let Ok(output) = result else {
-            unreachable!("errors were handled above")
         };
+        let (step, conn, op) = (done.step, done.conn, done.op);
         match (op, output) {
             (Op::Begin(_), OpOutput::Done) => Ok(()),
             (Op::Get(_), OpOutput::Value(value)) => {
@@ -404,40 +405,9 @@ impl SeqOracle {
             (Op::Scan { .. }, OpOutput::Rows(rows)) => {
                 self.read(step, conn, state, op, Observed::Rows(Cow::Borrowed(rows)))
             }
-            (Op::Put(..) | Op::Delete(_), OpOutput::Done) => {
-                let txn = state.txn.as_mut().expect("a data op runs in a transaction");
-                if txn.explicit {
-                    let (key, value) = match op {
-                        Op::Put(key, value) => (key.clone(), Some(value.clone())),
-                        Op::Delete(key) => (key.clone(), None),
-                        _ => unreachable!("matched Put or Delete"),
-                    };
-                    txn.writes.insert(key, value);
-                    return Ok(());
-                }
-                let commit = inflight.expect("an implicit write is an in-flight commit");
-                let seq = claims.commit_seq.unwrap_or(0);
-                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
-                self.commit_acked(step, op, commit, snapshot, seq)
-            }
+            (Op::Put(..) | Op::Delete(_), OpOutput::Done) => self.wrote(done, state, inflight),
             (Op::Commit, OpOutput::Committed { seq }) => {
-                let Some(txn) = state.txn.take() else {
-                    return Err(protocol("a refusal: no transaction is open", None));
-                };
-                if claims.commit_seq.is_some_and(|claimed| claimed != *seq) {
-                    return Err(protocol("the claimed commit sequence", Some(txn.id)));
-                }
-                let snapshot = txn.snapshot.filter(|_| !txn.inferred);
-                // The transaction ends here: its writes move into the commit when the
-                // invocation recorded none in flight (a read-only or empty transaction).
-                let commit = inflight.unwrap_or(PendingCommit {
-                    conn,
-                    txn: txn.id,
-                    step,
-                    failed_step: 0,
-                    writes: txn.writes,
-                });
-                self.commit_acked(step, op, commit, snapshot, *seq)
+                self.committed(done, state, inflight, *seq)
             }
             (Op::Rollback, OpOutput::Done) => {
                 state.txn = None;
@@ -447,28 +417,95 @@ impl SeqOracle {
                 if *wal_reset {
                     // Every commit acknowledged before the checkpoint began was in the WAL
                     // it just backfilled into a durable database file.
-                    self.note_durable(pending.floor);
+                    self.note_durable(done.floor);
                 }
                 Ok(())
             }
-            (Op::IntegrityCheck, OpOutput::Integrity(problems)) => {
-                if problems.is_empty() {
-                    return Ok(());
-                }
-                Err(Violation::new(
-                    ViolationKind::Integrity,
-                    step,
-                    "no problems",
-                    problems.join("; "),
-                )
-                .conn(conn)
-                .op(show_op(op)))
-            }
-            _ => Err(protocol(
+            (Op::IntegrityCheck, OpOutput::Integrity(problems)) if problems.is_empty() => Ok(()),
+            (Op::IntegrityCheck, OpOutput::Integrity(problems)) => Err(Violation::new(
+                ViolationKind::Integrity,
+                step,
+                "no problems",
+                problems.join("; "),
+            )
+            .conn(conn)
+            .op(show_op(op))),
+            _ => Err(done.protocol(
                 "an output of the shape this operation returns",
-                txn_id,
+                state.txn.as_ref().map(|txn| txn.id),
             )),
         }
+    }
+
+    /// A `Begin` succeeded: the connection now has an explicit transaction.
+    fn open_explicit(&mut self, done: &Completed<'_>, state: &mut Conn) -> Result<(), Violation> {
+        if let Some(txn) = &state.txn {
+            return Err(done.protocol(
+                "a refusal: a transaction is already open",
+                Some(txn.id),
+            ));
+        }
+        state.txn = Some(Txn {
+            id: self.next_txn,
+            explicit: true,
+            floor: done.floor,
+            snapshot: None,
+            inferred: false,
+            writes: WriteSet::new(),
+        });
+        self.next_txn += 1;
+        Ok(())
+    }
+
+    /// A put or delete succeeded: an explicit transaction records it, an implicit one has
+    /// committed it.
+    fn wrote(
+        &mut self,
+        done: &Completed<'_>,
+        state: &mut Conn,
+        inflight: Option<PendingCommit>,
+    ) -> Result<(), Violation> {
+        let txn = state.txn.as_mut().expect("a data op runs in a transaction");
+        if txn.explicit {
+            let (key, value) = match done.op {
+                Op::Put(key, value) => (key.clone(), Some(value.clone())),
+                Op::Delete(key) => (key.clone(), None),
+                _ => unreachable!("matched Put or Delete"),
+            };
+            txn.writes.insert(key, value);
+            return Ok(());
+        }
+        let commit = inflight.expect("an implicit write is an in-flight commit");
+        let seq = done.claims.commit_seq.unwrap_or(0);
+        let snapshot = txn.snapshot.filter(|_| !txn.inferred);
+        self.commit_acked(done.step, done.op, commit, snapshot, seq)
+    }
+
+    /// An explicit `Commit` answered with sequence `seq`.
+    fn committed(
+        &mut self,
+        done: &Completed<'_>,
+        state: &mut Conn,
+        inflight: Option<PendingCommit>,
+        seq: u64,
+    ) -> Result<(), Violation> {
+        let Some(txn) = state.txn.take() else {
+            return Err(done.protocol("a refusal: no transaction is open", None));
+        };
+        if done.claims.commit_seq.is_some_and(|claimed| claimed != seq) {
+            return Err(done.protocol("the claimed commit sequence", Some(txn.id)));
+        }
+        let snapshot = txn.snapshot.filter(|_| !txn.inferred);
+        // The transaction ends here: its writes move into the commit when the invocation
+        // recorded none in flight (a read-only or empty transaction).
+        let commit = inflight.unwrap_or(PendingCommit {
+            conn: done.conn,
+            txn: txn.id,
+            step: done.step,
+            failed_step: 0,
+            writes: txn.writes,
+        });
+        self.commit_acked(done.step, done.op, commit, snapshot, seq)
     }
 
     /// Every connection is gone (a crash, or a reopen after poisoning when `lost_volatile`
