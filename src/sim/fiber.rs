@@ -338,13 +338,12 @@ impl<T: Target> Simulation<T> {
         }
         let err = match result {
             Ok(output) => {
-                self.last_progress_step = self.step;
+                self.liveness.op_completed(self.step);
                 run.ops += 1;
                 run.busy_retries = 0;
                 // Progress for writers: a commit that published something.
                 if claims.commit_seq.is_some_and(|seq| seq > 0) {
-                    self.last_lock_change_step = self.step;
-                    self.busy_since_lock_change = false;
+                    self.liveness.lock_moved(self.step);
                 }
                 if matches!(op, Op::Commit) {
                     run.committed = true;
@@ -365,7 +364,7 @@ impl<T: Target> Simulation<T> {
         match err {
             OpError::Busy => {
                 self.stats.busy_retries += 1;
-                self.busy_since_lock_change = true;
+                self.liveness.busy();
                 run.busy_retries += 1;
                 if run.busy_retries > self.settings.liveness.busy_retries {
                     if T::in_transaction(&self.fibers[index].conn) {
@@ -391,8 +390,8 @@ impl<T: Target> Simulation<T> {
                 self.restart_requested = true;
             }
             OpError::Corrupt(msg) => {
-                if self.bit_flips > 0 {
-                    self.corruption_detected = true;
+                if self.bit_flips.injected > 0 {
+                    self.bit_flips.detected = true;
                     self.note(format_args!(
                         "corruption detected as expected after a bit flip: {msg}"
                     ));

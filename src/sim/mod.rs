@@ -28,6 +28,7 @@ pub mod scheduler;
 pub mod sim_io;
 pub mod simulation;
 pub mod tape;
+mod watch;
 pub mod yields;
 
 pub use choices::Choices;

@@ -25,6 +25,7 @@ use super::outcome::{Failure, FailureKind, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 use super::sim_io::SimIO;
 use super::tape::Tape;
+use super::watch::{BitFlips, Liveness};
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
 use crate::target::{BraidCore, OpenEnv, Step, Target, describe, run_blocking};
@@ -101,32 +102,21 @@ pub struct Simulation<T: Target = BraidCore> {
     pub(crate) hasher: StableHasher,
     pub(crate) step: u64,
     last_fiber: Option<usize>,
-    /// Last decision at which an op completed successfully.
-    pub(crate) last_progress_step: u64,
-    /// Last decision at which the write lock was free or changed hands (or a writing
-    /// commit was acknowledged).
-    pub(crate) last_lock_change_step: u64,
-    /// The write lock's owner seen at the last decision.
-    write_lock_owner_seen: Option<u64>,
-    /// Whether some connection was told `Busy` since the write lock last changed hands.
-    pub(crate) busy_since_lock_change: bool,
+    /// What the stuck check remembers between decisions.
+    pub(crate) liveness: Liveness,
     pub(crate) draining: bool,
     /// A fiber saw `Poisoned`: the database must be reopened (handled as a crash).
     pub(crate) restart_requested: bool,
-    /// Bit flips injected so far (after one, `Corrupt` is an acceptable answer).
-    pub(crate) bit_flips: u64,
-    /// Set when corruption from an injected bit flip was detected: the run ends, passing.
-    pub(crate) corruption_detected: bool,
+    /// Bit flips injected, and whether one was detected.
+    pub(crate) bit_flips: BitFlips,
     injector: Arc<SimYields>,
     pub(crate) timeline: Vec<String>,
     pub(crate) history: Option<History>,
     /// List-append transactions for Elle's transaction form (with `record_history`).
     pub(crate) txn_history: Option<TxnHistory>,
     pub(crate) failure: Option<Failure>,
-    /// Scratch list of runnable fibers, reused by every decision.
-    runnable_buffer: Vec<usize>,
-    /// Scratch list of pending I/O candidates, reused by every decision.
-    io_buffer: Vec<IoCandidate>,
+    /// Scratch lists reused by every decision.
+    scratch: Scratch,
     /// The fiber last seen possibly holding the write lock (a hint for `check_liveness`).
     write_lock_holder_hint: Option<usize>,
     /// Successful WAL syncs seen so far (`note_wal_syncs`).
@@ -149,6 +139,15 @@ impl Simulation<BraidCore> {
     ) -> Simulation {
         Simulation::<BraidCore>::of_target(settings, seed, choices, options)
     }
+}
+
+/// Scratch lists reused by every decision (no allocation per decision).
+#[derive(Default)]
+struct Scratch {
+    /// Runnable fibers.
+    runnable: Vec<usize>,
+    /// Pending I/O candidates.
+    ios: Vec<IoCandidate>,
 }
 
 /// Why every connection is dropped at once.
@@ -218,21 +217,16 @@ impl<T: Target> Simulation<T> {
             hasher: StableHasher::new(),
             step: 0,
             last_fiber: None,
-            last_progress_step: 0,
-            last_lock_change_step: 0,
-            write_lock_owner_seen: None,
-            busy_since_lock_change: false,
+            liveness: Liveness::default(),
             draining: false,
             restart_requested: false,
-            bit_flips: 0,
-            corruption_detected: false,
+            bit_flips: BitFlips::default(),
             injector,
             timeline: Vec::new(),
             history: None,
             txn_history: None,
             failure: None,
-            runnable_buffer: Vec::new(),
-            io_buffer: Vec::new(),
+            scratch: Scratch::default(),
             write_lock_holder_hint: None,
             wal_syncs_seen: 0,
         };
@@ -331,14 +325,14 @@ impl<T: Target> Simulation<T> {
     fn run_inner(&mut self) {
         while self.step < self.settings.run.steps && self.failure.is_none() {
             self.decide();
-            if self.corruption_detected {
+            if self.bit_flips.detected {
                 return;
             }
         }
         if self.failure.is_none() {
             self.drain();
         }
-        if self.failure.is_none() && !self.corruption_detected {
+        if self.failure.is_none() && !self.bit_flips.detected {
             self.finish_checks();
         }
     }
@@ -360,11 +354,11 @@ impl<T: Target> Simulation<T> {
             return;
         }
         // The per-decision lists live in buffers reused from one decision to the next.
-        let mut runnable = std::mem::take(&mut self.runnable_buffer);
-        let mut ios = std::mem::take(&mut self.io_buffer);
+        let mut runnable = std::mem::take(&mut self.scratch.runnable);
+        let mut ios = std::mem::take(&mut self.scratch.ios);
         self.schedule(&mut runnable, &mut ios);
-        self.runnable_buffer = runnable;
-        self.io_buffer = ios;
+        self.scratch.runnable = runnable;
+        self.scratch.ios = ios;
     }
 
     /// The part of a decision that picks among the enabled events and carries one out;
@@ -503,7 +497,7 @@ impl<T: Target> Simulation<T> {
             (offset, choices.draw(8) as u8)
         };
         if self.io.flip_bit(DB_PATH, offset, bit).is_ok() {
-            self.bit_flips += 1;
+            self.bit_flips.injected += 1;
             self.stats.fault("bit-flip");
             self.note(format_args!(
                 "nemesis bit flip {DB_PATH}@{offset} bit {bit}"
@@ -580,8 +574,8 @@ impl<T: Target> Simulation<T> {
             Step::Failed(err) => {
                 *attempts += 1;
                 let attempts = *attempts;
-                if matches!(err, OpError::Corrupt(_)) && self.bit_flips > 0 {
-                    self.corruption_detected = true;
+                if matches!(err, OpError::Corrupt(_)) && self.bit_flips.injected > 0 {
+                    self.bit_flips.detected = true;
                     return;
                 }
                 let retryable = matches!(err, OpError::Io(_));
@@ -620,10 +614,12 @@ impl<T: Target> Simulation<T> {
         let rows = match run_blocking::<T>(&self.io, &conn, &scan) {
             Ok(OpOutput::Rows(rows)) => rows,
             Ok(other) => {
-                return Err(self.failure_now(FailureKind::Recovery, &format!("scan gave {other:?}")));
+                return Err(
+                    self.failure_now(FailureKind::Recovery, &format!("scan gave {other:?}"))
+                );
             }
-            Err(OpError::Corrupt(_)) if self.bit_flips > 0 => {
-                self.corruption_detected = true;
+            Err(OpError::Corrupt(_)) if self.bit_flips.injected > 0 => {
+                self.bit_flips.detected = true;
                 return Ok(());
             }
             Err(err) => {
@@ -641,8 +637,8 @@ impl<T: Target> Simulation<T> {
             }
             Err(err) => vec![format!("integrity check failed: {}", describe(&err))],
         };
-        if !integrity.is_empty() && self.bit_flips > 0 {
-            self.corruption_detected = true;
+        if !integrity.is_empty() && self.bit_flips.injected > 0 {
+            self.bit_flips.detected = true;
             return Ok(());
         }
         if initial {
@@ -680,10 +676,7 @@ impl<T: Target> Simulation<T> {
             })
             .collect();
         self.last_fiber = None;
-        self.last_progress_step = self.step;
-        self.last_lock_change_step = self.step;
-        self.write_lock_owner_seen = None;
-        self.busy_since_lock_change = false;
+        self.liveness.restart(self.step);
         self.phase = Phase::Running { db };
     }
 
@@ -742,7 +735,7 @@ impl<T: Target> Simulation<T> {
     fn drain(&mut self) {
         self.draining = true;
         let limit = self.step + self.settings.liveness.stuck_decisions.max(1) * 4;
-        while self.failure.is_none() && !self.corruption_detected {
+        while self.failure.is_none() && !self.bit_flips.detected {
             let idle = match &self.phase {
                 Phase::Running { db } => {
                     self.fibers.iter().all(|f| !f.busy()) && self.io.pending() == 0 && {
@@ -786,7 +779,7 @@ impl<T: Target> Simulation<T> {
                 self.failure = Some(failure);
                 return;
             }
-            if self.corruption_detected {
+            if self.bit_flips.detected {
                 // A final read ran into an injected bit flip and the engine reported it:
                 // the run ends there, passing, and nothing judges the flip again.
                 return;
@@ -808,12 +801,12 @@ impl<T: Target> Simulation<T> {
                 return;
             }
         };
-        if self.bit_flips > 0 {
+        if self.bit_flips.injected > 0 {
             self.note(format_args!(
                 "corruption detected as expected after a bit flip: final integrity check \
                  {problems:?}"
             ));
-            self.corruption_detected = true;
+            self.bit_flips.detected = true;
             return;
         }
         self.fail(
@@ -855,7 +848,7 @@ impl<T: Target> Simulation<T> {
             }
             last = Some(result);
         }
-        if self.corruption_detected {
+        if self.bit_flips.detected {
             return Ok(());
         }
         let record = program.finish(outcome);
@@ -891,25 +884,19 @@ impl<T: Target> Simulation<T> {
         // An engine that cannot say who holds its write lock gets only the progress check.
         let known = T::write_lock_owner(db);
         let owner = known.flatten();
-        if owner.is_none() || owner != self.write_lock_owner_seen {
-            self.write_lock_owner_seen = owner;
-            self.last_lock_change_step = self.step;
-            self.busy_since_lock_change = false;
-        }
+        self.liveness.observe_owner(owner, self.step);
         if owner.is_some() && !self.some_fiber_may_hold_write_lock() {
             self.fail(
                 FailureKind::Stuck,
                 "the write lock is held but no connection holds it: it leaked, and every \
                  writer will get Busy forever",
             );
-        } else if self.step.saturating_sub(self.last_progress_step) > limit && self.has_work() {
+        } else if self.liveness.stalled(self.step, limit) && self.has_work() {
             self.fail(
                 FailureKind::Stuck,
                 &format!("no operation completed for {limit} decisions while work remained"),
             );
-        } else if self.busy_since_lock_change
-            && self.step.saturating_sub(self.last_lock_change_step) > limit
-        {
+        } else if self.liveness.lock_hogged(self.step, limit) {
             self.fail(
                 FailureKind::Stuck,
                 &format!(
@@ -968,11 +955,11 @@ impl<T: Target> Simulation<T> {
     /// After an injected bit flip, an integrity problem is the engine doing its job: the run
     /// ends there, passing.
     pub(crate) fn corruption_explains(&mut self, v: &braid_oracle::Violation) -> bool {
-        if self.bit_flips > 0 && v.kind == braid_oracle::ViolationKind::Integrity {
+        if self.bit_flips.injected > 0 && v.kind == braid_oracle::ViolationKind::Integrity {
             self.note(format_args!(
                 "corruption detected as expected after a bit flip: {v}"
             ));
-            self.corruption_detected = true;
+            self.bit_flips.detected = true;
             return true;
         }
         false

@@ -440,10 +440,7 @@ impl SeqOracle {
     /// A `Begin` succeeded: the connection now has an explicit transaction.
     fn open_explicit(&mut self, done: &Completed<'_>, state: &mut Conn) -> Result<(), Violation> {
         if let Some(txn) = &state.txn {
-            return Err(done.protocol(
-                "a refusal: a transaction is already open",
-                Some(txn.id),
-            ));
+            return Err(done.protocol("a refusal: a transaction is already open", Some(txn.id)));
         }
         state.txn = Some(Txn {
             id: self.next_txn,
