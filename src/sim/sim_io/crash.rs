@@ -14,8 +14,9 @@
 use super::faults::kind;
 use super::state::{OpData, SimState, file_len, write_at};
 
-/// Bytes per sector: the unit a torn write keeps or loses.
-pub const SECTOR_SIZE: u64 = 512;
+/// Bytes per sector: the unit a torn write keeps or loses (the engine's own, whose header
+/// page layout relies on it).
+pub const SECTOR_SIZE: u64 = braid_core::storage::format::SECTOR_BYTES as u64;
 
 /// What kind of unsynced change is offered to a fate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

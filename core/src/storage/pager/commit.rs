@@ -250,24 +250,7 @@ impl WriteTxn {
             images.push((HEADER_PAGE, std::sync::Arc::new(header.encode())));
             body_checksums.push(None);
         }
-        for &page in &self.dirty {
-            let key = CacheKey {
-                page,
-                version: Version::Dirty { txn: self.id },
-            };
-            // The dirty image is sealed where it lies: no one else reads it any more, and
-            // the seal only fills the checksum tail, which the B-tree never reads. If the
-            // commit fails the dirty images are thrown away with the transaction.
-            // Absent only when the evict-dirty-page canary dropped it: the change is lost.
-            let mut body_checksum = None;
-            let Some(sealed) = state.cache.update_tail(&key, |image| {
-                body_checksum = Some(seal_page(page, image));
-            }) else {
-                continue;
-            };
-            images.push((page, sealed));
-            body_checksums.push(body_checksum);
-        }
+        self.seal_dirty_pages(&mut state, &mut images, &mut body_checksums);
         if images.is_empty() {
             return Ok(None);
         }
@@ -295,6 +278,39 @@ impl WriteTxn {
             header,
             published: false,
         }))
+    }
+
+    /// Seals every dirty image (in page order) and appends it, with the checksum sealing
+    /// computed over its body, to `images` and `body_checksums`.
+    fn seal_dirty_pages(
+        &self,
+        state: &mut PagerState,
+        images: &mut Vec<(PageNo, PageRef)>,
+        body_checksums: &mut Vec<Option<u32>>,
+    ) {
+        for &page in &self.dirty {
+            let key = CacheKey {
+                page,
+                version: Version::Dirty { txn: self.id },
+            };
+            // The dirty image is sealed where it lies: no one else reads it any more, and
+            // the seal only fills the checksum tail, which the B-tree never reads. If the
+            // commit fails the dirty images are thrown away with the transaction.
+            // Absent only when the evict-dirty-page canary dropped it: the change is lost.
+            let mut body_checksum = None;
+            let Some(sealed) = state.cache.update_tail(&key, |image| {
+                body_checksum = Some(seal_page(page, image));
+            }) else {
+                continue;
+            };
+            images.push((page, sealed));
+            body_checksums.push(body_checksum);
+        }
+        assert_eq!(
+            images.len(),
+            body_checksums.len(),
+            "one checksum slot per image"
+        );
     }
 
     /// Makes the commit visible: WAL index, commit sequence, header, cache.
