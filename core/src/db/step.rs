@@ -29,7 +29,8 @@ pub(crate) struct Running {
     stage: Stage,
 }
 
-/// Where a running op is.
+/// Where a running op is. Checkpoints and integrity checks are boxed: they are rare and
+/// several times the size of the other stages, which move on every stage change.
 pub(crate) enum Stage {
     /// Taking the snapshot or write lock the op needs; `yielded` once the injected
     /// `LockAcquire` yield has been taken.
@@ -49,10 +50,10 @@ pub(crate) enum Stage {
     },
     /// Waiting for the passive checkpoint a commit triggered; then returns `output`.
     WaitAutoCheckpoint {
-        checkpoint: Checkpoint,
+        checkpoint: Box<Checkpoint>,
         output: Output,
     },
-    WaitCheckpoint(Checkpoint),
+    WaitCheckpoint(Box<Checkpoint>),
     /// Waiting for the freelist walk of an integrity check; `problems` found so far.
     WaitIntegrityFreelist {
         scan: FreelistScan,
@@ -61,7 +62,7 @@ pub(crate) enum Stage {
     },
     /// Waiting for the B-tree walk of an integrity check.
     WaitIntegrityTree {
-        check: IntegrityCheck,
+        check: Box<IntegrityCheck>,
         problems: Vec<String>,
     },
 }
@@ -132,8 +133,8 @@ fn holds(txn: Option<&Txn>, need: &LockNeed) -> bool {
 
 /// What a stage's handler decided.
 enum Then {
-    /// Go on to this stage now (boxed: the largest stage is several times an output).
-    Next(Box<Stage>),
+    /// Go on to this stage now.
+    Next(Stage),
     /// The op is done.
     Done(Output),
 }
@@ -155,7 +156,7 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
             Stage::Lock { yielded } => take_locks(db, op, txn, claims, yielded),
             Stage::CreateTree(create) => {
                 return_if_io!(create.step(pages(txn)?));
-                Ok(IOResult::Done(Then::Next(Box::new(write_stage(op)))))
+                Ok(IOResult::Done(Then::Next(write_stage(op))))
             }
             Stage::WaitGet(_) | Stage::WaitScan(_) | Stage::WaitPut(_) | Stage::WaitDelete(_) => {
                 data_op(op, stage, txn, claims)
@@ -186,7 +187,7 @@ pub(crate) fn drive(db: &Database, state: &mut ConnState) -> Result<IOResult<Out
             }
         };
         match return_if_io!(then) {
-            Then::Next(next) => *stage = *next,
+            Then::Next(next) => *stage = next,
             Then::Done(output) => return Ok(IOResult::Done(output)),
         }
     }
@@ -240,7 +241,7 @@ fn take_locks(
         );
     }
     Ok(IOResult::Done(match first_stage(db, op, txn, claims)? {
-        Some(stage) => Then::Next(Box::new(stage)),
+        Some(stage) => Then::Next(stage),
         None => Then::Done(Output::Done),
     }))
 }
@@ -290,10 +291,11 @@ fn commit(
     let pager = db.pager();
     let uncopied = pager.wal_frames().saturating_sub(pager.wal_backfilled());
     if limit > 0 && u64::from(uncopied) > limit {
-        let checkpoint = pager.checkpoint(CheckpointMode::Passive);
-        return Ok(IOResult::Done(Then::Next(Box::new(
-            Stage::WaitAutoCheckpoint { checkpoint, output },
-        ))));
+        let checkpoint = Box::new(pager.checkpoint(CheckpointMode::Passive));
+        return Ok(IOResult::Done(Then::Next(Stage::WaitAutoCheckpoint {
+            checkpoint,
+            output,
+        })));
     }
     Ok(IOResult::Done(Then::Done(output)))
 }
@@ -314,11 +316,12 @@ fn integrity_freelist(
         }
         Err(e) => return Err(e),
     };
-    let check = IntegrityCheck::new(freelist, header.page_count);
+    let check = Box::new(IntegrityCheck::new(freelist, header.page_count));
     let problems = std::mem::take(problems);
-    Ok(IOResult::Done(Then::Next(Box::new(
-        Stage::WaitIntegrityTree { check, problems },
-    ))))
+    Ok(IOResult::Done(Then::Next(Stage::WaitIntegrityTree {
+        check,
+        problems,
+    })))
 }
 
 /// An integrity check's B-tree walk; corruption it meets is a problem found.
@@ -362,7 +365,7 @@ fn first_stage(
             return Ok(None);
         }
         Op::Commit => Stage::WaitCommit { output: None },
-        Op::Checkpoint(mode) => Stage::WaitCheckpoint(db.pager().checkpoint(*mode)),
+        Op::Checkpoint(mode) => Stage::WaitCheckpoint(Box::new(db.pager().checkpoint(*mode))),
         Op::Get(key) => Stage::WaitGet(Get::new(key.clone())),
         Op::Scan { start, end, limit } => {
             Stage::WaitScan(Scan::new(start.clone(), end.clone(), *limit))
@@ -414,9 +417,9 @@ fn pages(txn: &mut Option<Txn>) -> Result<&mut dyn crate::storage::PageAccess> {
 fn finish_op(txn: &mut Option<Txn>, claims: &mut OpClaims, output: Output) -> Then {
     let open = txn.as_ref().expect("data ops run in a transaction");
     if !open.explicit && open.is_write() {
-        return Then::Next(Box::new(Stage::WaitCommit {
+        return Then::Next(Stage::WaitCommit {
             output: Some(output),
-        }));
+        });
     }
     *claims = OpClaims {
         snapshot_seq: open.snapshot_seq(),

@@ -12,13 +12,17 @@ pub(crate) struct Txn {
 
 /// What a transaction holds. A write transaction reads through its own snapshot, so a
 /// transaction never holds a read and a write transaction at once.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per connection, moved only when it begins; a box allocated per write"
+)]
 enum Hold {
     /// Nothing yet (a deferred `Begin`).
     Nothing,
     /// A read snapshot.
     Read(ReadTxn),
     /// The write lock, with the snapshot the write started from.
-    Write(Box<WriteTxn>),
+    Write(WriteTxn),
 }
 
 impl Txn {
@@ -35,7 +39,7 @@ impl Txn {
         match &mut self.hold {
             Hold::Nothing => None,
             Hold::Read(read) => Some(read),
-            Hold::Write(write) => Some(write.as_mut()),
+            Hold::Write(write) => Some(write),
         }
     }
 
@@ -101,6 +105,6 @@ impl Txn {
                 "an upgraded transaction keeps its snapshot"
             );
         }
-        self.hold = Hold::Write(Box::new(write));
+        self.hold = Hold::Write(write);
     }
 }
