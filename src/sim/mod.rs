@@ -23,6 +23,7 @@ pub mod fault_draws;
 mod fiber;
 pub mod hash;
 mod nemesis;
+mod notes;
 pub mod outcome;
 pub mod scheduler;
 pub mod sim_io;

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use braid_core::{Canary, Completion, IO};
 use braid_oracle::history::{History, Nemesis, TxnHistory};
+use braid_oracle::violation::{show_op, show_result};
 use braid_oracle::{Claims, Durability, Op, OpError, OpOutput, OpResult, SeqOracle};
 use braid_workloads::{Workload, WorkloadMix};
 
@@ -21,13 +22,15 @@ use super::fault_draws::draw_write_fate;
 use super::fiber::Fiber;
 use super::hash::StableHasher;
 use super::nemesis::{self, lock_choices};
+use super::notes::{crash_fate, dropped_fate, io_event};
 use super::outcome::{Failure, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
-use super::sim_io::SimIO;
+use super::sim_io::{OpKind, SimIO};
 use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
 use crate::target::{BraidCore, OpenEnv, Step, Target, describe, run_blocking};
+use crate::timeline::{Answer, ConnId, CrashFate, IoFate, Timeline, What};
 
 /// Path of the simulated database file (its WAL is beside it).
 pub const DB_PATH: &str = "braid.db";
@@ -43,8 +46,8 @@ pub struct RunArtifacts {
     pub outcome: Outcome,
     /// Every draw the run made, with its spans: replaying it reproduces the run.
     pub tape: Tape,
-    /// One line per event (empty unless `SimOptions::record_timeline`).
-    pub timeline: Vec<String>,
+    /// Every event a person reads (empty unless `SimOptions::record_timeline`).
+    pub timeline: Timeline,
     /// The history of invocations, completions and nemesis events (with
     /// `SimOptions::record_history`).
     pub history: Option<History>,
@@ -58,7 +61,7 @@ pub struct RunArtifacts {
 pub struct SimOptions {
     /// Known-bad engine behaviour to switch on (acts only with the `canaries` feature).
     pub canary: Option<Canary>,
-    /// Keep a readable timeline (one line per event) for artifacts and `replay --trace`.
+    /// Keep the timeline (every event a person reads) for artifacts and `replay --trace`.
     pub record_timeline: bool,
     /// Keep the Jepsen-style history (the newest `HISTORY_EVENTS` events) for artifacts.
     pub record_history: bool,
@@ -118,7 +121,7 @@ pub struct Simulation<T: Target = BraidCore> {
     /// Set when corruption from an injected bit flip was detected: the run ends, passing.
     pub(crate) corruption_detected: bool,
     injector: Arc<SimYields>,
-    pub(crate) timeline: Vec<String>,
+    pub(crate) timeline: Timeline,
     pub(crate) history: Option<History>,
     /// List-append transactions for Elle's transaction form (with `record_history`).
     pub(crate) txn_history: Option<TxnHistory>,
@@ -208,7 +211,7 @@ impl<T: Target> Simulation<T> {
             bit_flips: 0,
             corruption_detected: false,
             injector,
-            timeline: Vec::new(),
+            timeline: Timeline::new(),
             history: None,
             txn_history: None,
             failure: None,
@@ -287,6 +290,23 @@ impl<T: Target> Simulation<T> {
             failure: self.failure.take(),
             stats: std::mem::take(&mut self.stats),
         };
+        if let Some(failure) = &outcome.failure
+            && self.options.record_timeline
+            && !self
+                .timeline
+                .events()
+                .last()
+                .is_some_and(|e| matches!(e.what, What::Failure { .. }))
+        {
+            // Failures found outside `fail` (a recovery check, a panic) get their line too.
+            self.timeline.push(
+                failure.step,
+                What::Failure {
+                    kind: failure.kind.clone(),
+                    message: failure.message.clone(),
+                },
+            );
+        }
         let timeline = std::mem::take(&mut self.timeline);
         // Drop the engine (it holds the injector, which holds the choices) before taking
         // the tape out.
@@ -304,8 +324,8 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// The readable timeline (empty unless `SimOptions::record_timeline`).
-    pub fn timeline(&self) -> &[String] {
+    /// The timeline (empty unless `SimOptions::record_timeline`).
+    pub fn timeline(&self) -> &Timeline {
         &self.timeline
     }
 
@@ -400,26 +420,16 @@ impl<T: Target> Simulation<T> {
                     fiber.backing_off = false;
                 }
                 let op = self.io.pending_op(id).expect("chosen among pending");
-                if self.options.record_timeline {
-                    self.timeline.push(format!(
-                        "step {} io complete #{} {} {} @{}+{} {:?}",
-                        self.step,
-                        op.id,
-                        op.kind.name(),
-                        op.file,
-                        op.offset,
-                        op.len,
-                        op.group_labels
-                    ));
-                }
-                if self.draining {
+                let fate = if self.draining {
                     self.io
                         .complete(id, super::sim_io::IoOutcome::Ok)
                         .expect("pending");
+                    IoFate::Done
                 } else {
                     let mut choices = lock_choices(&self.choices);
-                    nemesis::complete_io(&self.io, &op, &self.settings.faults, &mut choices);
-                }
+                    nemesis::complete_io(&self.io, &op, &self.settings.faults, &mut choices)
+                };
+                self.note(|| What::Io(io_event(op, fate)));
                 self.note_wal_syncs();
             }
         }
@@ -486,9 +496,11 @@ impl<T: Target> Simulation<T> {
         if self.io.flip_bit(DB_PATH, offset, bit).is_ok() {
             self.bit_flips += 1;
             self.stats.fault("bit-flip");
-            self.note(format_args!(
-                "nemesis bit flip {DB_PATH}@{offset} bit {bit}"
-            ));
+            self.note(|| What::BitFlip {
+                file: DB_PATH.to_string(),
+                offset,
+                bit,
+            });
         }
         true
     }
@@ -551,7 +563,8 @@ impl<T: Target> Simulation<T> {
             Step::Wait(completion) => *waiting = Some(completion),
             Step::Done(db) => {
                 let initial = *initial;
-                self.note(format_args!("recovered at commit {}", T::commit_seq(&db)));
+                let commit = T::commit_seq(&db);
+                self.note(|| What::Recovered { commit });
                 if let Err(failure) = self.verify_recovery(&db, initial) {
                     self.failure = Some(failure);
                     return;
@@ -600,7 +613,10 @@ impl<T: Target> Simulation<T> {
         });
         let rows = match run_blocking::<T>(&self.io, &conn, &scan) {
             Ok(OpOutput::Rows(rows)) => rows,
-            Ok(other) => return Err(self.failure_now("recovery", &format!("scan gave {other:?}"))),
+            Ok(other) => {
+                let message = format!("scan gave {}", show_result(&Ok(other)));
+                return Err(self.failure_now("recovery", &message));
+            }
             Err(OpError::Corrupt(_)) if self.bit_flips > 0 => {
                 self.corruption_detected = true;
                 return Ok(());
@@ -613,7 +629,10 @@ impl<T: Target> Simulation<T> {
         let check = T::to_engine(Op::IntegrityCheck);
         let integrity = match run_blocking::<T>(&self.io, &conn, &check) {
             Ok(OpOutput::Integrity(problems)) => problems,
-            Ok(other) => return Err(self.failure_now("recovery", &format!("check gave {other:?}"))),
+            Ok(other) => {
+                let message = format!("check gave {}", show_result(&Ok(other)));
+                return Err(self.failure_now("recovery", &message));
+            }
             Err(err) => vec![format!("integrity check failed: {}", describe(&err))],
         };
         if !integrity.is_empty() && self.bit_flips > 0 {
@@ -669,16 +688,27 @@ impl<T: Target> Simulation<T> {
         if why != "crash" {
             self.stats.fault(why); // SimIO counts every crash itself
         }
-        self.note(format_args!(
-            "nemesis {why}: every connection dropped, volatile data discarded"
-        ));
+        self.note(|| What::Crash {
+            why: why.to_string(),
+        });
+        // Pending reads and syncs die with the crash (writes get a fate below).
+        let dropped: Vec<CrashFate> = if self.options.record_timeline {
+            self.io
+                .pending_ops()
+                .into_iter()
+                .filter(|op| matches!(op.kind, OpKind::Read | OpKind::Sync))
+                .map(|op| dropped_fate(&op))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.hasher.write_str(why);
         if let Some(history) = self.history.as_mut() {
             history.crash(self.step);
         }
         let fibers = std::mem::take(&mut self.fibers);
-        for fiber in fibers {
-            if let Err(failure) = self.abandon_fiber(fiber) {
+        for (index, fiber) in fibers.into_iter().enumerate() {
+            if let Err(failure) = self.abandon_fiber(index, fiber) {
                 self.failure = Some(failure);
                 return;
             }
@@ -689,16 +719,30 @@ impl<T: Target> Simulation<T> {
         let was_recovering = matches!(self.phase, Phase::Recovering { initial: false, .. });
         self.phase = Phase::Down;
         let odds = nemesis::crash_odds(&self.settings.faults);
+        let record = self.options.record_timeline;
+        let mut fates = Vec::new();
         let report = {
             let mut choices = lock_choices(&self.choices);
             choices.begin_span("crash");
-            let report = self
-                .io
-                .crash(&mut |write| draw_write_fate(&mut choices, write, &odds));
+            let report = self.io.crash(&mut |write| {
+                let fate = draw_write_fate(&mut choices, write, &odds);
+                if record {
+                    fates.push(crash_fate(write, &fate));
+                }
+                fate
+            });
             choices.end_span();
             report
         };
-        self.note(format_args!("crash fates: {report:?}"));
+        for fate in fates.into_iter().chain(dropped) {
+            self.note(|| What::CrashFate(fate));
+        }
+        self.note(|| What::CrashTotals {
+            survived: report.survived,
+            torn: report.torn,
+            lost: report.vanished,
+            dropped: report.dropped_pending,
+        });
         // A crash while recovering from the last one is part of the same outage for the
         // oracle: it still waits for the one recovery that follows.
         if !was_recovering {
@@ -775,21 +819,28 @@ impl<T: Target> Simulation<T> {
             Ok(OpOutput::Integrity(problems)) if problems.is_empty() => return,
             Ok(OpOutput::Integrity(problems)) => problems,
             other => {
-                self.fail("integrity", &format!("final integrity check: {other:?}"));
+                let message = format!("final integrity check: {}", show_result(&other));
+                self.fail("integrity", &message);
                 return;
             }
         };
         if self.bit_flips > 0 {
-            self.note(format_args!(
-                "corruption detected as expected after a bit flip: final integrity check \
-                 {problems:?}"
-            ));
+            self.note(|| {
+                What::Note(format!(
+                    "corruption detected as expected after a bit flip: final integrity \
+                     check: {}",
+                    problems.join("; ")
+                ))
+            });
             self.corruption_detected = true;
             return;
         }
         self.fail(
             "integrity",
-            &format!("final integrity check: expected no problem, got {problems:?}"),
+            &format!(
+                "final integrity check: expected no problem, got {}",
+                problems.join("; ")
+            ),
         );
     }
 
@@ -800,6 +851,11 @@ impl<T: Target> Simulation<T> {
         mut program: Box<dyn braid_workloads::TxnProgram>,
     ) -> Result<(), Failure> {
         let started_step = self.step;
+        let conn_id = ConnId {
+            slot: None,
+            process,
+        };
+        self.note(|| What::TxnBegin { conn: conn_id });
         let mut last: Option<OpResult> = None;
         let mut outcome = braid_oracle::TxnOutcome::Committed;
         loop {
@@ -813,8 +869,18 @@ impl<T: Target> Simulation<T> {
                 braid_workloads::Next::Done => break,
             };
             self.invoke(process, &op);
+            self.note(|| What::Invoke {
+                conn: conn_id,
+                op: show_op(&op),
+            });
             let engine_op = T::to_engine(op.clone());
             let result: OpResult = run_blocking::<T>(&self.io, conn, &engine_op);
+            self.note(|| What::Complete {
+                conn: conn_id,
+                op: op.name(),
+                result: show_result(&result),
+                answer: Answer::of(&result),
+            });
             let claims = T::claims(conn);
             self.judge(process, &op, &result, claims, false)?;
             if result.is_err() {
@@ -829,6 +895,10 @@ impl<T: Target> Simulation<T> {
         if self.corruption_detected {
             return Ok(());
         }
+        self.note(|| What::TxnEnd {
+            conn: conn_id,
+            outcome,
+        });
         let record = program.finish(outcome);
         self.record_txn_form(started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
@@ -940,20 +1010,22 @@ impl<T: Target> Simulation<T> {
     /// ends there, passing.
     pub(crate) fn corruption_explains(&mut self, v: &braid_oracle::Violation) -> bool {
         if self.bit_flips > 0 && v.kind == braid_oracle::ViolationKind::Integrity {
-            self.note(format_args!(
-                "corruption detected as expected after a bit flip: {v}"
-            ));
+            self.note(|| {
+                What::Note(format!(
+                    "corruption detected as expected after a bit flip: {v}"
+                ))
+            });
             self.corruption_detected = true;
             return true;
         }
         false
     }
 
-    /// Adds a timeline line. Takes `format_args!` so that nothing is formatted (keys and
-    /// values are long) unless the timeline is being recorded.
-    pub(crate) fn note(&mut self, line: std::fmt::Arguments<'_>) {
+    /// Adds a timeline event. Takes a closure so that nothing is formatted (keys and values
+    /// are long) unless the timeline is being recorded.
+    pub(crate) fn note(&mut self, what: impl FnOnce() -> What) {
         if self.options.record_timeline {
-            self.timeline.push(format!("step {} {line}", self.step));
+            self.timeline.push(self.step, what());
         }
     }
 
@@ -968,10 +1040,10 @@ impl<T: Target> Simulation<T> {
     /// Records `failure` unless the run already failed.
     pub(crate) fn fail_with(&mut self, failure: Failure) {
         if self.failure.is_none() {
-            self.note(format_args!(
-                "FAILURE {}: {}",
-                failure.kind, failure.message
-            ));
+            self.note(|| What::Failure {
+                kind: failure.kind.clone(),
+                message: failure.message.clone(),
+            });
             self.failure = Some(failure);
         }
     }
@@ -979,11 +1051,7 @@ impl<T: Target> Simulation<T> {
     pub(crate) fn fail(&mut self, kind: &str, message: &str) {
         if self.failure.is_none() {
             let failure = self.failure_now(kind, &format!("step {}: {message}", self.step));
-            self.note(format_args!(
-                "FAILURE {}: {}",
-                failure.kind, failure.message
-            ));
-            self.failure = Some(failure);
+            self.fail_with(failure);
         }
     }
 }

@@ -1,0 +1,692 @@
+//! `timeline.html`: the timeline drawn as one self-contained page (inline style and script,
+//! nothing fetched: no network, no fonts), from the same events as `timeline.txt`.
+//!
+//! Lanes, top to bottom: one per connection slot (transactions as bars from begin to end,
+//! coloured by outcome; ops as marks, with their invocation and result on hover or click),
+//! one for the connection of the workloads' final checks when it ran, one per file for I/O
+//! (each completion at its decision, coloured by its fault, with its group label and a line
+//! back to its submission; what a crash did to each write no sync had made durable), and
+//! one for the nemesis (crashes, recoveries, bit flips). Crashes and the recoveries after
+//! them cross every lane. The failure is a red line; the event it was detected at (an op's
+//! result, a transaction's end, a recovery) is ringed, and the oracle's message heads the
+//! page. The axis counts decisions.
+//!
+//! Long runs (aggregate plus a window): the page holds every event of the last
+//! `DETAIL_EVENTS` events, which end at the failure, and for the whole run the number of
+//! events per lane (and of errors other than busy, or faults other than latency, among them) in `OVERVIEW_BUCKETS` equal
+//! slices of decisions. The overview strip draws those counts for the whole run; in the
+//! main view, decisions before the window show the same counts as shading. Crashes and
+//! recoveries of the whole run are kept. A 200,000-decision run stays a few megabytes and
+//! draws at once; `timeline.txt` keeps every line.
+//!
+//! Deterministic: the page depends only on the events and the page's facts.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Answer, ConnId, Event, IoFate, Loss, Timeline, What};
+use braid_oracle::TxnOutcome;
+
+/// Events the page holds in full: the last ones of the run, ending at the failure.
+pub const DETAIL_EVENTS: usize = 40_000;
+
+/// Slices of the whole run that the overview counts events in.
+pub const OVERVIEW_BUCKETS: u64 = 1_000;
+
+const STYLE: &str = include_str!("viewer.css");
+const LEGEND: &str = "<div class=\"legend\">transactions: <span style=\"background:#cfe8cf\">\
+    </span>committed<span style=\"background:#e4e4e4\"></span>aborted<span \
+    style=\"background:#f6e0b5\"></span>in doubt<span style=\"background:#dde6f5\"></span>open \
+    &nbsp; ops: <span style=\"background:#2b2b2b\"></span>ok<span style=\"background:#d32f2f\">\
+    </span>error<span style=\"background:#c9a0a0\"></span>busy<span style=\"background:#e65100\">\
+    </span>cut by a crash &nbsp; I/O: <span \
+    style=\"background:#90a4ae\"></span>ok<span style=\"background:#d32f2f\"></span>error<span \
+    style=\"background:#f57c00\"></span>short<span style=\"background:#f9a825\"></span>latency\
+    <span style=\"background:#c2185b\"></span>group-fail<span style=\"background:#7b1fa2\">\
+    </span>group-cancel<span style=\"background:#b71c1c\"></span>lost or torn at a crash</div>\n";
+const SCRIPT: &str = include_str!("viewer.js");
+
+/// What the page says about the run besides its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageFacts {
+    /// The page's title and heading.
+    pub title: String,
+    /// Label and value pairs shown under the heading (seed, strategy, reproduction, ...).
+    pub facts: Vec<(String, String)>,
+    /// Connection slots of the run: each gets a lane even if it did nothing.
+    pub connections: u32,
+    /// The failure, if the run failed: kind, decision and message.
+    pub failure: Option<(String, u64, String)>,
+}
+
+/// Renders the page.
+pub fn render(timeline: &Timeline, facts: &PageFacts) -> String {
+    let data = Data::build(timeline, facts);
+    let json = serde_json::to_string(&data).expect("the page data serializes");
+    // Inside <script> only "</" could end the element early; `<` occurs in JSON only
+    // inside strings, where the escape reads back as the same character.
+    let json = json.replace('<', "\\u003c");
+    let mut page = String::with_capacity(json.len() + STYLE.len() + SCRIPT.len() + 8_192);
+    page.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    page.push_str(&format!("<title>{}</title>\n", escape(&facts.title)));
+    page.push_str("<style>\n");
+    page.push_str(STYLE);
+    page.push_str("</style>\n</head>\n<body>\n");
+    page.push_str(&header(facts, &data));
+    page.push_str(&lanes_html(&data));
+    page.push_str(
+        "<div id=\"details\"><p class=\"hint\">Hover over a mark for what happened; click \
+         it to pin it here with the timeline lines around it. Wheel or +/- zooms, drag or \
+         arrow keys pan, the strip above moves the view; #view=FROM-TO in the address opens those decisions.</p></div>\n",
+    );
+    page.push_str("<script id=\"braid-data\" type=\"application/json\">");
+    page.push_str(&json);
+    page.push_str("</script>\n<script>\n");
+    page.push_str(SCRIPT);
+    page.push_str("</script>\n</body>\n</html>\n");
+    page
+}
+
+/// Escapes text for an HTML text node or a quoted attribute value.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The heading, the facts and the failure box (the failing event in words).
+fn header(facts: &PageFacts, data: &Data) -> String {
+    let mut html = format!(
+        "<header>\n<h1>{}</h1>\n<dl class=\"facts\">",
+        escape(&facts.title)
+    );
+    for (label, value) in &facts.facts {
+        html.push_str(&format!(
+            "<dt>{}</dt><dd>{}</dd>",
+            escape(label),
+            escape(value)
+        ));
+    }
+    html.push_str("</dl>\n");
+    if let Some(failure) = &data.failure {
+        html.push_str(&format!(
+            "<div id=\"failure\"><p><b>FAILURE {}</b> at decision {}</p>\
+             <p class=\"message\">{}</p>",
+            escape(&failure.kind),
+            failure.step,
+            escape(&failure.message)
+        ));
+        if !failure.lines.is_empty() {
+            html.push_str("<p>Detected at:</p><pre class=\"failing\">");
+            for line in &failure.lines {
+                html.push_str(&escape(line));
+                html.push('\n');
+            }
+            html.push_str("</pre>");
+        }
+        html.push_str("<button id=\"goto-failure\">show the failure</button></div>\n");
+    }
+    if data.skipped_events > 0 {
+        html.push_str(&format!(
+            "<p class=\"note\">A long run: the page holds the last {} of {} events in full \
+             (decisions {} to {}); earlier decisions are shown as counts per {} decisions. \
+             timeline.txt has every line.</p>\n",
+            data.lines.len(),
+            data.lines.len() + data.skipped_events,
+            data.first_step,
+            data.last_step,
+            data.overview.bucket
+        ));
+    }
+    html.push_str("</header>\n");
+    html
+}
+
+/// The lane labels, one element per lane (the script draws the lanes beside them).
+fn lanes_html(data: &Data) -> String {
+    let mut html = String::from(
+        "<div id=\"controls\"><button id=\"zoom-in\">+</button><button id=\"zoom-out\">\
+         &minus;</button><button id=\"fit\">whole run</button><button id=\"fit-window\">\
+         detailed part</button><span id=\"range\"></span></div>\n<div id=\"overview-box\">\
+         <canvas id=\"overview\"></canvas></div>\n<div id=\"view\"><div id=\"labels\">\
+         <div class=\"axis-label\">decision</div>",
+    );
+    for (index, lane) in data.lanes.iter().enumerate() {
+        html.push_str(&format!(
+            "<div class=\"lane-label lane-{}\" data-lane=\"{index}\" style=\"height:{}px\" \
+             title=\"{}\">{}</div>",
+            lane.kind,
+            lane.height,
+            escape(&lane.title),
+            escape(&lane.name)
+        ));
+    }
+    html.push_str("</div><div id=\"plot\"><canvas id=\"main\"></canvas></div></div>\n");
+    html.push_str(LEGEND);
+    html.push_str("<div id=\"tooltip\"></div>\n");
+    html
+}
+
+/// Which lane an event is drawn in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum LaneKey {
+    Conn(u32),
+    Checks,
+    File(String),
+    Nemesis,
+}
+
+#[derive(Serialize)]
+struct Lane {
+    name: String,
+    /// Hover text of the label.
+    title: String,
+    /// "conn", "checks", "io" or "nemesis".
+    kind: &'static str,
+    height: u32,
+}
+
+/// Fault and fate codes of an `io` item (the script's `IO_CODES`).
+mod code {
+    pub const DONE: i64 = 0;
+    pub const ERROR: i64 = 1;
+    pub const SHORT: i64 = 2;
+    pub const HELD: i64 = 3;
+    pub const GROUP_FAIL: i64 = 4;
+    pub const GROUP_CANCEL: i64 = 5;
+    pub const LOST: i64 = 6;
+    pub const TORN: i64 = 7;
+    pub const DROPPED: i64 = 8;
+    pub const SURVIVED: i64 = 9;
+
+    /// Nemesis items.
+    pub const CRASH: i64 = 0;
+    pub const RECOVERED: i64 = 1;
+    pub const BIT_FLIP: i64 = 2;
+    pub const NOTE: i64 = 3;
+    pub const FAILURE: i64 = 4;
+    pub const CRASH_TOTALS: i64 = 5;
+
+    /// Transaction outcomes; `OPEN` has not ended when the timeline ends.
+    pub const COMMITTED: i64 = 0;
+    pub const ABORTED: i64 = 1;
+    pub const IN_DOUBT: i64 = 2;
+    pub const OPEN: i64 = 3;
+}
+
+/// Status of an `ops` item (the script's `OP_STATUS`).
+mod op_status {
+    use crate::timeline::Answer;
+
+    pub const OK: i64 = 0;
+    pub const FAILED: i64 = 1;
+    /// Never answered: a crash cut it off at its result step.
+    pub const CUT: i64 = 2;
+    /// Not answered when the timeline ends.
+    pub const OPEN: i64 = 3;
+    /// Busy or BusySnapshot.
+    pub const BUSY: i64 = 4;
+
+    pub fn of(answer: Answer) -> i64 {
+        match answer {
+            Answer::Ok => OK,
+            Answer::Busy => BUSY,
+            Answer::Error => FAILED,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Overview {
+    /// Decisions per slice.
+    bucket: u64,
+    /// Per lane, events per slice.
+    count: Vec<Vec<u32>>,
+    /// Per lane, ops answered with an error other than busy, or faults other than latency,
+    /// per slice.
+    bad: Vec<Vec<u32>>,
+}
+
+#[derive(Serialize)]
+struct FailureData {
+    kind: String,
+    step: u64,
+    message: String,
+    /// The event (index into `lines`) the failure was detected at, or -1.
+    ev: i64,
+    /// Its line, and the op's invocation before it when it is an op's result.
+    lines: Vec<String>,
+}
+
+/// The page's data, as the script reads it. Items are arrays of integers; `ev` fields index
+/// `lines` (-1: before the window), steps are decisions (-1: not reached).
+#[derive(Serialize)]
+struct Data {
+    lanes: Vec<Lane>,
+    /// First and last decision of the detailed window.
+    first_step: u64,
+    last_step: u64,
+    /// Events before the window (counted only in the overview).
+    skipped_events: usize,
+    /// Decision of each line, as differences from the line before (the first from 0).
+    step_deltas: Vec<u64>,
+    /// Each event of the window as its `timeline.txt` line after `step N `.
+    lines: Vec<String>,
+    /// [lane, begin step, end step, process, outcome, begin ev, end ev]
+    txns: Vec<[i64; 7]>,
+    /// [lane, invoke step, result step (-1: open at the end), process, status (`op_status`),
+    /// invoke ev, result ev]
+    ops: Vec<[i64; 7]>,
+    /// [lane, submitted step, step, until step, code, ev, group (index into `groups`)]
+    io: Vec<[i64; 7]>,
+    /// [code, step, end step, ev]
+    nemesis: Vec<[i64; 4]>,
+    groups: Vec<&'static str>,
+    /// Every crash of the run: [crash step, recovered step].
+    crashes: Vec<[i64; 2]>,
+    overview: Overview,
+    failure: Option<FailureData>,
+}
+
+/// The lanes of a run: every connection slot, the final checks if they ran, each file, the
+/// nemesis.
+fn lane_keys(events: &[Event], connections: u32) -> Vec<LaneKey> {
+    let mut keys: Vec<LaneKey> = (0..connections).map(LaneKey::Conn).collect();
+    let mut extra = std::collections::BTreeSet::new();
+    for event in events {
+        match &event.what {
+            What::Io(io) => {
+                extra.insert(LaneKey::File(io.file.clone()));
+            }
+            What::CrashFate(fate) => {
+                extra.insert(LaneKey::File(fate.file.clone()));
+            }
+            _ => {
+                if let Some(conn) = event.conn() {
+                    match conn.slot {
+                        Some(slot) if slot >= connections => {
+                            extra.insert(LaneKey::Conn(slot));
+                        }
+                        Some(_) => {}
+                        None => {
+                            extra.insert(LaneKey::Checks);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    keys.extend(extra);
+    keys.push(LaneKey::Nemesis);
+    keys
+}
+
+fn lane_of(conn: ConnId) -> LaneKey {
+    conn.slot.map_or(LaneKey::Checks, LaneKey::Conn)
+}
+
+/// Where the detailed window starts: `DETAIL_EVENTS` from the end, moved forward to the
+/// first event of a decision so no decision is split.
+fn window_start(events: &[Event]) -> usize {
+    let mut start = events.len().saturating_sub(DETAIL_EVENTS);
+    while start > 0 && start < events.len() && events[start].step == events[start - 1].step {
+        start += 1;
+    }
+    start
+}
+
+/// The event the failure was detected at: the last op result, transaction end, recovery or
+/// I/O at the failure's decision before its `Failure` event.
+fn failing_event(events: &[Event]) -> Option<usize> {
+    let at = events
+        .iter()
+        .rposition(|e| matches!(e.what, What::Failure { .. }))?;
+    let step = events[at].step;
+    events[..at]
+        .iter()
+        .rposition(|e| {
+            e.step != step
+                || matches!(
+                    e.what,
+                    What::Complete { .. }
+                        | What::Op { .. }
+                        | What::TxnEnd { .. }
+                        | What::Recovered { .. }
+                        | What::Io(_)
+                )
+        })
+        .filter(|&i| events[i].step == step)
+}
+
+/// Open transactions and ops while walking the events. A connection runs one transaction
+/// and one op at a time, so both are kept per lane (a connection's process id may change
+/// inside a transaction, after an op whose outcome is unknown).
+#[derive(Default)]
+struct Walk {
+    /// Per lane: process, begin step, begin ev.
+    txns: BTreeMap<usize, (u64, u64, i64)>,
+    /// Per lane: process, invoke step, invoke ev.
+    ops: BTreeMap<usize, (u64, u64, i64)>,
+    /// The crash waiting for its recovery: index into `crashes`.
+    open_crash: Option<usize>,
+    /// Same, index into the window's `nemesis` items.
+    open_crash_item: Option<usize>,
+}
+
+impl Data {
+    fn build(timeline: &Timeline, facts: &PageFacts) -> Data {
+        let events = timeline.events();
+        let keys = lane_keys(events, facts.connections);
+        let lane_index: BTreeMap<&LaneKey, usize> =
+            keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+        let lane = |key: &LaneKey| lane_index[key];
+        let start = window_start(events);
+        let last_step = events.last().map_or(0, |e| e.step);
+        let first_step = events.get(start).map_or(0, |e| e.step);
+        let bucket = (last_step + 1).div_ceil(OVERVIEW_BUCKETS).max(1);
+        let buckets = usize::try_from(last_step / bucket + 1).expect("buckets fit");
+        let mut data = Data {
+            lanes: keys.iter().map(lane_facts).collect(),
+            first_step,
+            last_step,
+            skipped_events: start,
+            step_deltas: Vec::with_capacity(events.len() - start),
+            lines: Vec::with_capacity(events.len() - start),
+            txns: Vec::new(),
+            ops: Vec::new(),
+            io: Vec::new(),
+            nemesis: Vec::new(),
+            groups: Vec::new(),
+            crashes: Vec::new(),
+            overview: Overview {
+                bucket,
+                count: vec![vec![0; buckets]; keys.len()],
+                bad: vec![vec![0; buckets]; keys.len()],
+            },
+            failure: None,
+        };
+        let mut walk = Walk::default();
+        let mut previous_step = 0;
+        for (index, event) in events.iter().enumerate() {
+            let ev = if index >= start {
+                data.step_deltas.push(event.step - previous_step);
+                previous_step = event.step;
+                data.lines.push(event.what.to_string());
+                i64::try_from(index - start).expect("fits")
+            } else {
+                -1
+            };
+            data.add(event, ev, &mut walk, &lane);
+        }
+        data.close_open(&walk);
+        if let Some((kind, step, message)) = &facts.failure {
+            let ev = failing_event(events)
+                .filter(|&i| i >= start)
+                .map_or(-1, |i| i64::try_from(i - start).expect("fits"));
+            let mut lines = Vec::new();
+            if ev >= 0 {
+                let event = &events[start + ev as usize];
+                if let What::Complete { conn, .. } = &event.what
+                    && let Some(invoke) = data.ops.iter().find(|op| op[6] == ev && op[5] >= 0)
+                {
+                    let invoked = &events[start + invoke[5] as usize];
+                    debug_assert_eq!(invoked.conn(), Some(*conn));
+                    lines.push(invoked.to_string());
+                }
+                lines.push(event.to_string());
+            }
+            data.failure = Some(FailureData {
+                kind: kind.clone(),
+                step: *step,
+                message: message.clone(),
+                ev,
+                lines,
+            });
+        }
+        data
+    }
+
+    /// Counts `event` in the overview and, inside the window (`ev` >= 0), adds its items.
+    fn add(&mut self, event: &Event, ev: i64, walk: &mut Walk, lane: &dyn Fn(&LaneKey) -> usize) {
+        let step = event.step;
+        let slice = usize::try_from(step / self.overview.bucket).expect("fits");
+        let count = |this: &mut Data, lane: usize, bad: bool| {
+            this.overview.count[lane][slice] += 1;
+            if bad {
+                this.overview.bad[lane][slice] += 1;
+            }
+        };
+        let nemesis = self.lanes.len() - 1;
+        let step_i = step as i64;
+        match &event.what {
+            What::TxnBegin { conn } => {
+                walk.txns
+                    .insert(lane(&lane_of(*conn)), (conn.process, step, ev));
+            }
+            What::TxnEnd { conn, outcome } => {
+                let at = lane(&lane_of(*conn));
+                let (process, begin, begin_ev) =
+                    walk.txns.remove(&at).unwrap_or((conn.process, step, -1));
+                if ev >= 0 || begin_ev >= 0 {
+                    let outcome = match outcome {
+                        TxnOutcome::Committed => code::COMMITTED,
+                        TxnOutcome::Aborted => code::ABORTED,
+                        TxnOutcome::InDoubt => code::IN_DOUBT,
+                    };
+                    let (lane, process) = (at as i64, process as i64);
+                    self.txns
+                        .push([lane, begin as i64, step_i, process, outcome, begin_ev, ev]);
+                }
+                // An op its transaction's end cut off (a crash) was never answered.
+                if let Some(op) = walk.ops.remove(&at) {
+                    self.cut_op(at, op, step_i, ev);
+                }
+            }
+            What::Invoke { conn, .. } => {
+                walk.ops
+                    .insert(lane(&lane_of(*conn)), (conn.process, step, ev));
+            }
+            What::Complete { conn, answer, .. } => {
+                let at = lane(&lane_of(*conn));
+                count(self, at, *answer == Answer::Error);
+                let (process, invoked, invoke_ev) =
+                    walk.ops.remove(&at).unwrap_or((conn.process, step, -1));
+                if ev >= 0 {
+                    let (lane, process) = (at as i64, process as i64);
+                    let status = op_status::of(*answer);
+                    self.ops
+                        .push([lane, invoked as i64, step_i, process, status, invoke_ev, ev]);
+                }
+            }
+            What::Op { conn, answer, .. } => {
+                let at = lane(&lane_of(*conn));
+                count(self, at, *answer == Answer::Error);
+                if ev >= 0 {
+                    let (lane, process) = (at as i64, conn.process as i64);
+                    let status = op_status::of(*answer);
+                    self.ops
+                        .push([lane, step_i, step_i, process, status, ev, ev]);
+                }
+            }
+            What::Io(io) => {
+                let at = lane(&LaneKey::File(io.file.clone()));
+                let bad = !matches!(io.fate, IoFate::Done | IoFate::Held { .. });
+                count(self, at, bad);
+                if ev >= 0 {
+                    let (code, until) = match &io.fate {
+                        IoFate::Done => (code::DONE, step),
+                        IoFate::Error(_) => (code::ERROR, step),
+                        IoFate::Short { .. } => (code::SHORT, step),
+                        IoFate::Held { until } => (code::HELD, *until),
+                        IoFate::GroupFail { .. } => (code::GROUP_FAIL, step),
+                        IoFate::GroupCancel { .. } => (code::GROUP_CANCEL, step),
+                    };
+                    let group = io.groups.first().map_or(-1, |label| self.group(label));
+                    let submitted = io.submitted_at as i64;
+                    self.io
+                        .push([at as i64, submitted, step_i, until as i64, code, ev, group]);
+                }
+            }
+            What::CrashFate(fate) => {
+                let at = lane(&LaneKey::File(fate.file.clone()));
+                let code = match fate.loss {
+                    Loss::Survived => code::SURVIVED,
+                    Loss::Lost => code::LOST,
+                    Loss::Torn { .. } => code::TORN,
+                    Loss::Dropped => code::DROPPED,
+                };
+                count(
+                    self,
+                    at,
+                    matches!(fate.loss, Loss::Lost | Loss::Torn { .. }),
+                );
+                if ev >= 0 {
+                    self.io
+                        .push([at as i64, step_i, step_i, step_i, code, ev, -1]);
+                }
+            }
+            What::Crash { .. } => {
+                count(self, nemesis, true);
+                walk.open_crash = Some(self.crashes.len());
+                self.crashes.push([step_i, -1]);
+                // Every op in flight dies with the crash.
+                for (at, op) in std::mem::take(&mut walk.ops) {
+                    self.cut_op(at, op, step_i, ev);
+                }
+                walk.open_crash_item = None;
+                if ev >= 0 {
+                    walk.open_crash_item = Some(self.nemesis.len());
+                    self.nemesis.push([code::CRASH, step_i, -1, ev]);
+                }
+            }
+            What::Recovered { .. } => {
+                count(self, nemesis, false);
+                if let Some(crash) = walk.open_crash.take() {
+                    self.crashes[crash][1] = step_i;
+                }
+                if let Some(item) = walk.open_crash_item.take() {
+                    self.nemesis[item][2] = step_i;
+                }
+                if ev >= 0 {
+                    self.nemesis.push([code::RECOVERED, step_i, step_i, ev]);
+                }
+            }
+            What::CrashTotals { .. }
+            | What::BitFlip { .. }
+            | What::Note(_)
+            | What::Failure { .. } => {
+                let (code, bad) = match &event.what {
+                    What::CrashTotals { .. } => (code::CRASH_TOTALS, false),
+                    What::BitFlip { .. } => (code::BIT_FLIP, true),
+                    What::Failure { .. } => (code::FAILURE, true),
+                    _ => (code::NOTE, false),
+                };
+                if !matches!(event.what, What::CrashTotals { .. }) {
+                    count(self, nemesis, bad);
+                }
+                if ev >= 0 {
+                    self.nemesis.push([code, step_i, step_i, ev]);
+                }
+            }
+        }
+    }
+
+    /// Transactions and ops still open when the timeline ends.
+    fn close_open(&mut self, walk: &Walk) {
+        for (&lane, &(process, begin, begin_ev)) in &walk.txns {
+            let (lane, process) = (lane as i64, process as i64);
+            self.txns
+                .push([lane, begin as i64, -1, process, code::OPEN, begin_ev, -1]);
+        }
+        for (&lane, &(process, invoked, invoke_ev)) in &walk.ops {
+            let (lane, process) = (lane as i64, process as i64);
+            self.ops.push([
+                lane,
+                invoked as i64,
+                -1,
+                process,
+                op_status::OPEN,
+                invoke_ev,
+                -1,
+            ]);
+        }
+    }
+
+    /// An op that was never answered: its connection's transaction ended (a crash) at
+    /// `step`, event `ev`. Kept when either end is inside the window.
+    fn cut_op(
+        &mut self,
+        lane: usize,
+        (process, invoked, invoke_ev): (u64, u64, i64),
+        step: i64,
+        ev: i64,
+    ) {
+        if ev >= 0 || invoke_ev >= 0 {
+            let (lane, process) = (lane as i64, process as i64);
+            self.ops.push([
+                lane,
+                invoked as i64,
+                step,
+                process,
+                op_status::CUT,
+                invoke_ev,
+                -1,
+            ]);
+        }
+    }
+
+    /// The index of a group label in `groups`.
+    fn group(&mut self, label: &'static str) -> i64 {
+        let index = self
+            .groups
+            .iter()
+            .position(|&g| g == label)
+            .unwrap_or_else(|| {
+                self.groups.push(label);
+                self.groups.len() - 1
+            });
+        index as i64
+    }
+}
+
+fn lane_facts(key: &LaneKey) -> Lane {
+    match key {
+        LaneKey::Conn(slot) => Lane {
+            name: format!("connection {}", slot + 1),
+            title: format!(
+                "connection slot {} (its process ids, conn N in timeline.txt, change after \
+                 every crash)",
+                slot + 1
+            ),
+            kind: "conn",
+            height: 30,
+        },
+        LaneKey::Checks => Lane {
+            name: "final checks".to_string(),
+            title: "the connection that runs the workloads' final checks".to_string(),
+            kind: "checks",
+            height: 30,
+        },
+        LaneKey::File(file) => Lane {
+            name: format!("I/O {file}"),
+            title: format!("every I/O on {file}, at the decision it completed"),
+            kind: "io",
+            height: 26,
+        },
+        LaneKey::Nemesis => Lane {
+            name: "nemesis".to_string(),
+            title: "crashes, recoveries, bit flips and the failure".to_string(),
+            kind: "nemesis",
+            height: 26,
+        },
+    }
+}
