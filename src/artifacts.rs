@@ -338,7 +338,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.join(TIMELINE_FILE)).expect("timeline.txt");
         assert_eq!(text, "step 0 a\n");
         let html = std::fs::read_to_string(dir.join(TIMELINE_HTML_FILE)).expect("timeline.html");
-        assert!(html.contains("nothing moved"), "the failure's message is on the page");
+        assert!(
+            html.contains("nothing moved"),
+            "the failure's message is on the page"
+        );
         assert_eq!(back.record, record);
         assert_eq!(back.tape, tape);
         assert_eq!(back.record.config(&dir).expect("valid config"), config);

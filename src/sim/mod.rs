@@ -21,6 +21,7 @@
 pub mod choices;
 pub mod fault_draws;
 mod fiber;
+mod finish;
 pub mod hash;
 mod nemesis;
 mod notes;

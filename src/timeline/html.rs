@@ -88,19 +88,16 @@ pub fn render(timeline: &Timeline, facts: &PageFacts) -> String {
     page
 }
 
-/// Escapes text for an HTML text node or a quoted attribute value.
+/// Escapes text for an HTML text node: `&`, `<` and `>`.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Escapes text for a double-quoted HTML attribute value.
+fn escape_attribute(text: &str) -> String {
+    escape(text).replace('"', "&quot;")
 }
 
 /// The heading, the facts and the failure box (the failing event in words).
@@ -166,7 +163,7 @@ fn lanes_html(data: &Data) -> String {
              title=\"{}\">{}</div>",
             lane.kind,
             lane.height,
-            escape(&lane.title),
+            escape_attribute(&lane.title),
             escape(&lane.name)
         ));
     }
@@ -688,5 +685,204 @@ fn lane_facts(key: &LaneKey) -> Lane {
             kind: "nemesis",
             height: 26,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::IoEvent;
+
+    fn conn(slot: u32, process: u64) -> ConnId {
+        ConnId {
+            slot: Some(slot),
+            process,
+        }
+    }
+
+    /// A transaction on slot 0 whose get is answered wrongly, with one write before it.
+    fn failing_timeline() -> Timeline {
+        let mut t = Timeline::new();
+        t.push(1, What::TxnBegin { conn: conn(0, 1) });
+        t.push(
+            2,
+            What::Invoke {
+                conn: conn(0, 1),
+                op: "get \"k\"".into(),
+            },
+        );
+        t.push(
+            3,
+            What::Io(IoEvent {
+                id: 0,
+                kind: "write",
+                file: "braid.db-wal".into(),
+                offset: 0,
+                len: 544,
+                groups: vec!["commit-frames"],
+                submitted_at: 2,
+                fate: IoFate::Short { moved: 100 },
+            }),
+        );
+        t.push(
+            4,
+            What::Complete {
+                conn: conn(0, 1),
+                op: "get",
+                result: "\"v</script>\"".into(),
+                answer: Answer::Ok,
+            },
+        );
+        t.push(
+            4,
+            What::Failure {
+                kind: "wrong-value".into(),
+                message: "expected \"a\" <b>".into(),
+            },
+        );
+        t
+    }
+
+    fn facts(connections: u32) -> PageFacts {
+        PageFacts {
+            title: "braid: wrong-value".into(),
+            facts: vec![("seed".into(), "7".into())],
+            connections,
+            failure: Some(("wrong-value".into(), 4, "expected \"a\" <b>".into())),
+        }
+    }
+
+    #[test]
+    fn the_page_is_deterministic_and_self_contained() {
+        let page = render(&failing_timeline(), &facts(3));
+        assert_eq!(page, render(&failing_timeline(), &facts(3)));
+        for outside in [
+            "http:",
+            "https:",
+            "<link",
+            " src=",
+            "@import",
+            "url(",
+            "@font-face",
+        ] {
+            assert!(
+                !page.contains(outside),
+                "the page refers outside itself: {outside}"
+            );
+        }
+        // Text from the run can never end the data's script element early.
+        assert_eq!(page.matches("</script>").count(), 2);
+        assert!(
+            page.contains("expected \"a\" &lt;b&gt;"),
+            "the message, escaped"
+        );
+    }
+
+    #[test]
+    fn every_connection_gets_a_lane_and_each_file_one() {
+        let data = Data::build(&failing_timeline(), &facts(3));
+        let names: Vec<&str> = data.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "connection 1",
+                "connection 2",
+                "connection 3",
+                "I/O braid.db-wal",
+                "nemesis"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_failing_op_is_the_result_the_failure_followed() {
+        let data = Data::build(&failing_timeline(), &facts(1));
+        let failure = data.failure.expect("a failure");
+        assert_eq!(failure.ev, 3, "the get's result");
+        assert_eq!(
+            failure.lines,
+            [
+                "step 2 conn 1 invoke get \"k\"",
+                "step 4 conn 1 get -> \"v</script>\""
+            ]
+        );
+        assert_eq!(data.ops, [[0, 2, 4, 1, op_status::OK, 1, 3]]);
+        assert_eq!(data.txns, [[0, 1, -1, 1, code::OPEN, 0, -1]]);
+        assert_eq!(data.io, [[1, 2, 3, 3, code::SHORT, 2, 0]]);
+        assert_eq!(data.groups, ["commit-frames"]);
+    }
+
+    #[test]
+    fn lines_and_steps_are_the_text_timeline() {
+        let timeline = failing_timeline();
+        let data = Data::build(&timeline, &facts(1));
+        let mut step = 0;
+        let rebuilt: Vec<String> = data
+            .step_deltas
+            .iter()
+            .zip(&data.lines)
+            .map(|(delta, line)| {
+                step += delta;
+                format!("step {step} {line}")
+            })
+            .collect();
+        assert_eq!(rebuilt, timeline.lines().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_long_run_keeps_the_last_events_in_full_and_counts_the_rest() {
+        let mut t = Timeline::new();
+        let mut step = 0;
+        t.push(
+            0,
+            What::Crash {
+                why: "crash".into(),
+            },
+        );
+        t.push(3, What::Recovered { commit: 0 });
+        let ops = DETAIL_EVENTS; // twice as many events as the page keeps in full
+        for i in 0..ops {
+            step = 10 + i as u64;
+            let c = conn((i % 2) as u32, 1 + (i % 2) as u64);
+            t.push(
+                step,
+                What::Invoke {
+                    conn: c,
+                    op: "commit".into(),
+                },
+            );
+            let answer = if i % 5 == 0 { Answer::Busy } else { Answer::Ok };
+            t.push(
+                step,
+                What::Complete {
+                    conn: c,
+                    op: "commit",
+                    result: "done".into(),
+                    answer,
+                },
+            );
+        }
+        let data = Data::build(&t, &facts(2));
+        assert!(data.lines.len() <= DETAIL_EVENTS);
+        assert!(data.lines.len() >= DETAIL_EVENTS - 2);
+        assert_eq!(data.skipped_events + data.lines.len(), t.len());
+        assert_eq!(data.last_step, step);
+        assert_eq!(data.crashes, [[0, 3]], "crashes before the window are kept");
+        let counted: u32 = data.overview.count.iter().flatten().sum();
+        assert_eq!(
+            counted as usize,
+            ops + 2,
+            "every result and the crash and recovery"
+        );
+        assert!(data.overview.count[0].len() as u64 <= OVERVIEW_BUCKETS);
+        assert_eq!(
+            data.overview.bad.iter().flatten().sum::<u32>(),
+            1,
+            "the crash"
+        );
+        // Every op in the window was invoked in it or just before it.
+        assert!(data.ops.iter().all(|op| op[6] >= 0));
+        let page = render(&t, &facts(2));
+        assert!(page.contains("A long run"), "the page says it is windowed");
     }
 }
