@@ -250,7 +250,7 @@
         ctx.fillStyle = "#6a1b9a"; ctx.beginPath(); ctx.moveTo(x, mid - 7); ctx.lineTo(x + 6, mid); ctx.lineTo(x, mid + 7); ctx.lineTo(x - 6, mid); ctx.fill();
       } else if (code === 4) {
         ctx.fillStyle = "#d32f2f"; ctx.fillRect(x - 6, mid - 6, 12, 12);
-        const text = "FAILURE " + D.failure.kind, tw = ctx.measureText(text).width;
+        const text = D.failure ? "FAILURE " + D.failure.kind : "FAILURE", tw = ctx.measureText(text).width;
         ctx.fillText(text, x + 9 + tw < width ? x + 9 : x - 9 - tw, mid);
         labelEnd[l] = x + 9 + tw;
       } else {
@@ -368,7 +368,7 @@
       const [code, s, e, ev] = D.nemesis[index];
       const out = [NEMESIS[code] + (code === 0 && e >= 0 ? ", recovered at decision " + e : "")];
       for (let i = ev; i < D.lines.length && steps[i] === s && out.length < 16; i++) out.push(line(i));
-      if (code === 4) out.push("", D.failure.message);
+      if (code === 4 && D.failure) out.push("", D.failure.message);
       return [out, ev];
     }
     const [l, b] = index;
