@@ -187,6 +187,7 @@ pub fn run_diff<A: Target, B: Target>(
         let what = What::Failure {
             kind: failure.kind.clone(),
             message: failure.message.clone(),
+            blame: None,
         };
         timeline.push(failure.step, what);
     }

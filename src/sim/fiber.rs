@@ -458,6 +458,7 @@ impl<T: Target> Simulation<T> {
         if let Err(v) = self.workloads.txn_finished(self.step, record)
             && !self.corruption_explains(&v)
         {
+            self.blame_on(&v);
             self.fail(v.kind.name(), &v.to_string());
         }
     }
@@ -506,7 +507,7 @@ impl<T: Target> Simulation<T> {
         self.record_txn_form(run.started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.violated(&v)),
             Ok(()) => Ok(()),
         }
     }

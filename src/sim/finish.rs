@@ -72,6 +72,7 @@ impl<T: Target> Simulation<T> {
             }
         }
         if let Err(v) = self.workloads.end_check(self.step) {
+            self.blame_on(&v);
             self.fail(v.kind.name(), &v.to_string());
             return;
         }
@@ -164,7 +165,7 @@ impl<T: Target> Simulation<T> {
         self.record_txn_form(started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.violated(&v)),
             Ok(()) => Ok(()),
         }
     }

@@ -30,7 +30,7 @@ use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
 use crate::target::{BraidCore, OpenEnv, Step, Target, describe, run_blocking};
-use crate::timeline::{CrashFate, IoFate, Timeline, What};
+use crate::timeline::{Blame, CrashFate, IoFate, Timeline, What};
 
 /// Path of the simulated database file (its WAL is beside it).
 pub const DB_PATH: &str = "braid.db";
@@ -126,6 +126,8 @@ pub struct Simulation<T: Target = BraidCore> {
     /// List-append transactions for Elle's transaction form (with `record_history`).
     pub(crate) txn_history: Option<TxnHistory>,
     pub(crate) failure: Option<Failure>,
+    /// The op the failure being recorded is about (`blame_on`), for the timeline.
+    blame: Option<Blame>,
     /// Scratch list of runnable fibers, reused by every decision.
     runnable_buffer: Vec<usize>,
     /// Scratch list of pending I/O candidates, reused by every decision.
@@ -215,6 +217,7 @@ impl<T: Target> Simulation<T> {
             history: None,
             txn_history: None,
             failure: None,
+            blame: None,
             runnable_buffer: Vec::new(),
             io_buffer: Vec::new(),
             write_lock_holder_hint: None,
@@ -304,6 +307,7 @@ impl<T: Target> Simulation<T> {
                 What::Failure {
                     kind: failure.kind.clone(),
                     message: failure.message.clone(),
+                    blame: self.blame.take(),
                 },
             );
         }
@@ -663,7 +667,7 @@ impl<T: Target> Simulation<T> {
         }
         self.oracle
             .on_recovered(self.step, &rows, &integrity, T::commit_seq(db))
-            .map_err(|v| self.failure_now(v.kind.name(), &v.to_string()))
+            .map_err(|v| self.violated(&v))
     }
 
     fn start_fibers(&mut self, db: T::Db) {
@@ -846,7 +850,7 @@ impl<T: Target> Simulation<T> {
             .on_complete(self.step, process, op, result, claims)
         {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind.name(), &v.to_string())),
+            Err(v) => Err(self.violated(&v)),
             Ok(()) => Ok(()),
         }
     }
@@ -874,6 +878,22 @@ impl<T: Target> Simulation<T> {
         }
     }
 
+    /// The failure `v` is, remembering for the timeline which op it is about.
+    pub(crate) fn violated(&mut self, v: &braid_oracle::Violation) -> Failure {
+        self.blame_on(v);
+        self.failure_now(v.kind.name(), &v.to_string())
+    }
+
+    /// Remembers for the timeline's failure event which op `v` is about, when it names one.
+    pub(crate) fn blame_on(&mut self, v: &braid_oracle::Violation) {
+        if self.options.record_timeline {
+            self.blame = v.conn.map(|process| Blame {
+                process,
+                step: v.step,
+            });
+        }
+    }
+
     pub(crate) fn failure_now(&self, kind: &str, message: &str) -> Failure {
         Failure {
             kind: kind.to_string(),
@@ -885,9 +905,11 @@ impl<T: Target> Simulation<T> {
     /// Records `failure` unless the run already failed.
     pub(crate) fn fail_with(&mut self, failure: Failure) {
         if self.failure.is_none() {
+            let blame = self.blame.take();
             self.note(|| What::Failure {
                 kind: failure.kind.clone(),
                 message: failure.message.clone(),
+                blame,
             });
             self.failure = Some(failure);
         }

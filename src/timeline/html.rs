@@ -123,12 +123,18 @@ fn header(facts: &PageFacts, data: &Data) -> String {
             escape(&failure.message)
         ));
         if !failure.lines.is_empty() {
-            html.push_str("<p>Detected at:</p><pre class=\"failing\">");
+            html.push_str("<p>The failing op:</p><pre class=\"failing\">");
             for line in &failure.lines {
                 html.push_str(&escape(line));
                 html.push('\n');
             }
             html.push_str("</pre>");
+        }
+        if let Some(line) = &failure.detected_line {
+            html.push_str(&format!(
+                "<p>Detected at:</p><pre class=\"detected\">{}\n</pre>",
+                escape(line)
+            ));
         }
         html.push_str("<button id=\"goto-failure\">show the failure</button></div>\n");
     }
@@ -258,10 +264,14 @@ struct FailureData {
     kind: String,
     step: u64,
     message: String,
-    /// The event (index into `lines`) the failure was detected at, or -1.
+    /// The event (index into `lines`) the failure is about, or -1.
     ev: i64,
-    /// Its line, and the op's invocation before it when it is an op's result.
+    /// The event the failure was detected at, when it is another (index into `lines`).
+    detected: i64,
+    /// The failing event's line, and the op's invocation before it when it is a result.
     lines: Vec<String>,
+    /// The line of the event the failure was detected at, when it is another.
+    detected_line: Option<String>,
 }
 
 /// The page's data, as the script reads it. Items are arrays of integers; `ev` fields index
@@ -341,14 +351,18 @@ fn window_start(events: &[Event]) -> usize {
     start
 }
 
-/// The event the failure was detected at: the last op result, transaction end, recovery or
-/// I/O at the failure's decision before its `Failure` event.
-fn failing_event(events: &[Event]) -> Option<usize> {
-    let at = events
+/// The events a failure points at: the op it is about (the result its blame names) and
+/// the event it was detected at (the last op result, transaction end, recovery or I/O at
+/// the failure's decision before its `Failure` event); the first falls back to the second.
+fn failing_events(events: &[Event]) -> (Option<usize>, Option<usize>) {
+    let Some(at) = events
         .iter()
-        .rposition(|e| matches!(e.what, What::Failure { .. }))?;
+        .rposition(|e| matches!(e.what, What::Failure { .. }))
+    else {
+        return (None, None);
+    };
     let step = events[at].step;
-    events[..at]
+    let detected = events[..at]
         .iter()
         .rposition(|e| {
             e.step != step
@@ -361,7 +375,18 @@ fn failing_event(events: &[Event]) -> Option<usize> {
                         | What::Io(_)
                 )
         })
-        .filter(|&i| events[i].step == step)
+        .filter(|&i| events[i].step == step);
+    let blamed = match &events[at].what {
+        What::Failure {
+            blame: Some(blame), ..
+        } => events[..at].iter().rposition(|e| {
+            e.step == blame.step
+                && matches!(e.what, What::Complete { .. } | What::Op { .. })
+                && e.conn().is_some_and(|c| c.process == blame.process)
+        }),
+        _ => None,
+    };
+    (blamed.or(detected), detected)
 }
 
 /// Open transactions and ops while walking the events. A connection runs one transaction
@@ -373,6 +398,9 @@ struct Walk {
     txns: BTreeMap<usize, (u64, u64, i64)>,
     /// Per lane: process, invoke step, invoke ev.
     ops: BTreeMap<usize, (u64, u64, i64)>,
+    /// Per lane: the step and ev of a commit acknowledged in the open transaction (its
+    /// program may not have said it is done when the timeline ends).
+    committed: BTreeMap<usize, (u64, i64)>,
     /// The crash waiting for its recovery: index into `crashes`.
     open_crash: Option<usize>,
     /// Same, index into the window's `nemesis` items.
@@ -426,9 +454,12 @@ impl Data {
         }
         data.close_open(&walk);
         if let Some((kind, step, message)) = &facts.failure {
-            let ev = failing_event(events)
-                .filter(|&i| i >= start)
-                .map_or(-1, |i| i64::try_from(i - start).expect("fits"));
+            let in_window = |i: Option<usize>| {
+                i.filter(|&i| i >= start)
+                    .map_or(-1, |i| i64::try_from(i - start).expect("fits"))
+            };
+            let (blamed, detected) = failing_events(events);
+            let (ev, detected) = (in_window(blamed), in_window(detected));
             let mut lines = Vec::new();
             if ev >= 0 {
                 let event = &events[start + ev as usize];
@@ -441,12 +472,18 @@ impl Data {
                 }
                 lines.push(event.to_string());
             }
+            let mut detected_line = None;
+            if detected >= 0 && detected != ev {
+                detected_line = Some(events[start + detected as usize].to_string());
+            }
             data.failure = Some(FailureData {
                 kind: kind.clone(),
                 step: *step,
                 message: message.clone(),
                 ev,
+                detected,
                 lines,
+                detected_line,
             });
         }
         data
@@ -466,13 +503,15 @@ impl Data {
         let step_i = step as i64;
         match &event.what {
             What::TxnBegin { conn } => {
-                walk.txns
-                    .insert(lane(&lane_of(*conn)), (conn.process, step, ev));
+                let at = lane(&lane_of(*conn));
+                walk.txns.insert(at, (conn.process, step, ev));
+                walk.committed.remove(&at);
             }
             What::TxnEnd { conn, outcome } => {
                 let at = lane(&lane_of(*conn));
                 let (process, begin, begin_ev) =
                     walk.txns.remove(&at).unwrap_or((conn.process, step, -1));
+                walk.committed.remove(&at);
                 if ev >= 0 || begin_ev >= 0 {
                     let outcome = match outcome {
                         TxnOutcome::Committed => code::COMMITTED,
@@ -492,9 +531,14 @@ impl Data {
                 walk.ops
                     .insert(lane(&lane_of(*conn)), (conn.process, step, ev));
             }
-            What::Complete { conn, answer, .. } => {
+            What::Complete {
+                conn, answer, op, ..
+            } => {
                 let at = lane(&lane_of(*conn));
                 count(self, at, *answer == Answer::Error);
+                if *op == "commit" && *answer == Answer::Ok {
+                    walk.committed.insert(at, (step, ev));
+                }
                 let (process, invoked, invoke_ev) =
                     walk.ops.remove(&at).unwrap_or((conn.process, step, -1));
                 if ev >= 0 {
@@ -597,12 +641,17 @@ impl Data {
         }
     }
 
-    /// Transactions and ops still open when the timeline ends.
+    /// Transactions and ops still open when the timeline ends. A transaction whose commit
+    /// was acknowledged ends there, committed, though its program never said it was done.
     fn close_open(&mut self, walk: &Walk) {
-        for (&lane, &(process, begin, begin_ev)) in &walk.txns {
-            let (lane, process) = (lane as i64, process as i64);
+        for (&at, &(process, begin, begin_ev)) in &walk.txns {
+            let (lane, process) = (at as i64, process as i64);
+            let (end, outcome, end_ev) = match walk.committed.get(&at) {
+                Some(&(step, ev)) => (step as i64, code::COMMITTED, ev),
+                None => (-1, code::OPEN, -1),
+            };
             self.txns
-                .push([lane, begin as i64, -1, process, code::OPEN, begin_ev, -1]);
+                .push([lane, begin as i64, end, process, outcome, begin_ev, end_ev]);
         }
         for (&lane, &(process, invoked, invoke_ev)) in &walk.ops {
             let (lane, process) = (lane as i64, process as i64);
@@ -691,7 +740,7 @@ fn lane_facts(key: &LaneKey) -> Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::IoEvent;
+    use crate::timeline::{Blame, IoEvent};
 
     fn conn(slot: u32, process: u64) -> ConnId {
         ConnId {
@@ -738,6 +787,7 @@ mod tests {
             What::Failure {
                 kind: "wrong-value".into(),
                 message: "expected \"a\" <b>".into(),
+                blame: None,
             },
         );
         t
@@ -799,6 +849,8 @@ mod tests {
         let data = Data::build(&failing_timeline(), &facts(1));
         let failure = data.failure.expect("a failure");
         assert_eq!(failure.ev, 3, "the get's result");
+        assert_eq!(failure.detected, 3, "detected at that result too");
+        assert_eq!(failure.detected_line, None);
         assert_eq!(
             failure.lines,
             [
@@ -810,6 +862,104 @@ mod tests {
         assert_eq!(data.txns, [[0, 1, -1, 1, code::OPEN, 0, -1]]);
         assert_eq!(data.io, [[1, 2, 3, 3, code::SHORT, 2, 0]]);
         assert_eq!(data.groups, ["commit-frames"]);
+    }
+
+    #[test]
+    fn a_failure_blamed_on_an_earlier_op_rings_that_op() {
+        let mut t = Timeline::new();
+        let read = What::Complete {
+            conn: conn(1, 2),
+            op: "get",
+            result: "\"v\"".into(),
+            answer: Answer::Ok,
+        };
+        t.push(3, read.clone());
+        t.push(4, read);
+        t.push(
+            9,
+            What::Complete {
+                conn: conn(0, 1),
+                op: "commit",
+                result: "error io (injected)".into(),
+                answer: Answer::Error,
+            },
+        );
+        t.push(
+            9,
+            What::Failure {
+                kind: "aborted-read".into(),
+                message: "aborted-read at step 3 on connection 2".into(),
+                blame: Some(Blame {
+                    process: 2,
+                    step: 3,
+                }),
+            },
+        );
+        let data = Data::build(&t, &facts(2));
+        let failure = data.failure.expect("a failure");
+        assert_eq!((failure.ev, failure.detected), (0, 2));
+        assert_eq!(failure.lines, ["step 3 conn 2 get -> \"v\""]);
+        assert_eq!(
+            failure.detected_line.as_deref(),
+            Some("step 9 conn 1 commit -> error io (injected)")
+        );
+    }
+
+    #[test]
+    fn a_transaction_ends_at_its_acknowledged_commit_and_a_crash_cuts_ops_off() {
+        let mut t = Timeline::new();
+        t.push(1, What::TxnBegin { conn: conn(0, 1) });
+        let commit = What::Invoke {
+            conn: conn(0, 1),
+            op: "commit".into(),
+        };
+        t.push(2, commit.clone());
+        t.push(
+            5,
+            What::Complete {
+                conn: conn(0, 1),
+                op: "commit",
+                result: "committed 1".into(),
+                answer: Answer::Ok,
+            },
+        );
+        t.push(6, What::TxnBegin { conn: conn(1, 2) });
+        t.push(
+            7,
+            What::Invoke {
+                conn: conn(1, 2),
+                op: "commit".into(),
+            },
+        );
+        t.push(
+            9,
+            What::Crash {
+                why: "crash".into(),
+            },
+        );
+        t.push(
+            9,
+            What::TxnEnd {
+                conn: conn(1, 2),
+                outcome: TxnOutcome::InDoubt,
+            },
+        );
+        t.push(12, What::Recovered { commit: 1 });
+        let data = Data::build(&t, &facts(2));
+        assert_eq!(
+            data.txns,
+            [
+                [1, 6, 9, 2, code::IN_DOUBT, 3, 6],
+                [0, 1, 5, 1, code::COMMITTED, 0, 2]
+            ]
+        );
+        assert!(
+            data.ops.contains(&[1, 7, 9, 2, op_status::CUT, 4, -1]),
+            "{:?}",
+            data.ops
+        );
+        assert_eq!(data.crashes, [[9, 12]]);
+        assert_eq!(data.nemesis[0], [code::CRASH, 9, 12, 5]);
     }
 
     #[test]

@@ -114,6 +114,14 @@ impl Answer {
     }
 }
 
+/// The op a failure is about: the one connection `process` had answered at decision
+/// `step` (the oracle's violation names both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blame {
+    pub process: u64,
+    pub step: u64,
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
@@ -157,8 +165,13 @@ pub enum What {
     BitFlip { file: String, offset: u64, bit: u8 },
     /// Anything else worth a line (corruption detected after a bit flip, ...).
     Note(String),
-    /// The run failed here.
-    Failure { kind: String, message: String },
+    /// The run failed here. `blame` names the op the failure is about when it is not the
+    /// last one answered (a read judged wrong only when a later commit failed, ...).
+    Failure {
+        kind: String,
+        message: String,
+        blame: Option<Blame>,
+    },
 }
 
 /// One I/O operation the scheduler chose at a decision.
@@ -307,7 +320,7 @@ impl fmt::Display for What {
                 write!(f, "nemesis bit flip {file}@{offset} bit {bit}")
             }
             What::Note(text) => f.write_str(text),
-            What::Failure { kind, message } => write!(f, "FAILURE {kind}: {message}"),
+            What::Failure { kind, message, .. } => write!(f, "FAILURE {kind}: {message}"),
         }
     }
 }

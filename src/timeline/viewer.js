@@ -267,6 +267,14 @@
     if (x < -20 || x > width + 20) return;
     ctx.strokeStyle = "#d32f2f"; ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5;
     ctx.beginPath(); ctx.moveTo(x, AXIS_H); ctx.lineTo(x, totalH); ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+    if (f.detected >= 0 && f.detected !== f.ev) {
+      const seen = failingMark(f.detected);
+      if (seen) {
+        ctx.strokeStyle = "#d32f2f"; ctx.setLineDash([3, 3]); ctx.lineWidth = 1.5;
+        ctx.beginPath(); ctx.arc(seen[0], seen[1], 9, 0, 2 * Math.PI); ctx.stroke();
+        ctx.setLineDash([]); ctx.lineWidth = 1;
+      }
+    }
     if (f.ev >= 0) {
       const where = failingMark(f.ev);
       if (where) {
