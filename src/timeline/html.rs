@@ -116,12 +116,25 @@ fn header(facts: &PageFacts, data: &Data) -> String {
     html.push_str("</dl>\n");
     if let Some(failure) = &data.failure {
         html.push_str(&format!(
-            "<div id=\"failure\"><p><b>FAILURE {}</b> at decision {}</p>\
-             <p class=\"message\">{}</p>",
+            "<div id=\"failure\"><p><b>FAILURE {}</b> at decision {}</p>",
             escape(&failure.kind),
             failure.step,
-            escape(&failure.message)
         ));
+        let lines = failure.message.lines().count();
+        match failure.message.lines().next() {
+            // A long message (a divergence lists every connection's ops) shows its first
+            // line; the whole of it is one click away.
+            Some(first) if lines > 3 => html.push_str(&format!(
+                "<p class=\"message\">{}</p><details><summary>the whole message ({lines} \
+                 lines)</summary><pre class=\"message\">{}</pre></details>",
+                escape(first),
+                escape(&failure.message)
+            )),
+            _ => html.push_str(&format!(
+                "<p class=\"message\">{}</p>",
+                escape(&failure.message)
+            )),
+        }
         if !failure.lines.is_empty() {
             html.push_str("<p>The failing op:</p><pre class=\"failing\">");
             for line in &failure.lines {
