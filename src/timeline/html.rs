@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Answer, ConnId, Event, IoFate, Loss, Timeline, What};
+use super::{Answer, ConnId, Event, IoEvent, IoFate, Loss, Timeline, What};
 use braid_oracle::TxnOutcome;
 
 /// Events the page holds in full: the last ones of the run, ending at the failure.
@@ -504,24 +504,53 @@ impl Data {
 
     /// Counts `event` in the overview and, inside the window (`ev` >= 0), adds its items.
     fn add(&mut self, event: &Event, ev: i64, walk: &mut Walk, lane: &dyn Fn(&LaneKey) -> usize) {
-        let step = event.step;
-        let slice = usize::try_from(step / self.overview.bucket).expect("fits");
-        let count = |this: &mut Data, lane: usize, bad: bool| {
-            this.overview.count[lane][slice] += 1;
-            if bad {
-                this.overview.bad[lane][slice] += 1;
+        match &event.what {
+            What::Io(io) => {
+                let at = lane(&LaneKey::File(io.file.clone()));
+                self.add_io(at, event.step, ev, io);
             }
-        };
-        let nemesis = self.lanes.len() - 1;
+            What::CrashFate(fate) => {
+                let at = lane(&LaneKey::File(fate.file.clone()));
+                let code = match fate.loss {
+                    Loss::Survived => code::SURVIVED,
+                    Loss::Lost => code::LOST,
+                    Loss::Torn { .. } => code::TORN,
+                    Loss::Dropped => code::DROPPED,
+                };
+                let bad = matches!(fate.loss, Loss::Lost | Loss::Torn { .. });
+                self.count(at, event.step, bad);
+                if ev >= 0 {
+                    let step = event.step as i64;
+                    self.io.push([at as i64, step, step, step, code, ev, -1]);
+                }
+            }
+            _ => match event.conn() {
+                Some(conn) => self.add_conn_event(lane(&lane_of(conn)), event, ev, walk),
+                None => self.add_nemesis(event, ev, walk),
+            },
+        }
+    }
+
+    /// Counts one event of lane `lane` at `step` in the overview (`bad`: an error other
+    /// than busy, or a fault other than latency).
+    fn count(&mut self, lane: usize, step: u64, bad: bool) {
+        let slice = usize::try_from(step / self.overview.bucket).expect("slices fit");
+        self.overview.count[lane][slice] += 1;
+        if bad {
+            self.overview.bad[lane][slice] += 1;
+        }
+    }
+
+    /// A connection's event: transactions open and close, ops are invoked and answered.
+    fn add_conn_event(&mut self, at: usize, event: &Event, ev: i64, walk: &mut Walk) {
+        let step = event.step;
         let step_i = step as i64;
         match &event.what {
             What::TxnBegin { conn } => {
-                let at = lane(&lane_of(*conn));
                 walk.txns.insert(at, (conn.process, step, ev));
                 walk.committed.remove(&at);
             }
             What::TxnEnd { conn, outcome } => {
-                let at = lane(&lane_of(*conn));
                 let (process, begin, begin_ev) =
                     walk.txns.remove(&at).unwrap_or((conn.process, step, -1));
                 walk.committed.remove(&at);
@@ -541,14 +570,12 @@ impl Data {
                 }
             }
             What::Invoke { conn, .. } => {
-                walk.ops
-                    .insert(lane(&lane_of(*conn)), (conn.process, step, ev));
+                walk.ops.insert(at, (conn.process, step, ev));
             }
             What::Complete {
                 conn, answer, op, ..
             } => {
-                let at = lane(&lane_of(*conn));
-                count(self, at, *answer == Answer::Error);
+                self.count(at, step, *answer == Answer::Error);
                 if *op == "commit" && *answer == Answer::Ok {
                     walk.committed.insert(at, (step, ev));
                 }
@@ -562,8 +589,7 @@ impl Data {
                 }
             }
             What::Op { conn, answer, .. } => {
-                let at = lane(&lane_of(*conn));
-                count(self, at, *answer == Answer::Error);
+                self.count(at, step, *answer == Answer::Error);
                 if ev >= 0 {
                     let (lane, process) = (at as i64, conn.process as i64);
                     let status = op_status::of(*answer);
@@ -571,86 +597,74 @@ impl Data {
                         .push([lane, step_i, step_i, process, status, ev, ev]);
                 }
             }
-            What::Io(io) => {
-                let at = lane(&LaneKey::File(io.file.clone()));
-                let bad = !matches!(io.fate, IoFate::Done | IoFate::Held { .. });
-                count(self, at, bad);
-                if ev >= 0 {
-                    let (code, until) = match &io.fate {
-                        IoFate::Done => (code::DONE, step),
-                        IoFate::Error(_) => (code::ERROR, step),
-                        IoFate::Short { .. } => (code::SHORT, step),
-                        IoFate::Held { until } => (code::HELD, *until),
-                        IoFate::GroupFail { .. } => (code::GROUP_FAIL, step),
-                        IoFate::GroupCancel { .. } => (code::GROUP_CANCEL, step),
-                    };
-                    let group = io.groups.first().map_or(-1, |label| self.group(label));
-                    let submitted = io.submitted_at as i64;
-                    self.io
-                        .push([at as i64, submitted, step_i, until as i64, code, ev, group]);
-                }
-            }
-            What::CrashFate(fate) => {
-                let at = lane(&LaneKey::File(fate.file.clone()));
-                let code = match fate.loss {
-                    Loss::Survived => code::SURVIVED,
-                    Loss::Lost => code::LOST,
-                    Loss::Torn { .. } => code::TORN,
-                    Loss::Dropped => code::DROPPED,
-                };
-                count(
-                    self,
-                    at,
-                    matches!(fate.loss, Loss::Lost | Loss::Torn { .. }),
-                );
-                if ev >= 0 {
-                    self.io
-                        .push([at as i64, step_i, step_i, step_i, code, ev, -1]);
-                }
-            }
+            _ => unreachable!("only a connection's events have a connection"),
+        }
+    }
+
+    /// An I/O the scheduler completed or held back, in lane `at`.
+    fn add_io(&mut self, at: usize, step: u64, ev: i64, io: &IoEvent) {
+        let bad = !matches!(io.fate, IoFate::Done | IoFate::Held { .. });
+        self.count(at, step, bad);
+        if ev < 0 {
+            return;
+        }
+        let (code, until) = match &io.fate {
+            IoFate::Done => (code::DONE, step),
+            IoFate::Error(_) => (code::ERROR, step),
+            IoFate::Short { .. } => (code::SHORT, step),
+            IoFate::Held { until } => (code::HELD, *until),
+            IoFate::GroupFail { .. } => (code::GROUP_FAIL, step),
+            IoFate::GroupCancel { .. } => (code::GROUP_CANCEL, step),
+        };
+        let group = io.groups.first().map_or(-1, |label| self.group(label));
+        let submitted = io.submitted_at as i64;
+        self.io.push([
+            at as i64,
+            submitted,
+            step as i64,
+            until as i64,
+            code,
+            ev,
+            group,
+        ]);
+    }
+
+    /// A nemesis event (a crash and the recovery after it, a bit flip), a note or the
+    /// failure.
+    fn add_nemesis(&mut self, event: &Event, ev: i64, walk: &mut Walk) {
+        let nemesis = self.lanes.len() - 1;
+        let step = event.step as i64;
+        let (code, bad) = match &event.what {
             What::Crash { .. } => {
-                count(self, nemesis, true);
                 walk.open_crash = Some(self.crashes.len());
-                self.crashes.push([step_i, -1]);
+                self.crashes.push([step, -1]);
                 // Every op in flight dies with the crash.
                 for (at, op) in std::mem::take(&mut walk.ops) {
-                    self.cut_op(at, op, step_i, ev);
+                    self.cut_op(at, op, step, ev);
                 }
-                walk.open_crash_item = None;
-                if ev >= 0 {
-                    walk.open_crash_item = Some(self.nemesis.len());
-                    self.nemesis.push([code::CRASH, step_i, -1, ev]);
-                }
+                walk.open_crash_item = (ev >= 0).then_some(self.nemesis.len());
+                (code::CRASH, true)
             }
             What::Recovered { .. } => {
-                count(self, nemesis, false);
                 if let Some(crash) = walk.open_crash.take() {
-                    self.crashes[crash][1] = step_i;
+                    self.crashes[crash][1] = step;
                 }
                 if let Some(item) = walk.open_crash_item.take() {
-                    self.nemesis[item][2] = step_i;
+                    self.nemesis[item][2] = step;
                 }
-                if ev >= 0 {
-                    self.nemesis.push([code::RECOVERED, step_i, step_i, ev]);
-                }
+                (code::RECOVERED, false)
             }
-            What::CrashTotals { .. }
-            | What::BitFlip { .. }
-            | What::Note(_)
-            | What::Failure { .. } => {
-                let (code, bad) = match &event.what {
-                    What::CrashTotals { .. } => (code::CRASH_TOTALS, false),
-                    What::BitFlip { .. } => (code::BIT_FLIP, true),
-                    What::Failure { .. } => (code::FAILURE, true),
-                    _ => (code::NOTE, false),
-                };
-                if !matches!(event.what, What::CrashTotals { .. }) {
-                    count(self, nemesis, bad);
-                }
-                if ev >= 0 {
-                    self.nemesis.push([code, step_i, step_i, ev]);
-                }
-            }
+            What::CrashTotals { .. } => (code::CRASH_TOTALS, false),
+            What::BitFlip { .. } => (code::BIT_FLIP, true),
+            What::Failure { .. } => (code::FAILURE, true),
+            _ => (code::NOTE, false),
+        };
+        if code != code::CRASH_TOTALS {
+            self.count(nemesis, event.step, bad);
+        }
+        if ev >= 0 {
+            let end = if code == code::CRASH { -1 } else { step };
+            self.nemesis.push([code, step, end, ev]);
         }
     }
 
@@ -753,7 +767,7 @@ fn lane_facts(key: &LaneKey) -> Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::{Blame, IoEvent};
+    use crate::timeline::Blame;
 
     fn conn(slot: u32, process: u64) -> ConnId {
         ConnId {
