@@ -136,7 +136,10 @@ fn header(facts: &PageFacts, data: &Data) -> String {
             )),
         }
         if !failure.lines.is_empty() {
-            html.push_str("<p>The failing op:</p><pre class=\"failing\">");
+            html.push_str(&format!(
+                "<p>{}</p><pre class=\"failing\">",
+                failure.heading
+            ));
             for line in &failure.lines {
                 html.push_str(&escape(line));
                 html.push('\n');
@@ -285,6 +288,9 @@ struct FailureData {
     lines: Vec<String>,
     /// The line of the event the failure was detected at, when it is another.
     detected_line: Option<String>,
+    /// What `lines` show: "The failing op:", or "Detected at:" for another event.
+    #[serde(skip)]
+    heading: &'static str,
 }
 
 /// The page's data, as the script reads it. Items are arrays of integers; `ev` fields index
@@ -474,8 +480,12 @@ impl Data {
             let (blamed, detected) = failing_events(events);
             let (ev, detected) = (in_window(blamed), in_window(detected));
             let mut lines = Vec::new();
+            let mut heading = "Detected at:";
             if ev >= 0 {
                 let event = &events[start + ev as usize];
+                if matches!(event.what, What::Complete { .. } | What::Op { .. }) {
+                    heading = "The failing op:";
+                }
                 if let What::Complete { conn, .. } = &event.what
                     && let Some(invoke) = data.ops.iter().find(|op| op[6] == ev && op[5] >= 0)
                 {
@@ -497,6 +507,7 @@ impl Data {
                 detected,
                 lines,
                 detected_line,
+                heading,
             });
         }
         data
