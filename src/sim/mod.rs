@@ -21,8 +21,10 @@
 pub mod choices;
 pub mod fault_draws;
 mod fiber;
+mod finish;
 pub mod hash;
 mod nemesis;
+mod notes;
 pub mod outcome;
 pub mod scheduler;
 pub mod sim_io;

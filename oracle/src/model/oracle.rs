@@ -42,7 +42,7 @@ use crate::model::recovery::Ambiguity;
 use crate::model::versions::{VersionStore, WriteSet};
 use crate::model::{Claims, Durability};
 use crate::op::{Op, OpError, OpOutput, OpResult};
-use crate::violation::{Violation, ViolationKind, show_op};
+use crate::violation::{Violation, ViolationKind, show_op, show_result};
 
 /// Commits of history kept below what any snapshot or recovery can read, so that
 /// violations can name a stale value's commit and a recovery's matching state. The
@@ -243,7 +243,8 @@ impl SeqOracle {
         };
         assert!(
             state.pending.is_none(),
-            "connection {conn} started {op:?} with an op pending"
+            "connection {conn} started {} with an op pending",
+            show_op(op)
         );
         let data_op = matches!(
             op,
@@ -314,7 +315,8 @@ impl SeqOracle {
         assert_eq!(
             pending.stamp,
             OpStamp::of(op),
-            "connection {conn} completed an op it did not invoke: {op:?}"
+            "connection {conn} completed an op it did not invoke: {}",
+            show_op(op)
         );
         let inflight = self.inflight.remove(&conn);
         let outcome = self.complete(
@@ -346,14 +348,9 @@ impl SeqOracle {
         inflight: Option<PendingCommit>,
     ) -> Result<(), Violation> {
         let protocol = |expected: &str, txn: Option<u64>| {
-            let v = Violation::new(
-                ViolationKind::Protocol,
-                step,
-                expected,
-                format!("{result:?}"),
-            )
-            .conn(conn)
-            .op(show_op(op));
+            let v = Violation::new(ViolationKind::Protocol, step, expected, show_result(result))
+                .conn(conn)
+                .op(show_op(op));
             match txn {
                 Some(txn) => v.txn(txn),
                 None => v,
