@@ -24,6 +24,7 @@ use super::nemesis::{self, lock_choices};
 use super::outcome::{Failure, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 use super::sim_io::SimIO;
+use super::structure::{DecisionRecord, Owner, StructureRecorder};
 use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
@@ -131,6 +132,10 @@ pub struct Simulation<T: Target = BraidCore> {
     write_lock_holder_hint: Option<usize>,
     /// Successful WAL syncs seen so far (`note_wal_syncs`).
     wal_syncs_seen: u64,
+    /// Transactions started so far (the next one's number).
+    pub(crate) txns_started: u64,
+    /// The run's structure, while `run_structured` records it.
+    structure: Option<StructureRecorder>,
 }
 
 impl Simulation<BraidCore> {
@@ -216,6 +221,8 @@ impl<T: Target> Simulation<T> {
             io_buffer: Vec::new(),
             write_lock_holder_hint: None,
             wal_syncs_seen: 0,
+            txns_started: 0,
+            structure: None,
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -255,6 +262,10 @@ impl<T: Target> Simulation<T> {
 
     /// Like `run`, and also hands back the tape of every draw made and the timeline.
     pub fn run_full(mut self) -> RunArtifacts {
+        self.run_to_end()
+    }
+
+    fn run_to_end(&mut self) -> RunArtifacts {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
         if let Err(panic) = caught {
             let message = panic
@@ -304,6 +315,15 @@ impl<T: Target> Simulation<T> {
         }
     }
 
+    /// Like `run_full`, and also hands back what every decision served and where its draws
+    /// lie on the tape (for the shrinker; the run itself is the same).
+    pub fn run_structured(mut self) -> (RunArtifacts, Vec<DecisionRecord>) {
+        self.structure = Some(StructureRecorder::default());
+        let run = self.run_to_end();
+        let decisions = self.structure.take().map(|s| s.decisions);
+        (run, decisions.unwrap_or_default())
+    }
+
     /// The readable timeline (empty unless `SimOptions::record_timeline`).
     pub fn timeline(&self) -> &[String] {
         &self.timeline
@@ -324,8 +344,37 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// One scheduler decision.
+    /// One scheduler decision; while the structure is recorded, also what it served and
+    /// where its draws lie.
     fn decide(&mut self) {
+        let Some(recorder) = self.structure.as_mut() else {
+            return self.decide_now();
+        };
+        recorder.owner = Owner::Other;
+        let start = lock_choices(&self.choices).position();
+        let (first_io, step) = (self.io.submitted(), self.step);
+        self.decide_now();
+        let end = lock_choices(&self.choices).position();
+        let next_io = self.io.submitted();
+        let recorder = self.structure.as_mut().expect("recorded above");
+        recorder.submitted(first_io, next_io);
+        let owner = recorder.owner;
+        recorder.decisions.push(DecisionRecord {
+            start,
+            end,
+            step,
+            owner,
+        });
+    }
+
+    /// Tells the structure recorder (if any) whom the decision in progress serves.
+    pub(crate) fn note_owner(&mut self, owner: Owner) {
+        if let Some(recorder) = self.structure.as_mut() {
+            recorder.owner = owner;
+        }
+    }
+
+    fn decide_now(&mut self) {
         // The clock moves to this decision before anything can read it: here on the paths
         // that end the decision early, otherwise with the candidate list (one lock).
         self.stats.decisions += 1;
@@ -396,6 +445,9 @@ impl<T: Target> Simulation<T> {
                 self.step_fiber(index);
             }
             Decision::CompleteIo(id) => {
+                if let Some(recorder) = self.structure.as_mut() {
+                    recorder.owner = recorder.io_owner(id);
+                }
                 for fiber in &mut self.fibers {
                     fiber.backing_off = false;
                 }
@@ -538,6 +590,7 @@ impl<T: Target> Simulation<T> {
 
     /// Advances the opener; once open, verifies the recovered state and starts the fibers.
     fn step_recovery(&mut self) {
+        self.note_owner(Owner::Recovery);
         let Phase::Recovering {
             opener,
             waiting,
@@ -665,6 +718,7 @@ impl<T: Target> Simulation<T> {
     /// Crash (or restart after poisoning): every connection dies mid-flight, volatile data
     /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
     pub(crate) fn crash(&mut self, why: &str) {
+        self.note_owner(Owner::Crash);
         self.stats.crashes += 1;
         if why != "crash" {
             self.stats.fault(why); // SimIO counts every crash itself
