@@ -129,7 +129,11 @@ pub fn run(base: &Path, count: usize, time: Duration, steps: Option<u64>) -> Res
                 before.decisions,
                 after.decisions,
                 100.0 * after.decisions as f64 / before.decisions.max(1) as f64,
-                if row.shrunk.fixed_point { "" } else { " (limit)" }
+                if row.shrunk.fixed_point {
+                    ""
+                } else {
+                    " (limit)"
+                }
             );
             seconds.push(elapsed);
         }

@@ -54,7 +54,7 @@ pub fn run(dir: &Path, time: Option<&str>, search: bool) -> i32 {
     let started = Instant::now();
     let mut on_progress = |p: &Progress<'_>| {
         // Every kept candidate, and every 64th tried, redraws (indicatif limits the rate).
-        if p.last_kept || p.tried % 64 == 0 {
+        if p.last_kept || p.tried.is_multiple_of(64) {
             bar.set_position(started.elapsed().as_millis() as u64);
             bar.set_message(describe_progress(p));
         }

@@ -28,6 +28,10 @@ use crate::sim::{DecisionRecord, Owner};
 const LONG_RUN_TRANSACTIONS: usize = 256;
 const LONG_RUN_FINEST: usize = 64;
 
+/// Above this many faults (or crashes) in a run, `drop_faults` leaves them to the bulk
+/// passes.
+const MOST_FAULTS: usize = 64;
+
 /// Labels of the spans whose draws decide a fault (0 = no fault).
 const FAULT_LABELS: [&str; 2] = ["io-fault", "crash-fate"];
 
@@ -253,31 +257,41 @@ fn drop_transactions(s: &mut Shrinker<'_>) -> bool {
 
 /// Drops faults, latest first: a crash decision is removed whole; the draws of an I/O
 /// fault span with a fault in it become the no-fault answer (one, two or three zeros: one
-/// per chance the no-fault path draws, fewest first).
+/// per chance the no-fault path draws, fewest first). A run with more than `MOST_FAULTS`
+/// faults is left to the bulk passes (one replay per fault would take too long).
 fn drop_faults(s: &mut Shrinker<'_>) -> bool {
     let mut changed = false;
-    let mut index = s.structure.len();
-    while index > 0 {
-        index -= 1;
-        if s.out_of_time() {
+    let crashes = crash_indices(&s.structure);
+    for &index in crashes.iter().rev() {
+        if s.out_of_time() || crashes.len() > MOST_FAULTS {
             break;
         }
         let Some(&decision) = s.structure.get(index) else {
             continue;
         };
-        if decision.owner == Owner::Crash {
-            let values = without_decisions(&s.tape.values, &s.structure, |i, _| i == index);
-            changed |= s.try_values(values, &format!("drop the crash at step {}", decision.step));
+        if decision.owner != Owner::Crash {
             continue;
         }
-        let Some((start, end)) = fault_span(s, &decision) else {
+        let values = without_decisions(&s.tape.values, &s.structure, |i, _| i == index);
+        changed |= s.try_values(values, &format!("drop the crash at step {}", decision.step));
+    }
+    let faults = fault_spans(s);
+    if faults.len() > MOST_FAULTS {
+        return changed;
+    }
+    for (start, end) in faults.into_iter().rev() {
+        if s.out_of_time() {
+            break;
+        }
+        // An earlier kept candidate may have moved this span: skip it unless it is still
+        // a fault span with a fault in it.
+        if !fault_spans(s).contains(&(start, end)) {
             continue;
-        };
+        }
         for zeros in 1..=3 {
             let mut values = s.tape.values.clone();
             values.splice(start..end, std::iter::repeat_n(0, zeros));
-            let what = format!("drop the I/O fault at step {}", decision.step);
-            if s.try_values(values, &what) {
+            if s.try_values(values, &format!("drop the I/O fault at draw {start}")) {
                 changed = true;
                 break;
             }
@@ -286,16 +300,19 @@ fn drop_faults(s: &mut Shrinker<'_>) -> bool {
     changed
 }
 
-/// The draws of the first fault span inside `decision` that holds a fault.
-fn fault_span(s: &Shrinker<'_>, decision: &DecisionRecord) -> Option<(usize, usize)> {
-    let len = s.tape.values.len();
-    s.tape
+/// The draws of every fault span that holds a fault, in tape order.
+fn fault_spans(s: &Shrinker<'_>) -> Vec<(usize, usize)> {
+    let values = &s.tape.values;
+    let mut spans: Vec<(usize, usize)> = s
+        .tape
         .spans
         .iter()
-        .filter(|span| FAULT_LABELS.contains(&span.label.as_ref()))
-        .filter(|span| span.start >= decision.start && span.end <= decision.end.min(len))
-        .find(|span| s.tape.values[span.start..span.end].iter().any(|&v| v != 0))
+        .filter(|span| FAULT_LABELS.contains(&span.label.as_ref()) && span.end <= values.len())
+        .filter(|span| values[span.start..span.end].iter().any(|&v| v != 0))
         .map(|span| (span.start, span.end))
+        .collect();
+    spans.sort_unstable();
+    spans
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub struct Simulation<T: Target = BraidCore> {
     /// Transactions started so far (the next one's number).
     pub(crate) txns_started: u64,
     /// The run's structure, while `run_structured` records it.
-    structure: Option<StructureRecorder>,
+    pub(crate) structure: Option<StructureRecorder>,
 }
 
 impl Simulation<BraidCore> {
@@ -344,37 +344,8 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// One scheduler decision; while the structure is recorded, also what it served and
-    /// where its draws lie.
-    fn decide(&mut self) {
-        let Some(recorder) = self.structure.as_mut() else {
-            return self.decide_now();
-        };
-        recorder.owner = Owner::Other;
-        let start = lock_choices(&self.choices).position();
-        let (first_io, step) = (self.io.submitted(), self.step);
-        self.decide_now();
-        let end = lock_choices(&self.choices).position();
-        let next_io = self.io.submitted();
-        let recorder = self.structure.as_mut().expect("recorded above");
-        recorder.submitted(first_io, next_io);
-        let owner = recorder.owner;
-        recorder.decisions.push(DecisionRecord {
-            start,
-            end,
-            step,
-            owner,
-        });
-    }
-
-    /// Tells the structure recorder (if any) whom the decision in progress serves.
-    pub(crate) fn note_owner(&mut self, owner: Owner) {
-        if let Some(recorder) = self.structure.as_mut() {
-            recorder.owner = owner;
-        }
-    }
-
-    fn decide_now(&mut self) {
+    /// One scheduler decision (`decide` in structure.rs wraps it).
+    pub(crate) fn decide_now(&mut self) {
         // The clock moves to this decision before anything can read it: here on the paths
         // that end the decision early, otherwise with the candidate list (one lock).
         self.stats.decisions += 1;

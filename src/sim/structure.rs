@@ -7,6 +7,10 @@
 //! An I/O completion belongs to whoever submitted the operation: the transaction whose step
 //! issued it, or recovery.
 
+use super::nemesis::lock_choices;
+use super::simulation::Simulation;
+use crate::target::Target;
+
 /// What one decision served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Owner {
@@ -59,6 +63,38 @@ impl StructureRecorder {
     }
 }
 
+impl<T: Target> Simulation<T> {
+    /// One scheduler decision; while the structure is recorded, also what it served and
+    /// where its draws lie.
+    pub(crate) fn decide(&mut self) {
+        let Some(recorder) = self.structure.as_mut() else {
+            return self.decide_now();
+        };
+        recorder.owner = Owner::Other;
+        let start = lock_choices(&self.choices).position();
+        let (first_io, step) = (self.io.submitted(), self.step);
+        self.decide_now();
+        let end = lock_choices(&self.choices).position();
+        let next_io = self.io.submitted();
+        let recorder = self.structure.as_mut().expect("recorded above");
+        recorder.submitted(first_io, next_io);
+        let owner = recorder.owner;
+        recorder.decisions.push(DecisionRecord {
+            start,
+            end,
+            step,
+            owner,
+        });
+    }
+
+    /// Tells the structure recorder (if any) whom the decision in progress serves.
+    pub(crate) fn note_owner(&mut self, owner: Owner) {
+        if let Some(recorder) = self.structure.as_mut() {
+            recorder.owner = owner;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,8 +122,10 @@ mod tests {
 
     #[test]
     fn an_id_before_any_submission_has_no_owner() {
-        let mut recorder = StructureRecorder::default();
-        recorder.owner = Owner::Recovery;
+        let mut recorder = StructureRecorder {
+            owner: Owner::Recovery,
+            ..StructureRecorder::default()
+        };
         recorder.submitted(4, 5);
         assert_eq!(recorder.io_owner(2), Owner::Other);
     }
