@@ -153,15 +153,11 @@ fn variant(
         _ => {}
     }
 
-    // A quarter of the runs keep one workload alone (as a person would write the failure
-    // with the one workload it needs); the others keep each workload with odds 6 in 10.
-    let alone = (below(rng, 4) == 0).then(|| pick(rng, config.workloads.len()));
     let kept: Vec<_> = config
         .workloads
         .iter()
-        .enumerate()
-        .filter(|&(index, _)| alone.map_or_else(|| below(rng, 10) < 6, |a| a == index))
-        .map(|(_, workload)| workload.clone())
+        .filter(|_| below(rng, 10) < 6)
+        .cloned()
         .collect();
     if kept.iter().any(|workload| workload.weight > 0) {
         variant.workloads = kept;
