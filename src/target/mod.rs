@@ -162,10 +162,12 @@ pub fn simulate_structured(
         TargetName::Sqlite => {
             Simulation::<Sqlite>::of_target(settings, seed, choices, options).run_structured()
         }
-        #[cfg(not(feature = "sqlite"))]
-        TargetName::Sqlite => {
-            unreachable!("validated: a config names only targets this binary has")
+        #[cfg(feature = "turso")]
+        TargetName::Turso => {
+            Simulation::<Turso>::of_target(settings, seed, choices, options).run_structured()
         }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("validated: a config names only targets this binary has"),
     }
 }
 
