@@ -16,6 +16,7 @@ use super::nemesis::lock_choices;
 use super::outcome::Failure;
 use super::sim_io::SimIO;
 use super::simulation::Simulation;
+use super::structure::Owner;
 use crate::target::{Step, Target};
 use crate::timeline::{Answer, ConnId, What};
 
@@ -35,6 +36,8 @@ pub(crate) struct Fiber<T: Target> {
 /// A transaction program in progress.
 struct TxnRun<T: Target> {
     program: Box<dyn TxnProgram>,
+    /// The transaction's number in the run (`Simulation::txns_started` when it began).
+    number: u64,
     started_step: u64,
     ops: u64,
     /// The result of the op finished last, handed to the program at its next call.
@@ -192,6 +195,10 @@ impl<T: Target> Simulation<T> {
             }
             return;
         };
+        self.note_owner(Owner::Txn {
+            fiber: index,
+            txn: run.number,
+        });
         if run.inflight.is_none() {
             match self.next_action(index, &mut run) {
                 Action::Run(inflight) => run.inflight = Some(inflight),
@@ -233,8 +240,15 @@ impl<T: Target> Simulation<T> {
             choices.end_span();
             program
         };
+        let number = self.txns_started;
+        self.txns_started += 1;
+        self.note_owner(Owner::Txn {
+            fiber: index,
+            txn: number,
+        });
         self.fibers[index].txn = Some(Box::new(TxnRun {
             program,
+            number,
             started_step: self.step,
             ops: 0,
             last: None,

@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod scheduler;
 pub mod sim_io;
 pub mod simulation;
+pub mod structure;
 pub mod tape;
 pub mod yields;
 
@@ -41,4 +42,5 @@ pub use sim_io::{
     WriteFate,
 };
 pub use simulation::{DB_PATH, RunArtifacts, SimOptions, Simulation};
+pub use structure::{DecisionRecord, Owner};
 pub use tape::{Span, Tape, TapeError};

@@ -26,6 +26,7 @@ use super::notes::{crash_fate, dropped_fate, io_event};
 use super::outcome::{Failure, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
 use super::sim_io::{OpKind, SimIO};
+use super::structure::{DecisionRecord, Owner, StructureRecorder};
 use super::tape::Tape;
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
@@ -136,6 +137,10 @@ pub struct Simulation<T: Target = BraidCore> {
     write_lock_holder_hint: Option<usize>,
     /// Successful WAL syncs seen so far (`note_wal_syncs`).
     wal_syncs_seen: u64,
+    /// Transactions started so far (the next one's number).
+    pub(crate) txns_started: u64,
+    /// The run's structure, while `run_structured` records it.
+    pub(crate) structure: Option<StructureRecorder>,
 }
 
 impl Simulation<BraidCore> {
@@ -222,6 +227,8 @@ impl<T: Target> Simulation<T> {
             io_buffer: Vec::new(),
             write_lock_holder_hint: None,
             wal_syncs_seen: 0,
+            txns_started: 0,
+            structure: None,
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -261,6 +268,10 @@ impl<T: Target> Simulation<T> {
 
     /// Like `run`, and also hands back the tape of every draw made and the timeline.
     pub fn run_full(mut self) -> RunArtifacts {
+        self.run_to_end()
+    }
+
+    fn run_to_end(&mut self) -> RunArtifacts {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
         if let Err(panic) = caught {
             let message = panic
@@ -328,6 +339,15 @@ impl<T: Target> Simulation<T> {
         }
     }
 
+    /// Like `run_full`, and also hands back what every decision served and where its draws
+    /// lie on the tape (for the shrinker; the run itself is the same).
+    pub fn run_structured(mut self) -> (RunArtifacts, Vec<DecisionRecord>) {
+        self.structure = Some(StructureRecorder::default());
+        let run = self.run_to_end();
+        let decisions = self.structure.take().map(|s| s.decisions);
+        (run, decisions.unwrap_or_default())
+    }
+
     /// The timeline (empty unless `SimOptions::record_timeline`).
     pub fn timeline(&self) -> &Timeline {
         &self.timeline
@@ -348,8 +368,8 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// One scheduler decision.
-    pub(crate) fn decide(&mut self) {
+    /// One scheduler decision (`decide` in structure.rs wraps it).
+    pub(crate) fn decide_now(&mut self) {
         // The clock moves to this decision before anything can read it: here on the paths
         // that end the decision early, otherwise with the candidate list (one lock).
         self.stats.decisions += 1;
@@ -420,6 +440,9 @@ impl<T: Target> Simulation<T> {
                 self.step_fiber(index);
             }
             Decision::CompleteIo(id) => {
+                if let Some(recorder) = self.structure.as_mut() {
+                    recorder.owner = recorder.io_owner(id);
+                }
                 for fiber in &mut self.fibers {
                     fiber.backing_off = false;
                 }
@@ -554,6 +577,7 @@ impl<T: Target> Simulation<T> {
 
     /// Advances the opener; once open, verifies the recovered state and starts the fibers.
     fn step_recovery(&mut self) {
+        self.note_owner(Owner::Recovery);
         let Phase::Recovering {
             opener,
             waiting,
@@ -688,6 +712,7 @@ impl<T: Target> Simulation<T> {
     /// Crash (or restart after poisoning): every connection dies mid-flight, volatile data
     /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
     pub(crate) fn crash(&mut self, why: &str) {
+        self.note_owner(Owner::Crash);
         self.stats.crashes += 1;
         if why != "crash" {
             self.stats.fault(why); // SimIO counts every crash itself

@@ -181,6 +181,11 @@ impl SimIO {
         advance_clock(&mut self.state(), now);
     }
 
+    /// Operations submitted so far (the id the next one will get).
+    pub fn submitted(&self) -> u64 {
+        self.state().next_op
+    }
+
     /// The current decision.
     pub fn now(&self) -> u64 {
         self.state().now
