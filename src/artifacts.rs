@@ -7,6 +7,8 @@
 //!                canary, step, kind, message, trace hash, stats
 //! tape.bin       every draw of the run (`Tape::save`); replaying it reproduces the run
 //! timeline.txt   one line per event of the run, for people
+//! timeline.html  the same events drawn: a lane per connection, per file and for the
+//!                nemesis (one self-contained page, see `timeline::html`)
 //! history.edn    the run's history, Jepsen/Elle EDN, one map per line (the newest events
 //!                the simulation keeps, see `SimOptions::record_history`)
 //! elle-history.edn  the list-append transactions in Elle's transaction form (`:f :txn`,
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{self, Config};
 use crate::sim::{Choices, FailureKind, Outcome, RunArtifacts, RunStats, SimOptions, Tape};
+use crate::timeline::{self, html::PageFacts};
 
 /// File name of the failure record inside an artifact directory.
 pub const FAILURE_FILE: &str = "failure.json";
@@ -29,6 +32,8 @@ pub const FAILURE_FILE: &str = "failure.json";
 pub const TAPE_FILE: &str = "tape.bin";
 /// File name of the readable timeline inside an artifact directory.
 pub const TIMELINE_FILE: &str = "timeline.txt";
+/// File name of the timeline drawn as a page, inside an artifact directory.
+pub const TIMELINE_HTML_FILE: &str = "timeline.html";
 /// File name of the EDN history inside an artifact directory.
 pub const HISTORY_FILE: &str = "history.edn";
 /// File name of the list-append transactions in Elle's transaction form.
@@ -120,6 +125,40 @@ impl FailureRecord {
                 message: e.to_string(),
             }
         })
+    }
+
+    /// What `timeline.html` says about this failure besides its events.
+    pub fn page_facts(&self) -> PageFacts {
+        let connections =
+            config::parse(&self.config_toml, FAILURE_FILE).map_or(0, |c| c.run.connections);
+        let mut facts = vec![
+            ("seed".to_string(), self.seed.to_string()),
+            ("strategy".to_string(), self.strategy.clone()),
+        ];
+        if let Some(canary) = &self.canary {
+            facts.push(("canary".to_string(), canary.clone()));
+        }
+        facts.extend([
+            ("connections".to_string(), connections.to_string()),
+            ("decisions".to_string(), self.stats.decisions.to_string()),
+            ("operations".to_string(), self.stats.operations.to_string()),
+            (
+                "transactions".to_string(),
+                self.stats.transactions.to_string(),
+            ),
+            ("crashes".to_string(), self.stats.crashes.to_string()),
+            ("trace hash".to_string(), self.trace_hash.clone()),
+            ("braid".to_string(), self.braid_version.clone()),
+        ]);
+        PageFacts {
+            title: format!(
+                "braid: {} at step {} (seed {})",
+                self.kind, self.step, self.seed
+            ),
+            facts,
+            connections,
+            failure: Some((self.kind, self.step, self.message.clone())),
+        }
     }
 
     /// The recorded canary, which this build must know (built with `--features canaries`).
@@ -218,10 +257,11 @@ pub fn write_failure_dir(
     let path = staging.join(TAPE_FILE);
     tape.save(&path)
         .map_err(|source| ArtifactError::Tape { path, source })?;
-    let mut text = run.timeline.join("\n");
-    text.push('\n');
     let path = staging.join(TIMELINE_FILE);
-    std::fs::write(&path, text).map_err(io_error(&path))?;
+    std::fs::write(&path, run.timeline.to_text()).map_err(io_error(&path))?;
+    let path = staging.join(TIMELINE_HTML_FILE);
+    let html = timeline::html::render(&run.timeline, &record.page_facts());
+    std::fs::write(&path, html).map_err(io_error(&path))?;
     if let Some(history) = &run.history {
         let path = staging.join(HISTORY_FILE);
         std::fs::write(&path, history.to_edn()).map_err(io_error(&path))?;
@@ -282,10 +322,12 @@ mod tests {
             values: vec![1, 0, 3],
             spans: Vec::new(),
         };
+        let mut timeline = crate::timeline::Timeline::new();
+        timeline.push(0, crate::timeline::What::Note("a".into()));
         let run = RunArtifacts {
             outcome: failed_outcome(),
             tape: tape.clone(),
-            timeline: vec!["step 0 a".into()],
+            timeline,
             history: None,
             txn_history: None,
         };
@@ -293,6 +335,13 @@ mod tests {
         // Writing again replaces the directory.
         write_failure_dir(&dir, &record, &run).expect("rewritten");
         let back = FailureArtifact::load(&dir).expect("readable");
+        let text = std::fs::read_to_string(dir.join(TIMELINE_FILE)).expect("timeline.txt");
+        assert_eq!(text, "step 0 a\n");
+        let html = std::fs::read_to_string(dir.join(TIMELINE_HTML_FILE)).expect("timeline.html");
+        assert!(
+            html.contains("nothing moved"),
+            "the failure's message is on the page"
+        );
         assert_eq!(back.record, record);
         assert_eq!(back.tape, tape);
         assert_eq!(back.record.config(&dir).expect("valid config"), config);

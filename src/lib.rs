@@ -11,3 +11,4 @@ pub mod diff;
 pub mod shrink;
 pub mod sim;
 pub mod target;
+pub mod timeline;

@@ -169,13 +169,49 @@ fn no_search_keeps_to_the_original_tape() {
         time_limit: Duration::from_secs(5),
         search: false,
     };
-    let shrunk = shrink_with(&artifact, options, &mut |line| {
-        assert!(!line.contains("search"), "{line}");
+    let shrunk = shrink_with(&artifact, options, &mut |p| {
+        assert!(!p.what.contains("search"), "{}", p.what);
     })
     .expect("shrinks");
     assert_eq!(shrunk.run.tape.seed, artifact.tape.seed);
     assert_eq!(shrunk.config.run.seed, artifact.record.seed);
     let failure = shrunk.run.outcome.failure.clone().expect("still fails");
     assert_eq!(failure.kind, artifact.record.kind);
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+/// The reductions people make come first and keep candidates of their own: on a long
+/// failure, without the search, whole transactions (or connections, crash epochs, faults)
+/// are dropped, and progress counts every candidate tried, not only the kept ones.
+#[test]
+fn people_level_reductions_drop_whole_units_and_progress_counts_every_candidate() {
+    let out = temp_out("people");
+    let dir = failure_dir(Canary::LeakWriteLock, 0, &out);
+    let artifact = FailureArtifact::load(&dir).expect("readable");
+    let options = ShrinkOptions {
+        time_limit: Duration::from_secs(10),
+        search: false,
+    };
+    let mut dropped = Vec::new();
+    let mut reports = 0u64;
+    let mut last_tried = 0;
+    let shrunk = shrink_with(&artifact, options, &mut |p| {
+        reports += 1;
+        assert!(p.tried >= last_tried, "tried never goes back");
+        last_tried = p.tried;
+        if p.last_kept && p.what.starts_with("drop") {
+            dropped.push(p.what.to_string());
+        }
+    })
+    .expect("shrinks");
+    assert!(!dropped.is_empty(), "no whole unit was dropped");
+    assert!(
+        reports > shrunk.kept,
+        "{reports} reports for {} kept",
+        shrunk.kept
+    );
+    let failure = shrunk.run.outcome.failure.clone().expect("still fails");
+    assert_eq!(failure.kind, artifact.record.kind);
+    assert!(shrunk.after.operations * 10 <= shrunk.before.operations);
     std::fs::remove_dir_all(&out).expect("cleanup");
 }

@@ -51,7 +51,8 @@ fn an_acknowledged_commit_after_a_failed_fsync_is_a_lost_io_error_within_20_seed
         failure.message
     );
     assert!(
-        failure.message.contains("wal-sync") && failure.message.contains("Committed"),
+        failure.message.contains("wal-sync")
+            && failure.message.contains("still returned committed"),
         "seed {seed}: {}",
         failure.message
     );

@@ -341,7 +341,7 @@ fn cancel_group_aborts_every_unfinished_member_without_touching_data() {
     outer.add(&group);
     let outer = outer.build();
     assert_eq!(io.pending_ops()[0].group_labels, vec!["checkpoint-copy"]);
-    assert_eq!(io.cancel_group(1), Ok("checkpoint-copy"));
+    assert_eq!(io.cancel_group(1), Ok(("checkpoint-copy", vec![0, 1])));
     assert_eq!(a.get_error(), Some(CompletionError::Aborted));
     assert_eq!(b.get_error(), Some(CompletionError::Aborted));
     assert_eq!(group.get_error(), Some(CompletionError::Aborted));

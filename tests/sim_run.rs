@@ -113,10 +113,11 @@ fn timeline_is_recorded_on_request() {
         ..SimOptions::default()
     };
     let run = Simulation::new(settings(&config), 1, options).run_full();
+    let lines: Vec<String> = run.timeline.lines().collect();
     assert!(
-        run.timeline.iter().any(|line| line.contains("invoke")),
+        lines.iter().any(|line| line.contains("invoke")),
         "{:?}",
-        &run.timeline[..5]
+        &lines[..5]
     );
     let quiet = Simulation::new(settings(&config), 1, SimOptions::default()).run_full();
     assert!(quiet.timeline.is_empty());
@@ -146,4 +147,41 @@ fn history_is_recorded_on_request_and_exports_one_map_per_line() {
         );
     }
     assert!(edn.contains(":invoke") && edn.contains(":ok"));
+}
+
+/// The structure of a run covers every draw of its tape, decision by decision, in order,
+/// and names what each decision served; recording it changes nothing in the run.
+#[test]
+fn a_runs_structure_tiles_its_tape_and_leaves_the_run_unchanged() {
+    use braid::sim::Owner;
+    let mut config = config::default_config();
+    config.run.steps = 2_000;
+    let settings_short = || config.resolve(5).settings().expect("valid");
+    let plain = Simulation::new(settings_short(), 5, SimOptions::default()).run_full();
+    let (run, decisions) = Simulation::with_choices(
+        settings_short(),
+        5,
+        Choices::recording(5),
+        SimOptions::default(),
+    )
+    .run_structured();
+    assert_eq!(run.outcome.trace_hash, plain.outcome.trace_hash);
+    assert_eq!(decisions.len() as u64, run.outcome.stats.decisions);
+    let mut at = 0;
+    for d in &decisions {
+        assert_eq!(d.start, at, "decisions follow one another on the tape");
+        assert!(d.end >= d.start);
+        at = d.end;
+    }
+    assert!(at <= run.tape.values.len());
+    assert!(decisions.iter().any(|d| d.owner == Owner::Recovery));
+    let txns: std::collections::BTreeSet<u64> = decisions
+        .iter()
+        .filter_map(|d| match d.owner {
+            Owner::Txn { txn, .. } => Some(txn),
+            _ => None,
+        })
+        .collect();
+    assert!(txns.len() > 10, "{} transactions", txns.len());
+    assert!(u64::try_from(txns.len()).expect("fits") >= run.outcome.stats.transactions);
 }

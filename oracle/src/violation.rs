@@ -227,14 +227,34 @@ impl fmt::Display for Violation {
 
 impl std::error::Error for Violation {}
 
-/// Renders bytes for a human: quoted text when every byte is printable ASCII, else hex.
+/// Bytes `show_bytes` prints of a longer value before it cuts the rest and gives the length.
+pub const SHOWN_BYTES: usize = 48;
+
+/// Renders bytes for a human as quoted text: printable ASCII as itself, `"` and `\` with
+/// a backslash, `\n`, `\r` and `\t` as such, every other byte as `\xNN`. A value longer
+/// than `SHOWN_BYTES` shows its first `SHOWN_BYTES` bytes, then `...` and its length:
+/// `"w1.list-append/00000000"`, `"\x00\xff"`, `"aaaa..."... (300 bytes)`.
 pub fn show_bytes(bytes: &[u8]) -> String {
-    if bytes.iter().all(|b| (0x20..0x7f).contains(b) && *b != b'"') {
-        format!("\"{}\"", String::from_utf8_lossy(bytes))
-    } else {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        format!("0x{hex}")
+    use std::fmt::Write;
+    let shown = &bytes[..bytes.len().min(SHOWN_BYTES)];
+    let mut text = String::with_capacity(shown.len() + 2);
+    text.push('"');
+    for &byte in shown {
+        match byte {
+            b'"' => text.push_str("\\\""),
+            b'\\' => text.push_str("\\\\"),
+            b'\n' => text.push_str("\\n"),
+            b'\r' => text.push_str("\\r"),
+            b'\t' => text.push_str("\\t"),
+            0x20..=0x7e => text.push(char::from(byte)),
+            _ => write!(text, "\\x{byte:02x}").expect("writing to a String cannot fail"),
+        }
     }
+    text.push('"');
+    if bytes.len() > shown.len() {
+        write!(text, "... ({} bytes)", bytes.len()).expect("writing to a String cannot fail");
+    }
+    text
 }
 
 /// Renders an optional value: the bytes, or "nothing" for an absent key.
@@ -254,7 +274,12 @@ pub fn show_op(op: &Op) -> String {
         Op::Delete(key) => format!("delete {}", show_bytes(key)),
         Op::Scan { start, end, limit } => {
             let end = end.as_deref().map_or_else(|| "end".to_string(), show_bytes);
-            format!("scan [{}, {end}) limit {limit}", show_bytes(start))
+            let start = show_bytes(start);
+            if *limit == usize::MAX {
+                format!("scan [{start}, {end})")
+            } else {
+                format!("scan [{start}, {end}) limit {limit}")
+            }
         }
         Op::Commit => "commit".to_string(),
         Op::Rollback => "rollback".to_string(),
@@ -337,7 +362,7 @@ mod tests {
         assert_eq!(show_result(&value), "\"w1.list-append/00000000\"");
         assert_eq!(
             show_result(&Ok(OpOutput::Value(Some(vec![0, 255])))),
-            "0x00ff"
+            "\"\\x00\\xff\""
         );
         assert_eq!(show_result(&Ok(OpOutput::Value(None))), "nothing");
         assert_eq!(
@@ -367,9 +392,52 @@ mod tests {
     }
 
     #[test]
-    fn bytes_render_as_text_or_hex() {
+    fn bytes_render_as_text_with_escapes() {
         assert_eq!(show_bytes(b"key-1"), "\"key-1\"");
-        assert_eq!(show_bytes(&[0, 255]), "0x00ff");
+        assert_eq!(show_bytes(&[0, 255]), r#""\x00\xff""#);
+        assert_eq!(show_bytes(b"a\"b\\c\nd\te"), r#""a\"b\\c\nd\te""#);
+        assert_eq!(show_bytes(b""), r#""""#);
         assert_eq!(show_value(None), "nothing");
+    }
+
+    #[test]
+    fn long_values_are_cut_with_their_length() {
+        let long = vec![b'a'; 300];
+        let shown = show_bytes(&long);
+        assert_eq!(
+            shown,
+            format!("\"{}\"... (300 bytes)", "a".repeat(SHOWN_BYTES))
+        );
+        let exact = vec![b'b'; SHOWN_BYTES];
+        assert_eq!(
+            show_bytes(&exact),
+            format!("\"{}\"", "b".repeat(SHOWN_BYTES))
+        );
+        let mut binary = vec![0xffu8; SHOWN_BYTES + 1];
+        binary[0] = b'k';
+        let shown = show_bytes(&binary);
+        assert!(shown.starts_with("\"k\\xff\\xff"), "{shown}");
+        assert!(shown.ends_with("\"... (49 bytes)"), "{shown}");
+    }
+
+    #[test]
+    fn ops_read_as_text() {
+        let op = Op::Put(b"w1.list-append/00000000".to_vec(), vec![0x81, 0x01]);
+        assert_eq!(
+            show_op(&op),
+            r#"put "w1.list-append/00000000" = "\x81\x01""#
+        );
+        let scan = Op::Scan {
+            start: b"a".to_vec(),
+            end: None,
+            limit: usize::MAX,
+        };
+        assert_eq!(show_op(&scan), r#"scan ["a", end)"#);
+        let scan = Op::Scan {
+            start: b"a".to_vec(),
+            end: Some(b"b".to_vec()),
+            limit: 5,
+        };
+        assert_eq!(show_op(&scan), r#"scan ["a", "b") limit 5"#);
     }
 }

@@ -701,3 +701,32 @@ fn stale_claims_behind_a_failure_are_ignored() {
         "a successful op's claim is checked"
     );
 }
+
+#[test]
+fn violations_print_keys_and_values_as_text() {
+    let mut run = Run::new(Durability::Full);
+    run.op(
+        1,
+        Op::Put(b("w1.k"), vec![0, 255]),
+        Ok(OpOutput::Done),
+        committed_implicit(0, 1),
+    )
+    .unwrap();
+    let wrong = run
+        .op(1, Op::Get(b("w1.k")), value(Some("v")), snap(1))
+        .expect_err("the key holds other bytes");
+    let message = wrong.to_string();
+    assert!(message.contains(r#"get "w1.k""#), "{message}");
+    assert!(message.contains(r#""\x00\xff""#), "{message}");
+    // A result of the wrong shape is named as a result, not as a byte array.
+    let shape = run
+        .op(
+            1,
+            Op::Get(b("w1.k")),
+            Ok(OpOutput::Rows(rows(&[("w1.k", "x")]))),
+            snap(1),
+        )
+        .expect_err("a get answers with a value");
+    assert_eq!(shape.kind, ViolationKind::Protocol);
+    assert!(shape.to_string().contains(r#"["w1.k"="x"]"#), "{shape}");
+}

@@ -1,8 +1,7 @@
 //! Benchmarks of whole `braid` commands, run as child processes of this binary so they
-//! measure exactly what a user runs: `fuzz --jobs 1` against `--jobs 2` (seeds per second),
-//! and `shrink` on a failure found by `fuzz --canary` (reduction and time).
+//! measure exactly what a user runs: `fuzz --jobs 1` against `--jobs 2` (seeds per second).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use super::engine::Scratch;
@@ -98,67 +97,4 @@ pub fn fuzz_scaling(base: &Path, seeds: u64, steps: Option<u64>) -> Result<f64, 
         fastest[0], fastest[1]
     );
     Ok(speedup)
-}
-
-/// The first failure directory (`seed-*`) under `out`.
-fn first_failure_dir(out: &Path) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.is_dir()
-                && path
-                    .file_name()
-                    .is_some_and(|name| name.to_string_lossy().starts_with("seed-"))
-        })
-        .collect();
-    dirs.sort();
-    dirs.into_iter().next()
-}
-
-/// For each canary: find a failure with `fuzz --canary`, shrink it with a time limit, and
-/// report the shrinker's before/after lines, the tape sizes and the time.
-pub fn shrink(base: &Path, canaries: &[&str], seeds: u64, time: &str) -> Result<(), String> {
-    println!(
-        "bench shrink: per canary, first failure of `fuzz --count {seeds}`, shrink --time {time}"
-    );
-    for canary in canaries {
-        let scratch = Scratch::new(base, &format!("shrink-{canary}"))?;
-        let mut args = strings(&["fuzz", "--jobs", "1", "--canary", canary, "--count"]);
-        args.push(seeds.to_string());
-        args.push("--out".into());
-        args.push(scratch.dir.display().to_string());
-        braid(&args)?;
-        let Some(dir) = first_failure_dir(&scratch.dir) else {
-            println!("  {canary:<24} no failure found in {seeds} seeds: nothing to shrink");
-            continue;
-        };
-        let args = vec![
-            "shrink".into(),
-            dir.display().to_string(),
-            "--time".into(),
-            time.into(),
-        ];
-        let (output, seconds) = braid(&args)?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = |prefix: &str| {
-            stdout
-                .lines()
-                .find(|l| l.starts_with(prefix))
-                .map_or("?".to_string(), |l| l[prefix.len()..].trim().to_string())
-        };
-        let size = |path: PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
-        let tape_before = size(dir.join(crate::artifacts::TAPE_FILE));
-        let tape_after = size(
-            dir.join(crate::cli::SHRUNK_DIR)
-                .join(crate::artifacts::TAPE_FILE),
-        );
-        println!(
-            "  {canary:<24} {seconds:.1} s; tape {tape_before} -> {tape_after} bytes; \
-             before: {}; after: {}",
-            line("before:"),
-            line("after:")
-        );
-    }
-    Ok(())
 }

@@ -7,7 +7,9 @@
 //! - `memory`: peak resident memory of a ten-million-decision run.
 //! - `engine`: braid's engine on real files, against SQLite with `--features sqlite-bench`.
 //! - `canaries`: time to first failure per canary and strategy (`--features canaries`).
-//! - `fuzz-scaling`, `shrink`: whole `braid fuzz` and `braid shrink` commands.
+//! - `fuzz-scaling`: whole `braid fuzz` commands, `--jobs 1` against `--jobs 2`.
+//! - `shrink`: each canary's first failures shrunk: operations and decisions before and
+//!   after, against a hand-written reproduction, and the time.
 
 pub mod canaries;
 pub mod commands;
@@ -17,6 +19,7 @@ pub mod engine;
 pub mod machine;
 pub mod memory;
 pub mod overhead;
+pub mod shrink;
 #[cfg(feature = "sqlite-bench")]
 pub mod sqlite;
 pub mod stats;

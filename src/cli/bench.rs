@@ -38,7 +38,7 @@ pub const BENCHMARKS: [(&str, &str); 8] = [
     ),
     (
         "shrink",
-        "braid shrink (30 s each) on each canary's first failure: reduction and time",
+        "shrink each canary's first failures (60 s each): operations, decisions, time",
     ),
 ];
 
@@ -103,12 +103,9 @@ pub fn run(args: &BenchArgs) -> i32 {
             bench::commands::fuzz_scaling(&dir, args.seeds.unwrap_or(16), args.steps).map(drop)
         }
         "shrink" => {
-            let names: Vec<&str> = braid_core::Canary::ALL.iter().map(|c| c.name()).collect();
-            if !cfg!(feature = "canaries") {
-                eprintln!("braid bench shrink: needs a binary built with `--features canaries`");
-                return EXIT_USAGE;
-            }
-            bench::commands::shrink(&dir, &names, args.seeds.unwrap_or(8), "30s")
+            let count = args.seeds.unwrap_or(3) as usize;
+            let time = std::time::Duration::from_secs(60);
+            bench::shrink::run(&dir, count, time, args.steps)
         }
         _ => unreachable!("checked against BENCHMARKS above"),
     };

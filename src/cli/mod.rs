@@ -158,6 +158,9 @@ pub enum Command {
         /// Print the readable timeline of the rerun.
         #[arg(long)]
         trace: bool,
+        /// Also draw the rerun's timeline into this file (a self-contained page).
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Minimize a failure directory; writes DIR/shrunk/.
     Shrink {
@@ -295,7 +298,7 @@ pub fn main() -> i32 {
             out,
             canary,
         }),
-        Command::Replay { dir, trace } => replay::run(&dir, trace),
+        Command::Replay { dir, trace, html } => replay::run(&dir, trace, html.as_deref()),
         Command::Shrink {
             dir,
             time,

@@ -1,15 +1,18 @@
 //! `braid replay DIR`: rerun a failure directory exactly (same config, canary, seed and
-//! tape) and say whether the recorded failure came back. Exit 1 when it reproduces (the
+//! tape) and say whether the recorded failure came back; `--trace` prints the rerun's
+//! timeline, `--html FILE` draws it (as `timeline.html`). Exit 1 when it reproduces (the
 //! failure is real), 3 when it does not (braid lost determinism), 2 for a bad directory.
 
 use std::path::Path;
 
-use crate::artifacts::FailureArtifact;
+use crate::artifacts::{FailureArtifact, write_file_atomic};
 use crate::cli::run::print_summary;
 use crate::cli::{EXIT_FAILURE_FOUND, EXIT_INTERNAL, EXIT_USAGE};
+use crate::timeline;
 
-/// Runs `braid replay`; returns the exit code.
-pub fn run(dir: &Path, trace: bool) -> i32 {
+/// Runs `braid replay`; with `html`, also writes the rerun's `timeline.html` there.
+/// Returns the exit code.
+pub fn run(dir: &Path, trace: bool, html: Option<&Path>) -> i32 {
     let artifact = match FailureArtifact::load(dir) {
         Ok(artifact) => artifact,
         Err(err) => {
@@ -31,7 +34,7 @@ pub fn run(dir: &Path, trace: bool) -> i32 {
         record.step,
         record.trace_hash
     );
-    let run = match artifact.replay(trace) {
+    let run = match artifact.replay(trace || html.is_some()) {
         Ok(run) => run,
         Err(err) => {
             eprintln!("braid replay: {err}");
@@ -39,9 +42,17 @@ pub fn run(dir: &Path, trace: bool) -> i32 {
         }
     };
     if trace {
-        for line in &run.timeline {
+        for line in run.timeline.lines() {
             println!("{line}");
         }
+    }
+    if let Some(path) = html {
+        let page = timeline::html::render(&run.timeline, &record.page_facts());
+        if let Err(err) = write_file_atomic(path, &page) {
+            eprintln!("braid replay: {err}");
+            return EXIT_INTERNAL;
+        }
+        println!("timeline drawn in {}", path.display());
     }
     print_summary(&run.outcome);
     let found = run.outcome.failure.as_ref();

@@ -36,6 +36,7 @@ use crate::sim::{
     Choices, Failure, FailureKind, Outcome, RunArtifacts, RunStats, SimIO, SimOptions, StableHasher,
 };
 use crate::target::{OpenEnv, Step, Target, describe, run_blocking};
+use crate::timeline::{Answer, ConnId, Timeline, What};
 use braid_oracle::violation::{show_op, show_result};
 
 /// Failure kind of a disagreement.
@@ -158,7 +159,7 @@ pub fn run_diff<A: Target, B: Target>(
     let choices = Arc::new(Mutex::new(choices));
     let yields = Arc::new(SimYields::new(choices.clone(), 0));
     let mut stats = RunStats::default();
-    let mut timeline = Vec::new();
+    let mut timeline = Timeline::new();
     let mut hasher = StableHasher::new();
     let failure = match (
         // A canary switches the engine under test only: a planted divergence.
@@ -182,6 +183,14 @@ pub fn run_diff<A: Target, B: Target>(
             message,
         }),
     };
+    if let Some(failure) = failure.as_ref().filter(|_| options.record_timeline) {
+        let what = What::Failure {
+            kind: failure.kind,
+            message: failure.message.clone(),
+            blame: None,
+        };
+        timeline.push(failure.step, what);
+    }
     drop(yields);
     let tape = lock(&choices).tape();
     RunArtifacts {
@@ -208,7 +217,7 @@ struct Run<'a> {
     choices: &'a Mutex<Choices>,
     workloads: WorkloadMix,
     stats: &'a mut RunStats,
-    timeline: Option<&'a mut Vec<String>>,
+    timeline: Option<&'a mut Timeline>,
     hasher: &'a mut StableHasher,
 }
 
@@ -250,7 +259,17 @@ impl Run<'_> {
             self.hasher.write_str(&format!("{ra:?}"));
             let line = format!("{} -> {}", show_op(&op), show_result(&ra));
             if let Some(timeline) = self.timeline.as_mut() {
-                timeline.push(format!("step {step} conn {} {line}", lanes[index].process));
+                let conn = ConnId {
+                    slot: Some(u32::try_from(index).expect("connections fit in u32")),
+                    process: lanes[index].process,
+                };
+                let what = What::Op {
+                    conn,
+                    op: show_op(&op),
+                    result: show_result(&ra),
+                    answer: Answer::of(&ra),
+                };
+                timeline.push(step, what);
             }
             lanes[index].log.push(line);
             let takes_snapshot = !matches!(op, Op::Begin(braid_oracle::TxMode::Deferred));

@@ -2,11 +2,12 @@
 //! with the same kind, Hypothesis style — by editing the tape of draws, not the run.
 //!
 //! A candidate is a config plus a tape; it is tested by replaying the tape (draws past its
-//! end are 0, the simplest outcome) and kept if the run fails with the original kind. The
-//! tape the replay actually consumed, with trailing zeros cut, becomes the new current tape
-//! (normalization), so every kept candidate is a real run. Tapes only ever get smaller in
-//! shortlex order (shorter, or as long and lexicographically smaller), and a search adopts
-//! only runs with fewer decisions, so shrinking ends.
+//! end are 0, the simplest outcome) and kept if the run fails with the original kind and
+//! is smaller. The tape the replay actually consumed, with trailing zeros cut, becomes the
+//! new current tape (normalization), so every kept candidate is a real run. Smaller means
+//! fewer operations (what a person has to read), else a tape smaller in shortlex order
+//! (shorter, or as long and lexicographically smaller); a search adopts only runs with
+//! fewer decisions. Configs only get simpler, so shrinking ends.
 //!
 //! After every kept candidate the run's `steps` is cut to the failure step plus a margin
 //! (checked by one replay), so later candidates that do not fail stop soon after the
@@ -20,16 +21,19 @@
 //! Passes, repeated until a whole round changes nothing or the time runs out:
 //! 1. config: fewer steps (the failure step plus a margin), fewer connections, a smaller
 //!    page cache, earlier checkpoints;
-//! 2. truncate: the shortest failing prefix of the tape, by binary search (`bulk.rs`);
-//! 3. delete every span of one label at once, else half of them (`bulk.rs`);
-//! 4. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;
-//! 5. delete spans, largest first (a transaction, a program, a decision, a fault ...);
-//! 6. zero spans, largest first (every decision inside becomes the simplest);
-//! 7. delete runs of 8, 4, 2, 1 values, from the end;
-//! 8. lower each value: to 0 first, then by binary search.
+//! 2. reductions people make (`people.rs`): cut the run after the failure, drop a workload,
+//!    crash epochs, a connection and its history, transactions, faults; again after 5;
+//! 3. truncate: the shortest failing prefix of the tape, by binary search (`bulk.rs`);
+//! 4. delete every span of one label at once, else half of them (`bulk.rs`);
+//! 5. delete runs of consecutive outermost spans: halves, quarters, ... down to pairs;
+//! 6. delete spans, largest first (a transaction, a program, a decision, a fault ...);
+//! 7. zero spans, largest first (every decision inside becomes the simplest);
+//! 8. delete runs of 8, 4, 2, 1 values, from the end;
+//! 9. lower each value: to 0 first, then by binary search.
 
 mod bulk;
 mod passes;
+mod people;
 mod search;
 
 use std::time::{Duration, Instant};
@@ -38,7 +42,7 @@ use braid_core::Canary;
 
 use crate::artifacts::{ArtifactError, FailureArtifact, replay_tape};
 use crate::config::Config;
-use crate::sim::{FailureKind, Outcome, RunArtifacts, Tape};
+use crate::sim::{Choices, DecisionRecord, FailureKind, Outcome, RunArtifacts, SimOptions, Tape};
 
 /// Extra decisions past the failure step when cutting `steps` (the failure may need a few
 /// decisions of slack to be detected the same way).
@@ -82,6 +86,22 @@ impl Sizes {
             self.tape_len
         )
     }
+}
+
+/// Where a shrink stands, handed to the progress callback after every candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Candidates tried and kept so far.
+    pub tried: u64,
+    pub kept: u64,
+    /// The current (smallest) failure.
+    pub decisions: u64,
+    pub operations: u64,
+    pub tape_len: usize,
+    /// What the last candidate tried.
+    pub what: &'a str,
+    /// Whether the last candidate was kept.
+    pub last_kept: bool,
 }
 
 /// What shrinking produced.
@@ -129,10 +149,12 @@ pub(crate) struct Shrinker<'a> {
     pub(crate) config: Config,
     pub(crate) tape: Tape,
     outcome: Outcome,
+    /// What each decision of the current run served (`people.rs` reads it).
+    pub(crate) structure: Vec<DecisionRecord>,
     deadline: Instant,
     tried: u64,
     kept: u64,
-    progress: &'a mut dyn FnMut(&str),
+    progress: &'a mut dyn FnMut(&Progress<'_>),
 }
 
 impl Shrinker<'_> {
@@ -160,28 +182,61 @@ impl Shrinker<'_> {
             values,
             spans: Vec::new(),
         };
-        let run = replay_tape(&config, self.seed, self.canary, &candidate, false);
-        if !self.fails_same_way(&run.outcome) {
-            return false;
+        let (run, structure) = replay_structured(&config, self.seed, self.canary, &candidate);
+        let kept = self.fails_same_way(&run.outcome) && {
+            let tape = normalize(run.tape);
+            let smaller = self.smaller(&run.outcome, &tape, config_changed);
+            if smaller {
+                self.adopt(config, tape, run.outcome, structure);
+            }
+            smaller
+        };
+        self.report(what, kept);
+        if kept {
+            self.cap_steps();
         }
-        let tape = normalize(run.tape);
-        let smaller = shortlex_less(&tape.values, &self.tape.values)
-            || (config_changed && tape.values.len() <= self.tape.values.len());
-        if !smaller {
-            return false;
-        }
+        kept
+    }
+
+    /// Whether a failing run with `outcome` and normalized `tape` is smaller than the
+    /// current one: fewer operations (what a person reads), else a tape smaller in shortlex
+    /// order, or, for a simpler config, one no longer. The order is well founded (configs
+    /// only ever get simpler), so shrinking ends.
+    fn smaller(&self, outcome: &Outcome, tape: &Tape, config_changed: bool) -> bool {
+        let (operations, current) = (outcome.stats.operations, self.outcome.stats.operations);
+        operations < current
+            || (operations == current
+                && (shortlex_less(&tape.values, &self.tape.values)
+                    || (config_changed && tape.values.len() <= self.tape.values.len())))
+    }
+
+    /// Makes a failing run the current one.
+    fn adopt(
+        &mut self,
+        config: Config,
+        tape: Tape,
+        outcome: Outcome,
+        structure: Vec<DecisionRecord>,
+    ) {
         self.kept += 1;
-        (self.progress)(&format!(
-            "shrink: {what}: tape {} -> {} draws, failure at step {}",
-            self.tape.values.len(),
-            tape.values.len(),
-            run.outcome.failure.as_ref().map_or(0, |f| f.step)
-        ));
         self.config = config;
         self.tape = tape;
-        self.outcome = run.outcome;
-        self.cap_steps();
-        true
+        self.outcome = outcome;
+        self.structure = structure;
+    }
+
+    /// Tells the progress callback about the candidate just tried.
+    fn report(&mut self, what: &str, kept: bool) {
+        let progress = Progress {
+            tried: self.tried,
+            kept: self.kept,
+            decisions: self.outcome.stats.decisions,
+            operations: self.outcome.stats.operations,
+            tape_len: self.tape.values.len(),
+            what,
+            last_kept: kept,
+        };
+        (self.progress)(&progress);
     }
 
     /// Cuts `steps` to the current failure step plus `STEP_MARGIN` if the current tape
@@ -195,17 +250,16 @@ impl Shrinker<'_> {
         let mut config = self.config.clone();
         config.run.steps = steps;
         self.tried += 1;
-        let run = replay_tape(&config, self.seed, self.canary, &self.tape, false);
+        let (run, structure) = replay_structured(&config, self.seed, self.canary, &self.tape);
         let same_kind = self.fails_same_way(&run.outcome);
         let tape = normalize(run.tape);
-        if !same_kind || tape.values.len() > self.tape.values.len() {
-            return;
+        let kept = same_kind
+            && run.outcome.stats.operations <= self.outcome.stats.operations
+            && tape.values.len() <= self.tape.values.len();
+        if kept {
+            self.adopt(config, tape, run.outcome, structure);
         }
-        self.kept += 1;
-        (self.progress)(&format!("shrink: steps -> {steps}"));
-        self.config = config;
-        self.tape = tape;
-        self.outcome = run.outcome;
+        self.report(&format!("steps -> {steps}"), kept);
     }
 
     /// Whether `outcome` is a failure of the kind being shrunk.
@@ -242,6 +296,23 @@ fn shrink_loop(s: &mut Shrinker<'_>, search: bool) -> bool {
     }
 }
 
+/// Replays `tape` under `config`, keeping the run's structure (no timeline or history).
+fn replay_structured(
+    config: &Config,
+    seed: u64,
+    canary: Option<Canary>,
+    tape: &Tape,
+) -> (RunArtifacts, Vec<DecisionRecord>) {
+    let settings = config
+        .settings()
+        .expect("every config the shrinker tries was validated");
+    let options = SimOptions {
+        canary,
+        ..SimOptions::default()
+    };
+    crate::target::simulate_structured(settings, seed, Choices::replaying_tape(tape), options)
+}
+
 /// Whether `a` is shorter than `b`, or as long and lexicographically smaller.
 fn shortlex_less(a: &[u64], b: &[u64]) -> bool {
     (a.len(), a) < (b.len(), b)
@@ -266,7 +337,7 @@ fn normalize(mut tape: Tape) -> Tape {
 pub fn shrink(
     artifact: &FailureArtifact,
     time_limit: Duration,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&Progress<'_>),
 ) -> Result<Shrunk, ShrinkError> {
     shrink_with(artifact, ShrinkOptions::new(time_limit), progress)
 }
@@ -275,14 +346,14 @@ pub fn shrink(
 pub fn shrink_with(
     artifact: &FailureArtifact,
     options: ShrinkOptions,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(&Progress<'_>),
 ) -> Result<Shrunk, ShrinkError> {
     let time_limit = options.time_limit;
     let started = Instant::now();
     let record = &artifact.record;
     let config = record.config(&artifact.dir)?;
     let canary = record.canary()?;
-    let first = replay_tape(&config, record.seed, canary, &artifact.tape, false);
+    let (first, structure) = replay_structured(&config, record.seed, canary, &artifact.tape);
     match &first.outcome.failure {
         Some(failure) if failure.kind == record.kind => {}
         other => {
@@ -300,6 +371,7 @@ pub fn shrink_with(
         tape: normalize(first.tape),
         config,
         outcome: first.outcome,
+        structure,
         deadline: started + time_limit,
         tried: 0,
         kept: 0,

@@ -3,16 +3,18 @@
 //! After a kept candidate the tape has changed, so a pass recomputes what it walks and
 //! carries on from about the same place.
 
-use super::{STEP_MARGIN, Shrinker, bulk};
+use super::{STEP_MARGIN, Shrinker, bulk, people};
 
 /// Runs every pass in turn until a whole round keeps nothing (returns true) or the time runs
 /// out (returns false).
 pub(crate) fn run_to_fixed_point(s: &mut Shrinker<'_>) -> bool {
     loop {
         let mut changed = shrink_config(s);
+        changed |= people::run(s);
         changed |= bulk::truncate(s);
         changed |= bulk::delete_by_label(s);
         changed |= delete_span_runs(s);
+        changed |= people::run(s);
         changed |= delete_spans(s);
         changed |= zero_spans(s);
         changed |= delete_runs(s);

@@ -9,7 +9,8 @@
 //! example it has seen, the search tries new seeds under config variants — fewer
 //! connections, a smaller cache, earlier checkpoints, fewer or more crash-prone faults, a
 //! subset of the workloads, a short step budget — and adopts any run that fails with the
-//! same kind in fewer decisions. The passes then shrink the adopted run's tape as usual.
+//! same kind in fewer decisions (and no more operations). The passes then shrink the
+//! adopted run's tape as usual.
 //!
 //! The variants and seeds come from a generator seeded by the failure's seed, and each
 //! search stops after a fixed number of attempts without an improvement, so a shrink that
@@ -83,24 +84,24 @@ fn try_seed(s: &mut Shrinker<'_>, config: Config, seed: u64) -> bool {
         canary: s.canary,
         ..SimOptions::default()
     };
-    let run = crate::target::simulate(settings, seed, Choices::recording(seed), options);
-    if !s.fails_same_way(&run.outcome) || run.outcome.stats.decisions >= s.outcome.stats.decisions {
-        return false;
-    }
-    s.kept += 1;
-    (s.progress)(&format!(
-        "shrink: search: seed {seed} ({} connections, cache {} pages, checkpoint every {} \
-         frames, {} workloads) fails the same way in {} decisions (was {})",
+    let (run, structure) =
+        crate::target::simulate_structured(settings, seed, Choices::recording(seed), options);
+    let what = format!(
+        "search: seed {seed} ({} connections, cache {} pages, checkpoint every {} frames, {} \
+         workloads)",
         config.run.connections,
         config.storage.cache_pages,
         config.storage.autocheckpoint_frames,
         config.workloads.len(),
-        run.outcome.stats.decisions,
-        s.outcome.stats.decisions
-    ));
-    s.config = config;
-    s.tape = normalize(run.tape);
-    s.outcome = run.outcome;
+    );
+    let smaller = run.outcome.stats.decisions < s.outcome.stats.decisions
+        && run.outcome.stats.operations <= s.outcome.stats.operations;
+    if !s.fails_same_way(&run.outcome) || !smaller {
+        s.report(&what, false);
+        return false;
+    }
+    s.adopt(config, normalize(run.tape), run.outcome, structure);
+    s.report(&what, true);
     s.cap_steps();
     true
 }

@@ -21,12 +21,15 @@
 pub mod choices;
 pub mod fault_draws;
 mod fiber;
+mod finish;
 pub mod hash;
 mod nemesis;
+mod notes;
 pub mod outcome;
 pub mod scheduler;
 pub mod sim_io;
 pub mod simulation;
+pub mod structure;
 pub mod tape;
 mod watch;
 pub mod yields;
@@ -40,4 +43,5 @@ pub use sim_io::{
     WriteFate,
 };
 pub use simulation::{DB_PATH, RunArtifacts, SimOptions, Simulation};
+pub use structure::{DecisionRecord, Owner};
 pub use tape::{Span, Tape, TapeError};

@@ -11,6 +11,7 @@ use super::choices::Choices;
 use super::fault_draws::{CrashOdds, IoFault, IoFaultOdds, draw_io_fault};
 use super::sim_io::{IoOutcome, OpKind, PendingOp, SimIO, SimIoError};
 use crate::config::FaultSettings;
+use crate::timeline::IoFate;
 
 /// Chance that an unsynced write vanishes at a crash (when it is not torn): a crash loses
 /// a random half of what was never made durable.
@@ -30,14 +31,15 @@ pub(crate) fn crash_odds(faults: &FaultSettings) -> CrashOdds {
     }
 }
 
-/// Completes `op`, or fails, cancels or holds it back, as drawn from `faults`.
+/// Completes `op`, or fails, cancels or holds it back, as drawn from `faults`; returns
+/// what it did, for the timeline.
 pub(crate) fn complete_io(
     io: &SimIO,
     op: &PendingOp,
     faults: &FaultSettings,
     choices: &mut Choices,
-) {
-    draw_and_apply(io, op, faults, choices).expect("the op was listed as pending");
+) -> IoFate {
+    draw_and_apply(io, op, faults, choices).expect("the op was listed as pending")
 }
 
 fn draw_and_apply(
@@ -45,17 +47,23 @@ fn draw_and_apply(
     op: &PendingOp,
     faults: &FaultSettings,
     choices: &mut Choices,
-) -> Result<(), SimIoError> {
+) -> Result<IoFate, SimIoError> {
     if op
         .group_labels
         .iter()
         .any(|label| faults.targets_group(label))
     {
         if choices.chance(faults.group_fail_ppm) {
-            return io.fail_group(op.id, ErrorKind::Other);
+            let error = ErrorKind::Other;
+            let label = io.fail_group(op.id, error)?;
+            return Ok(IoFate::GroupFail {
+                label,
+                error: error.to_string(),
+            });
         }
         if choices.chance(faults.group_cancel_ppm) {
-            return io.cancel_group(op.id).map(|_| ());
+            let (label, aborted) = io.cancel_group(op.id)?;
+            return Ok(IoFate::GroupCancel { label, aborted });
         }
     }
     let (error_ppm, short_ppm) = match op.kind {
@@ -71,9 +79,19 @@ fn draw_and_apply(
         max_latency_decisions: u64::from(faults.max_latency_decisions),
     };
     match draw_io_fault(choices, op, &odds) {
-        IoFault::None => io.complete(op.id, IoOutcome::Ok),
-        IoFault::Error(kind) => io.complete(op.id, IoOutcome::Error(kind)),
-        IoFault::Short(moved) => io.complete(op.id, IoOutcome::Short(moved)),
-        IoFault::Hold(delay) => io.hold(op.id, io.now() + delay),
+        IoFault::None => io.complete(op.id, IoOutcome::Ok).map(|()| IoFate::Done),
+        IoFault::Error(kind) => io
+            .complete(op.id, IoOutcome::Error(kind))
+            .map(|()| IoFate::Error(kind.to_string())),
+        IoFault::Short(moved) => {
+            io.complete(op.id, IoOutcome::Short(moved))
+                .map(|()| IoFate::Short {
+                    moved: moved as u64,
+                })
+        }
+        IoFault::Hold(delay) => {
+            let until = io.now() + delay;
+            io.hold(op.id, until).map(|()| IoFate::Held { until })
+        }
     }
 }

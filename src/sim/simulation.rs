@@ -6,13 +6,14 @@
 //! Phases: `Recovering` (the opener, run as fiber 0 under the same scheduler and faults,
 //! then a full scan and integrity check judged by the oracle) and `Running` (one fiber per
 //! connection). The run starts by recovering (opening an empty database) and goes back to
-//! it after every crash. At the end, fibers drain (no new transactions, no faults), the
-//! workloads' final programs run, and their end checks judge the whole run.
+//! it after every crash. At the end (`finish.rs`), fibers drain (no new transactions, no
+//! faults), the workloads' final programs run, and their end checks judge the whole run.
 
 use std::sync::{Arc, Mutex};
 
-use braid_core::{Canary, Completion, IO};
+use braid_core::{Canary, Completion};
 use braid_oracle::history::{History, Nemesis, TxnHistory};
+use braid_oracle::violation::show_result;
 use braid_oracle::{Claims, Durability, Op, OpError, OpOutput, OpResult, SeqOracle};
 use braid_workloads::{Workload, WorkloadMix};
 
@@ -21,14 +22,17 @@ use super::fault_draws::draw_write_fate;
 use super::fiber::Fiber;
 use super::hash::StableHasher;
 use super::nemesis::{self, lock_choices};
+use super::notes::{crash_fate, dropped_fate, io_event};
 use super::outcome::{Failure, FailureKind, Outcome, RunStats};
 use super::scheduler::{Decision, IoCandidate, SchedView, Scheduler, Strategy};
-use super::sim_io::SimIO;
+use super::sim_io::{OpKind, SimIO};
+use super::structure::{DecisionRecord, Owner, StructureRecorder};
 use super::tape::Tape;
 use super::watch::{BitFlips, Liveness};
 use super::yields::SimYields;
 use crate::config::{Settings, Strategy as ConfigStrategy};
 use crate::target::{BraidCore, OpenEnv, Step, Target, describe, run_blocking};
+use crate::timeline::{Blame, CrashFate, IoFate, Timeline, What};
 
 /// Path of the simulated database file (its WAL is beside it).
 pub const DB_PATH: &str = "braid.db";
@@ -44,8 +48,8 @@ pub struct RunArtifacts {
     pub outcome: Outcome,
     /// Every draw the run made, with its spans: replaying it reproduces the run.
     pub tape: Tape,
-    /// One line per event (empty unless `SimOptions::record_timeline`).
-    pub timeline: Vec<String>,
+    /// Every event a person reads (empty unless `SimOptions::record_timeline`).
+    pub timeline: Timeline,
     /// The history of invocations, completions and nemesis events (with
     /// `SimOptions::record_history`).
     pub history: Option<History>,
@@ -59,7 +63,7 @@ pub struct RunArtifacts {
 pub struct SimOptions {
     /// Known-bad engine behaviour to switch on (acts only with the `canaries` feature).
     pub canary: Option<Canary>,
-    /// Keep a readable timeline (one line per event) for artifacts and `replay --trace`.
+    /// Keep the timeline (every event a person reads) for artifacts and `replay --trace`.
     pub record_timeline: bool,
     /// Keep the Jepsen-style history (the newest `HISTORY_EVENTS` events) for artifacts.
     pub record_history: bool,
@@ -110,17 +114,23 @@ pub struct Simulation<T: Target = BraidCore> {
     /// Bit flips injected, and whether one was detected.
     pub(crate) bit_flips: BitFlips,
     injector: Arc<SimYields>,
-    pub(crate) timeline: Vec<String>,
+    pub(crate) timeline: Timeline,
     pub(crate) history: Option<History>,
     /// List-append transactions for Elle's transaction form (with `record_history`).
     pub(crate) txn_history: Option<TxnHistory>,
     pub(crate) failure: Option<Failure>,
+    /// The op the failure being recorded is about (`blame_on`), for the timeline.
+    blame: Option<Blame>,
     /// Scratch lists reused by every decision.
     scratch: Scratch,
     /// The fiber last seen possibly holding the write lock (a hint for `check_liveness`).
     write_lock_holder_hint: Option<usize>,
     /// Successful WAL syncs seen so far (`note_wal_syncs`).
     wal_syncs_seen: u64,
+    /// Transactions started so far (the next one's number).
+    pub(crate) txns_started: u64,
+    /// The run's structure, while `run_structured` records it.
+    pub(crate) structure: Option<StructureRecorder>,
 }
 
 impl Simulation<BraidCore> {
@@ -222,13 +232,16 @@ impl<T: Target> Simulation<T> {
             restart_requested: false,
             bit_flips: BitFlips::default(),
             injector,
-            timeline: Vec::new(),
+            timeline: Timeline::new(),
             history: None,
             txn_history: None,
             failure: None,
+            blame: None,
             scratch: Scratch::default(),
             write_lock_holder_hint: None,
             wal_syncs_seen: 0,
+            txns_started: 0,
+            structure: None,
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -268,6 +281,10 @@ impl<T: Target> Simulation<T> {
 
     /// Like `run`, and also hands back the tape of every draw made and the timeline.
     pub fn run_full(mut self) -> RunArtifacts {
+        self.run_to_end()
+    }
+
+    fn run_to_end(&mut self) -> RunArtifacts {
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_inner()));
         if let Err(panic) = caught {
             let message = panic
@@ -300,6 +317,24 @@ impl<T: Target> Simulation<T> {
             failure: self.failure.take(),
             stats: std::mem::take(&mut self.stats),
         };
+        if let Some(failure) = &outcome.failure
+            && self.options.record_timeline
+            && !self
+                .timeline
+                .events()
+                .last()
+                .is_some_and(|e| matches!(e.what, What::Failure { .. }))
+        {
+            // Failures found outside `fail` (a recovery check, a panic) get their line too.
+            self.timeline.push(
+                failure.step,
+                What::Failure {
+                    kind: failure.kind,
+                    message: failure.message.clone(),
+                    blame: self.blame.take(),
+                },
+            );
+        }
         let timeline = std::mem::take(&mut self.timeline);
         // Drop the engine (it holds the injector, which holds the choices) before taking
         // the tape out.
@@ -317,8 +352,17 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// The readable timeline (empty unless `SimOptions::record_timeline`).
-    pub fn timeline(&self) -> &[String] {
+    /// Like `run_full`, and also hands back what every decision served and where its draws
+    /// lie on the tape (for the shrinker; the run itself is the same).
+    pub fn run_structured(mut self) -> (RunArtifacts, Vec<DecisionRecord>) {
+        self.structure = Some(StructureRecorder::default());
+        let run = self.run_to_end();
+        let decisions = self.structure.take().map(|s| s.decisions);
+        (run, decisions.unwrap_or_default())
+    }
+
+    /// The timeline (empty unless `SimOptions::record_timeline`).
+    pub fn timeline(&self) -> &Timeline {
         &self.timeline
     }
 
@@ -337,8 +381,8 @@ impl<T: Target> Simulation<T> {
         }
     }
 
-    /// One scheduler decision.
-    fn decide(&mut self) {
+    /// One scheduler decision (`decide` in structure.rs wraps it).
+    pub(crate) fn decide_now(&mut self) {
         // The clock moves to this decision before anything can read it: here on the paths
         // that end the decision early, otherwise with the candidate list (one lock).
         self.stats.decisions += 1;
@@ -409,30 +453,23 @@ impl<T: Target> Simulation<T> {
                 self.step_fiber(index);
             }
             Decision::CompleteIo(id) => {
+                if let Some(recorder) = self.structure.as_mut() {
+                    recorder.owner = recorder.io_owner(id);
+                }
                 for fiber in &mut self.fibers {
                     fiber.backing_off = false;
                 }
                 let op = self.io.pending_op(id).expect("chosen among pending");
-                if self.options.record_timeline {
-                    self.timeline.push(format!(
-                        "step {} io complete #{} {} {} @{}+{} {:?}",
-                        self.step,
-                        op.id,
-                        op.kind.name(),
-                        op.file,
-                        op.offset,
-                        op.len,
-                        op.group_labels
-                    ));
-                }
-                if self.draining {
+                let fate = if self.draining {
                     self.io
                         .complete(id, super::sim_io::IoOutcome::Ok)
                         .expect("pending");
+                    IoFate::Done
                 } else {
                     let mut choices = lock_choices(&self.choices);
-                    nemesis::complete_io(&self.io, &op, &self.settings.faults, &mut choices);
-                }
+                    nemesis::complete_io(&self.io, &op, &self.settings.faults, &mut choices)
+                };
+                self.note(|| What::Io(io_event(op, fate)));
                 self.note_wal_syncs();
             }
         }
@@ -499,9 +536,11 @@ impl<T: Target> Simulation<T> {
         if self.io.flip_bit(DB_PATH, offset, bit).is_ok() {
             self.bit_flips.injected += 1;
             self.stats.fault("bit-flip");
-            self.note(format_args!(
-                "nemesis bit flip {DB_PATH}@{offset} bit {bit}"
-            ));
+            self.note(|| What::BitFlip {
+                file: DB_PATH.to_string(),
+                offset,
+                bit,
+            });
         }
         true
     }
@@ -551,6 +590,7 @@ impl<T: Target> Simulation<T> {
 
     /// Advances the opener; once open, verifies the recovered state and starts the fibers.
     fn step_recovery(&mut self) {
+        self.note_owner(Owner::Recovery);
         let Phase::Recovering {
             opener,
             waiting,
@@ -564,7 +604,8 @@ impl<T: Target> Simulation<T> {
             Step::Wait(completion) => *waiting = Some(completion),
             Step::Done(db) => {
                 let initial = *initial;
-                self.note(format_args!("recovered at commit {}", T::commit_seq(&db)));
+                let commit = T::commit_seq(&db);
+                self.note(|| What::Recovered { commit });
                 if let Err(failure) = self.verify_recovery(&db, initial) {
                     self.failure = Some(failure);
                     return;
@@ -614,9 +655,8 @@ impl<T: Target> Simulation<T> {
         let rows = match run_blocking::<T>(&self.io, &conn, &scan) {
             Ok(OpOutput::Rows(rows)) => rows,
             Ok(other) => {
-                return Err(
-                    self.failure_now(FailureKind::Recovery, &format!("scan gave {other:?}"))
-                );
+                let message = format!("scan gave {}", show_result(&Ok(other)));
+                return Err(self.failure_now(FailureKind::Recovery, &message));
             }
             Err(OpError::Corrupt(_)) if self.bit_flips.injected > 0 => {
                 self.bit_flips.detected = true;
@@ -631,9 +671,8 @@ impl<T: Target> Simulation<T> {
         let integrity = match run_blocking::<T>(&self.io, &conn, &check) {
             Ok(OpOutput::Integrity(problems)) => problems,
             Ok(other) => {
-                return Err(
-                    self.failure_now(FailureKind::Recovery, &format!("check gave {other:?}"))
-                );
+                let message = format!("check gave {}", show_result(&Ok(other)));
+                return Err(self.failure_now(FailureKind::Recovery, &message));
             }
             Err(err) => vec![format!("integrity check failed: {}", describe(&err))],
         };
@@ -665,7 +704,7 @@ impl<T: Target> Simulation<T> {
         }
         self.oracle
             .on_recovered(self.step, &rows, &integrity, T::commit_seq(db))
-            .map_err(|v| self.failure_now(v.kind, &v.to_string()))
+            .map_err(|v| self.violated(&v))
     }
 
     fn start_fibers(&mut self, db: T::Db) {
@@ -683,21 +722,33 @@ impl<T: Target> Simulation<T> {
     /// Crash (or restart after poisoning): every connection dies mid-flight, volatile data
     /// is lost (each unsynced write survives, tears or vanishes), recovery runs again.
     pub(crate) fn crash(&mut self, cause: CrashCause) {
+        self.note_owner(Owner::Crash);
         self.stats.crashes += 1;
         let why = cause.name();
         if cause != CrashCause::Nemesis {
             self.stats.fault(why); // SimIO counts every crash itself
         }
-        self.note(format_args!(
-            "nemesis {why}: every connection dropped, volatile data discarded"
-        ));
+        self.note(|| What::Crash {
+            why: why.to_string(),
+        });
+        // Pending reads and syncs die with the crash (writes get a fate below).
+        let dropped: Vec<CrashFate> = if self.options.record_timeline {
+            self.io
+                .pending_ops()
+                .into_iter()
+                .filter(|op| matches!(op.kind, OpKind::Read | OpKind::Sync))
+                .map(|op| dropped_fate(&op))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.hasher.write_str(why);
         if let Some(history) = self.history.as_mut() {
             history.crash(self.step);
         }
         let fibers = std::mem::take(&mut self.fibers);
-        for fiber in fibers {
-            if let Err(failure) = self.abandon_fiber(fiber) {
+        for (index, fiber) in fibers.into_iter().enumerate() {
+            if let Err(failure) = self.abandon_fiber(index, fiber) {
                 self.failure = Some(failure);
                 return;
             }
@@ -708,16 +759,30 @@ impl<T: Target> Simulation<T> {
         let was_recovering = matches!(self.phase, Phase::Recovering { initial: false, .. });
         self.phase = Phase::Down;
         let odds = nemesis::crash_odds(&self.settings.faults);
+        let record = self.options.record_timeline;
+        let mut fates = Vec::new();
         let report = {
             let mut choices = lock_choices(&self.choices);
             choices.begin_span("crash");
-            let report = self
-                .io
-                .crash(&mut |write| draw_write_fate(&mut choices, write, &odds));
+            let report = self.io.crash(&mut |write| {
+                let fate = draw_write_fate(&mut choices, write, &odds);
+                if record {
+                    fates.push(crash_fate(write, &fate));
+                }
+                fate
+            });
             choices.end_span();
             report
         };
-        self.note(format_args!("crash fates: {report:?}"));
+        for fate in fates.into_iter().chain(dropped) {
+            self.note(|| What::CrashFate(fate));
+        }
+        self.note(|| What::CrashTotals {
+            survived: report.survived,
+            torn: report.torn,
+            lost: report.vanished,
+            dropped: report.dropped_pending,
+        });
         // A crash while recovering from the last one is part of the same outage for the
         // oracle: it still waits for the one recovery that follows.
         if !was_recovering {
@@ -726,138 +791,6 @@ impl<T: Target> Simulation<T> {
         self.workloads
             .crashed(self.settings.sync == braid_core::SyncMode::Normal);
         self.phase = self.recovering(false);
-    }
-
-    /// Ends the run: no new transactions, no faults; fibers finish what they started. A
-    /// database left poisoned (by a failed fsync nobody has tripped over yet) is
-    /// restarted the way a crash restarts it, so the final checks judge a reopened
-    /// database, as the engine's contract says a poisoned one must be.
-    fn drain(&mut self) {
-        self.draining = true;
-        let limit = self.step + self.settings.liveness.stuck_decisions.max(1) * 4;
-        while self.failure.is_none() && !self.bit_flips.detected {
-            let idle = match &self.phase {
-                Phase::Running { db } => {
-                    self.fibers.iter().all(|f| !f.busy()) && self.io.pending() == 0 && {
-                        if T::is_poisoned(db) {
-                            self.restart_requested = true;
-                        }
-                        !self.restart_requested
-                    }
-                }
-                Phase::Recovering { .. } | Phase::Down => false,
-            };
-            if idle {
-                return;
-            }
-            if self.step >= limit {
-                self.fail(
-                    FailureKind::Stuck,
-                    "the run could not drain: transactions never finished",
-                );
-                return;
-            }
-            self.decide();
-        }
-    }
-
-    /// The workloads' final programs and end checks, and a last integrity check.
-    fn finish_checks(&mut self) {
-        let Phase::Running { db } = &self.phase else {
-            self.fail(
-                FailureKind::Stuck,
-                "the run ended while the database was still recovering",
-            );
-            return;
-        };
-        let conn = T::connect(db);
-        self.next_process += 1;
-        let process = self.next_process;
-        let programs = self.workloads.final_programs();
-        for program in programs {
-            if let Err(failure) = self.run_final_program(process, &conn, program) {
-                self.failure = Some(failure);
-                return;
-            }
-            if self.bit_flips.detected {
-                // A final read ran into an injected bit flip and the engine reported it:
-                // the run ends there, passing, and nothing judges the flip again.
-                return;
-            }
-        }
-        if let Err(v) = self.workloads.end_check(self.step) {
-            self.fail(v.kind, &v.to_string());
-            return;
-        }
-        let check = T::to_engine(Op::IntegrityCheck);
-        let problems = match run_blocking::<T>(&self.io, &conn, &check) {
-            Ok(OpOutput::Integrity(problems)) if problems.is_empty() => return,
-            Ok(OpOutput::Integrity(problems)) => problems,
-            other => {
-                self.fail(
-                    braid_oracle::ViolationKind::Integrity,
-                    &format!("final integrity check: {other:?}"),
-                );
-                return;
-            }
-        };
-        if self.bit_flips.injected > 0 {
-            self.note(format_args!(
-                "corruption detected as expected after a bit flip: final integrity check \
-                 {problems:?}"
-            ));
-            self.bit_flips.detected = true;
-            return;
-        }
-        self.fail(
-            braid_oracle::ViolationKind::Integrity,
-            &format!("final integrity check: expected no problem, got {problems:?}"),
-        );
-    }
-
-    fn run_final_program(
-        &mut self,
-        process: u64,
-        conn: &T::Conn,
-        mut program: Box<dyn braid_workloads::TxnProgram>,
-    ) -> Result<(), Failure> {
-        let started_step = self.step;
-        let mut last: Option<OpResult> = None;
-        let mut outcome = braid_oracle::TxnOutcome::Committed;
-        loop {
-            let next = {
-                let mut choices = lock_choices(&self.choices);
-                program.next(last.as_ref(), &mut *choices)
-            };
-            let op = match next {
-                braid_workloads::Next::Op(op) => op,
-                braid_workloads::Next::Pause => continue,
-                braid_workloads::Next::Done => break,
-            };
-            self.invoke(process, &op);
-            let engine_op = T::to_engine(op.clone());
-            let result: OpResult = run_blocking::<T>(&self.io, conn, &engine_op);
-            let claims = T::claims(conn);
-            self.judge(process, &op, &result, claims, false)?;
-            if result.is_err() {
-                outcome = braid_oracle::TxnOutcome::Aborted;
-                break;
-            }
-            if op == Op::Rollback {
-                outcome = braid_oracle::TxnOutcome::Aborted;
-            }
-            last = Some(result);
-        }
-        if self.bit_flips.detected {
-            return Ok(());
-        }
-        let record = program.finish(outcome);
-        self.record_txn_form(started_step, &record);
-        match self.workloads.txn_finished(self.step, record) {
-            Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
-            Ok(()) => Ok(()),
-        }
     }
 
     /// Whether some fiber's connection may hold the write lock. The fiber found last time
@@ -947,7 +880,7 @@ impl<T: Target> Simulation<T> {
             .on_complete(self.step, process, op, result, claims)
         {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
+            Err(v) => Err(self.violated(&v)),
             Ok(()) => Ok(()),
         }
     }
@@ -956,20 +889,38 @@ impl<T: Target> Simulation<T> {
     /// ends there, passing.
     pub(crate) fn corruption_explains(&mut self, v: &braid_oracle::Violation) -> bool {
         if self.bit_flips.injected > 0 && v.kind == braid_oracle::ViolationKind::Integrity {
-            self.note(format_args!(
-                "corruption detected as expected after a bit flip: {v}"
-            ));
+            self.note(|| {
+                What::Note(format!(
+                    "corruption detected as expected after a bit flip: {v}"
+                ))
+            });
             self.bit_flips.detected = true;
             return true;
         }
         false
     }
 
-    /// Adds a timeline line. Takes `format_args!` so that nothing is formatted (keys and
-    /// values are long) unless the timeline is being recorded.
-    pub(crate) fn note(&mut self, line: std::fmt::Arguments<'_>) {
+    /// Adds a timeline event. Takes a closure so that nothing is formatted (keys and values
+    /// are long) unless the timeline is being recorded.
+    pub(crate) fn note(&mut self, what: impl FnOnce() -> What) {
         if self.options.record_timeline {
-            self.timeline.push(format!("step {} {line}", self.step));
+            self.timeline.push(self.step, what());
+        }
+    }
+
+    /// The failure `v` is, remembering for the timeline which op it is about.
+    pub(crate) fn violated(&mut self, v: &braid_oracle::Violation) -> Failure {
+        self.blame_on(v);
+        self.failure_now(v.kind, &v.to_string())
+    }
+
+    /// Remembers for the timeline's failure event which op `v` is about, when it names one.
+    pub(crate) fn blame_on(&mut self, v: &braid_oracle::Violation) {
+        if self.options.record_timeline {
+            self.blame = v.conn.map(|process| Blame {
+                process,
+                step: v.step,
+            });
         }
     }
 
@@ -984,10 +935,12 @@ impl<T: Target> Simulation<T> {
     /// Records `failure` unless the run already failed.
     pub(crate) fn fail_with(&mut self, failure: Failure) {
         if self.failure.is_none() {
-            self.note(format_args!(
-                "FAILURE {}: {}",
-                failure.kind, failure.message
-            ));
+            let blame = self.blame.take();
+            self.note(|| What::Failure {
+                kind: failure.kind,
+                message: failure.message.clone(),
+                blame,
+            });
             self.failure = Some(failure);
         }
     }
@@ -995,11 +948,7 @@ impl<T: Target> Simulation<T> {
     pub(crate) fn fail(&mut self, kind: impl Into<FailureKind>, message: &str) {
         if self.failure.is_none() {
             let failure = self.failure_now(kind, &format!("step {}: {message}", self.step));
-            self.note(format_args!(
-                "FAILURE {}: {}",
-                failure.kind, failure.message
-            ));
-            self.failure = Some(failure);
+            self.fail_with(failure);
         }
     }
 }

@@ -38,7 +38,7 @@ use braid_oracle::{Claims, Op, OpError, OpOutput};
 
 use crate::config::{Settings, TargetName};
 use crate::sim::yields::SimYields;
-use crate::sim::{Choices, Outcome, RunArtifacts, SimIO, SimOptions, Simulation};
+use crate::sim::{Choices, DecisionRecord, Outcome, RunArtifacts, SimIO, SimOptions, Simulation};
 
 /// Where one step of a target's state machine left it.
 #[derive(Debug)]
@@ -137,6 +137,34 @@ pub fn simulate(
         #[cfg(feature = "turso")]
         TargetName::Turso => {
             Simulation::<Turso>::of_target(settings, seed, choices, options).run_full()
+        }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("validated: a config names only targets this binary has"),
+    }
+}
+
+/// `simulate`, also handing back the run's structure (`Simulation::run_structured`); a diff
+/// of two engines has none.
+pub fn simulate_structured(
+    settings: Settings,
+    seed: u64,
+    choices: Choices,
+    options: SimOptions,
+) -> (RunArtifacts, Vec<DecisionRecord>) {
+    if settings.run.diff_against.is_some() {
+        return (simulate(settings, seed, choices, options), Vec::new());
+    }
+    match settings.run.target {
+        TargetName::Braid => {
+            Simulation::<BraidCore>::of_target(settings, seed, choices, options).run_structured()
+        }
+        #[cfg(feature = "sqlite")]
+        TargetName::Sqlite => {
+            Simulation::<Sqlite>::of_target(settings, seed, choices, options).run_structured()
+        }
+        #[cfg(feature = "turso")]
+        TargetName::Turso => {
+            Simulation::<Turso>::of_target(settings, seed, choices, options).run_structured()
         }
         #[allow(unreachable_patterns)]
         _ => unreachable!("validated: a config names only targets this binary has"),

@@ -6,6 +6,7 @@
 //! Balances are stored as decimal ASCII (`-12`, `107`); a missing account holds the initial
 //! balance, so no setup transaction is needed. Any other stored form is garbled.
 
+use braid_oracle::violation::show_bytes;
 use braid_oracle::{Op, OpResult, TxMode, TxnOutcome};
 
 use crate::draw::Draw;
@@ -55,7 +56,7 @@ pub fn decode_balance(stored: Option<&[u8]>, initial: i64) -> Result<i64, String
     std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| text.parse().ok())
-        .ok_or_else(|| format!("balance {bytes:?} is not a decimal integer"))
+        .ok_or_else(|| format!("balance {} is not a decimal integer", show_bytes(bytes)))
 }
 
 impl Workload for Bank {
@@ -282,8 +283,8 @@ impl Audit {
                     push_key(&mut account_key, &self.prefix, *a);
                     account_key == row_key
                 });
-                let account =
-                    account.ok_or_else(|| format!("audit scan returned key {row_key:?}"))?;
+                let account = account
+                    .ok_or_else(|| format!("audit scan returned key {}", show_bytes(&row_key)))?;
                 stored.insert(account, value);
             }
             for account in 0..self.accounts {

@@ -4,6 +4,8 @@
 //! Elements are positive; those below 128 take one byte and those below 16384 two, so a
 //! 128-byte value holds at least 64 elements below 16384.
 
+use braid_oracle::violation::show_bytes;
+
 /// Encodes `list`.
 pub fn encode_list(list: &[u64]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(list.len() * 2);
@@ -33,7 +35,10 @@ pub fn decode_list(bytes: &[u8]) -> Result<Vec<u64>, String> {
     let mut shift = 0u32;
     for (at, &byte) in bytes.iter().enumerate() {
         if shift > 63 || (shift == 63 && byte > 1) {
-            return Err(format!("list element overflows at byte {at} of {bytes:?}"));
+            return Err(format!(
+                "list element overflows at byte {at} of {}",
+                show_bytes(bytes)
+            ));
         }
         element |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
@@ -45,7 +50,10 @@ pub fn decode_list(bytes: &[u8]) -> Result<Vec<u64>, String> {
         }
     }
     if shift != 0 {
-        return Err(format!("list ends inside an element: {bytes:?}"));
+        return Err(format!(
+            "list ends inside an element: {}",
+            show_bytes(bytes)
+        ));
     }
     Ok(list)
 }

@@ -126,7 +126,10 @@ pub trait Workload: Send {
 pub(crate) fn value_of(last: Option<&OpResult>) -> Result<Option<braid_oracle::Value>, String> {
     match last {
         Some(Ok(braid_oracle::OpOutput::Value(value))) => Ok(value.clone()),
-        other => Err(format!("expected the result of a get, got {other:?}")),
+        other => Err(format!(
+            "expected the result of a get, got {}",
+            show_last(other)
+        )),
     }
 }
 
@@ -136,6 +139,17 @@ pub(crate) fn rows_of(
 ) -> Result<Vec<(braid_oracle::Key, braid_oracle::Value)>, String> {
     match last {
         Some(Ok(braid_oracle::OpOutput::Rows(rows))) => Ok(rows.clone()),
-        other => Err(format!("expected the result of a scan, got {other:?}")),
+        other => Err(format!(
+            "expected the result of a scan, got {}",
+            show_last(other)
+        )),
     }
+}
+
+/// A result handed back to a program, for messages.
+fn show_last(last: Option<&OpResult>) -> String {
+    last.map_or_else(
+        || "no result".to_string(),
+        braid_oracle::violation::show_result,
+    )
 }

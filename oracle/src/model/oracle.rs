@@ -42,7 +42,7 @@ use crate::model::recovery::Ambiguity;
 use crate::model::versions::{VersionStore, WriteSet};
 use crate::model::{Claims, Durability};
 use crate::op::{Op, OpError, OpOutput, OpResult};
-use crate::violation::{Violation, ViolationKind, show_op};
+use crate::violation::{Violation, ViolationKind, show_op, show_result};
 
 /// Commits of history kept below what any snapshot or recovery can read, so that
 /// violations can name a stale value's commit and a recovery's matching state. The
@@ -152,7 +152,7 @@ impl Completed<'_> {
             ViolationKind::Protocol,
             self.step,
             expected,
-            format!("{:?}", self.result),
+            show_result(self.result),
         )
         .conn(self.conn)
         .op(show_op(self.op));
@@ -272,7 +272,8 @@ impl SeqOracle {
         };
         assert!(
             state.pending.is_none(),
-            "connection {conn} started {op:?} with an op pending"
+            "connection {conn} started {} with an op pending",
+            show_op(op)
         );
         let data_op = matches!(
             op,
@@ -343,7 +344,8 @@ impl SeqOracle {
         assert_eq!(
             pending.stamp,
             OpStamp::of(op),
-            "connection {conn} completed an op it did not invoke: {op:?}"
+            "connection {conn} completed an op it did not invoke: {}",
+            show_op(op)
         );
         let inflight = self.inflight.remove(&conn);
         let done = Completed {

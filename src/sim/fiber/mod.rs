@@ -34,6 +34,8 @@ pub(crate) struct Fiber<T: Target> {
 /// A transaction program in progress.
 struct TxnRun<T: Target> {
     program: Box<dyn TxnProgram>,
+    /// The transaction's number in the run (`Simulation::txns_started` when it began).
+    number: u64,
     started_step: u64,
     ops: u64,
     /// The result of the op finished last, handed to the program at its next call.

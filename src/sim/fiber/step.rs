@@ -10,7 +10,9 @@ use super::{Action, Commits, Fiber, Inflight, TxnRun};
 use crate::sim::nemesis::lock_choices;
 use crate::sim::outcome::{Failure, FailureKind};
 use crate::sim::simulation::Simulation;
+use crate::sim::structure::Owner;
 use crate::target::{Step, Target};
+use crate::timeline::{Answer, ConnId, What};
 
 impl<T: Target> Simulation<T> {
     /// One step of fiber `index`: start a transaction, or start or continue one op.
@@ -21,6 +23,10 @@ impl<T: Target> Simulation<T> {
             }
             return;
         };
+        self.note_owner(Owner::Txn {
+            fiber: index,
+            txn: run.number,
+        });
         if run.inflight.is_none() {
             match self.next_action(index, &mut run) {
                 Action::Run(inflight) => run.inflight = Some(inflight),
@@ -62,8 +68,15 @@ impl<T: Target> Simulation<T> {
             choices.end_span();
             program
         };
+        let number = self.txns_started;
+        self.txns_started += 1;
+        self.note_owner(Owner::Txn {
+            fiber: index,
+            txn: number,
+        });
         self.fibers[index].txn = Some(Box::new(TxnRun {
             program,
+            number,
             started_step: self.step,
             ops: 0,
             last: None,
@@ -73,7 +86,8 @@ impl<T: Target> Simulation<T> {
             committed: false,
             rolled_back: false,
         }));
-        self.note(format_args!("conn {process} begins a transaction"));
+        let conn = self.conn_id(index);
+        self.note(|| What::TxnBegin { conn });
     }
 
     /// Asks the program (or the fiber's own retry logic) what to do next; invokes an op.
@@ -108,9 +122,11 @@ impl<T: Target> Simulation<T> {
             }
         };
         self.invoke(process, &op);
-        if self.options.record_timeline {
-            self.note(format_args!("conn {process} invoke {}", show_op(&op)));
-        }
+        let conn = self.conn_id(index);
+        self.note(|| What::Invoke {
+            conn,
+            op: show_op(&op),
+        });
         Action::Run(Inflight::new(op, by_fiber))
     }
 
@@ -135,20 +151,23 @@ impl<T: Target> Simulation<T> {
             self.fail(
                 FailureKind::LostIoError,
                 &format!(
-                    "conn {}: {} waited on I/O that failed ({failed}) and still returned \
-                     {output:?}",
+                    "conn {}: {} waited on I/O that failed ({failed}) and still returned {}",
                     self.fibers[index].process,
-                    op.name()
+                    op.name(),
+                    show_result(&Ok(output.clone()))
                 ),
             );
             return;
         }
         self.stats.operations += 1;
         self.hash_result(process, &op, &result);
-        if self.options.record_timeline {
-            let shown = show_result(&result);
-            self.note(format_args!("conn {process} {} -> {shown}", op.name()));
-        }
+        let conn = self.conn_id(index);
+        self.note(|| What::Complete {
+            conn,
+            op: op.name(),
+            result: show_result(&result),
+            answer: Answer::of(&result),
+        });
         let claims = T::claims(&self.fibers[index].conn);
         let indeterminate = match &result {
             Err(err) if !matches!(err, OpError::Busy | OpError::BusySnapshot) => {
@@ -222,9 +241,11 @@ impl<T: Target> Simulation<T> {
             OpError::Corrupt(msg) => {
                 if self.bit_flips.injected > 0 {
                     self.bit_flips.detected = true;
-                    self.note(format_args!(
-                        "corruption detected as expected after a bit flip: {msg}"
-                    ));
+                    self.note(|| {
+                        What::Note(format!(
+                            "corruption detected as expected after a bit flip: {msg}"
+                        ))
+                    });
                 } else {
                     let message = format!(
                         "conn {process}: {} failed with Corrupt ({msg}) although no bit was \
@@ -261,7 +282,6 @@ impl<T: Target> Simulation<T> {
         for fiber in &mut self.fibers {
             fiber.backing_off = false;
         }
-        let process = self.fibers[index].process;
         self.stats.transactions += 1;
         self.stats
             .txn_latency_decisions
@@ -272,12 +292,14 @@ impl<T: Target> Simulation<T> {
             TxnOutcome::Aborted => self.stats.abort(abort_reason.unwrap_or("rollback")),
             TxnOutcome::InDoubt => self.stats.abort("in-doubt"),
         }
-        self.note(format_args!("conn {process} transaction ends {outcome:?}"));
+        let conn = self.conn_id(index);
+        self.note(|| What::TxnEnd { conn, outcome });
         let record = run.program.finish(outcome);
         self.record_txn_form(run.started_step, &record);
         if let Err(v) = self.workloads.txn_finished(self.step, record)
             && !self.corruption_explains(&v)
         {
+            self.blame_on(&v);
             self.fail(v.kind, &v.to_string());
         }
     }
@@ -297,8 +319,16 @@ impl<T: Target> Simulation<T> {
         }
     }
 
+    /// How the timeline names fiber `index`'s connection.
+    fn conn_id(&self, index: usize) -> ConnId {
+        ConnId {
+            slot: Some(u32::try_from(index).expect("connections fit in u32")),
+            process: self.fibers[index].process,
+        }
+    }
+
     /// At a crash: the fiber's transaction ends with whatever outcome is known.
-    pub(crate) fn abandon_fiber(&mut self, fiber: Fiber<T>) -> Result<(), Failure> {
+    pub(crate) fn abandon_fiber(&mut self, index: usize, fiber: Fiber<T>) -> Result<(), Failure> {
         let Some(mut run) = fiber.txn else {
             return Ok(());
         };
@@ -307,13 +337,18 @@ impl<T: Target> Simulation<T> {
             Some(inflight) => in_doubt_or_aborted_at_crash(&inflight, &fiber.conn),
             None => TxnOutcome::Aborted,
         };
+        let conn = ConnId {
+            slot: Some(u32::try_from(index).expect("connections fit in u32")),
+            process: fiber.process,
+        };
+        self.note(|| What::TxnEnd { conn, outcome });
         self.stats.transactions += 1;
         self.stats.abort("crash");
         let record = run.program.finish(outcome);
         self.record_txn_form(run.started_step, &record);
         match self.workloads.txn_finished(self.step, record) {
             Err(v) if self.corruption_explains(&v) => Ok(()),
-            Err(v) => Err(self.failure_now(v.kind, &v.to_string())),
+            Err(v) => Err(self.violated(&v)),
             Ok(()) => Ok(()),
         }
     }

@@ -181,6 +181,11 @@ impl SimIO {
         advance_clock(&mut self.state(), now);
     }
 
+    /// Operations submitted so far (the id the next one will get).
+    pub fn submitted(&self) -> u64 {
+        self.state().next_op
+    }
+
     /// The current decision.
     pub fn now(&self) -> u64 {
         self.state().now
@@ -261,15 +266,23 @@ impl SimIO {
 
     /// Fails operation `id`, a member of a labelled group, with `error`: the group then
     /// finishes with that error once its other members finish. Counted as `group-fail`.
-    pub fn fail_group(&self, id: u64, error: std::io::ErrorKind) -> Result<(), SimIoError> {
-        self.labelled_group_of(id)?;
-        self.complete_counted(id, IoOutcome::Error(error), Some(fault_kind::GROUP_FAIL))
+    /// Returns the group's label.
+    pub fn fail_group(
+        &self,
+        id: u64,
+        error: std::io::ErrorKind,
+    ) -> Result<&'static str, SimIoError> {
+        let (_, label) = self.labelled_group_of(id)?;
+        self.complete_counted(id, IoOutcome::Error(error), Some(fault_kind::GROUP_FAIL))?;
+        Ok(label)
     }
 
     /// Aborts, in flight, the innermost labelled group that operation `id` belongs to: every
     /// unfinished member finishes `Aborted` and its operation is dropped without touching
-    /// data. Returns the group's label.
-    pub fn cancel_group(&self, id: u64) -> Result<&'static str, SimIoError> {
+    /// data. Returns the group's label and the ids of the operations it aborted, ascending.
+    pub fn cancel_group(&self, id: u64) -> Result<(&'static str, Vec<u64>), SimIoError> {
+        // `labelled_group_of` drops operations aborted earlier, so every pending operation
+        // finished after the abort below was aborted by it.
         let (group, label) = self.labelled_group_of(id)?;
         {
             let mut state = self.state();
@@ -279,8 +292,15 @@ impl SimIO {
                 .record(fault_kind::GROUP_CANCEL, &labels.unwrap_or_default());
         }
         group.abort();
-        self.state().drop_finished();
-        Ok(label)
+        let mut state = self.state();
+        let aborted = state
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.completion.finished())
+            .map(|(&id, _)| id)
+            .collect();
+        state.drop_finished();
+        Ok((label, aborted))
     }
 
     /// The innermost labelled group waiting on pending operation `id`.
