@@ -196,6 +196,24 @@ impl FailureArtifact {
         })
     }
 
+    /// The same failure to rerun on another engine (`--target` of replay and shrink): the
+    /// recorded config with `[run] target` replaced; refused when this binary lacks it.
+    pub fn on_target(mut self, name: Option<&str>) -> Result<FailureArtifact, String> {
+        let Some(name) = name else {
+            return Ok(self);
+        };
+        let mut config = self.record.config(&self.dir).map_err(|e| e.to_string())?;
+        config.run.target = config::TargetName::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = config::TargetName::ALL.iter().map(|t| t.name()).collect();
+            format!("--target {name}: expected one of {}", names.join(", "))
+        })?;
+        config
+            .validate(&format!("{} with --target {name}", self.dir.display()))
+            .map_err(|e| e.to_string())?;
+        self.record.config_toml = config::to_toml(&config);
+        Ok(self)
+    }
+
     /// Reruns the recorded failure from its tape (same config, canary and seed).
     pub fn replay(&self, record_timeline: bool) -> Result<RunArtifacts, ArtifactError> {
         let config = self.record.config(&self.dir)?;

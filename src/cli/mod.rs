@@ -161,6 +161,9 @@ pub enum Command {
         /// Also draw the rerun's timeline into this file (a self-contained page).
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Rerun the tape on this engine instead of the recorded one (braid, sqlite, turso).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Minimize a failure directory; writes DIR/shrunk/.
     Shrink {
@@ -172,6 +175,9 @@ pub enum Command {
         /// (a search may find the same failure kind through another bug).
         #[arg(long)]
         no_search: bool,
+        /// Shrink on this engine instead of the recorded one (braid, sqlite, turso).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Run a benchmark and print its figures (`braid bench list` names them).
     Bench {
@@ -298,12 +304,18 @@ pub fn main() -> i32 {
             out,
             canary,
         }),
-        Command::Replay { dir, trace, html } => replay::run(&dir, trace, html.as_deref()),
+        Command::Replay {
+            dir,
+            trace,
+            html,
+            target,
+        } => replay::run(&dir, trace, html.as_deref(), target.as_deref()),
         Command::Shrink {
             dir,
             time,
             no_search,
-        } => shrink::run(&dir, time.as_deref(), !no_search),
+            target,
+        } => shrink::run(&dir, time.as_deref(), !no_search, target.as_deref()),
         Command::Bench {
             name,
             seeds,

@@ -12,8 +12,15 @@ use crate::timeline;
 
 /// Runs `braid replay`; with `html`, also writes the rerun's `timeline.html` there.
 /// Returns the exit code.
-pub fn run(dir: &Path, trace: bool, html: Option<&Path>) -> i32 {
+pub fn run(dir: &Path, trace: bool, html: Option<&Path>, target: Option<&str>) -> i32 {
     let artifact = match FailureArtifact::load(dir) {
+        Ok(artifact) => artifact,
+        Err(err) => {
+            eprintln!("braid replay: {err}");
+            return EXIT_USAGE;
+        }
+    };
+    let artifact = match artifact.on_target(target) {
         Ok(artifact) => artifact,
         Err(err) => {
             eprintln!("braid replay: {err}");

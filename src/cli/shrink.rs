@@ -23,7 +23,7 @@ pub const SHRUNK_DIR: &str = "shrunk";
 
 /// Runs `braid shrink`; returns the exit code (1: shrunk failure written). `search`: also
 /// look for a smaller failure of the same kind under fresh seeds and simpler configs.
-pub fn run(dir: &Path, time: Option<&str>, search: bool) -> i32 {
+pub fn run(dir: &Path, time: Option<&str>, search: bool, target: Option<&str>) -> i32 {
     let limit = match time.map(parse_duration).transpose() {
         Ok(limit) => limit.unwrap_or(DEFAULT_TIME),
         Err(message) => {
@@ -31,7 +31,11 @@ pub fn run(dir: &Path, time: Option<&str>, search: bool) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let artifact = match FailureArtifact::load(dir) {
+    let artifact = match FailureArtifact::load(dir).map_err(|e| e.to_string()) {
+        Ok(artifact) => artifact.on_target(target),
+        Err(err) => Err(err),
+    };
+    let artifact = match artifact {
         Ok(artifact) => artifact,
         Err(err) => {
             eprintln!("braid shrink: {err}");
