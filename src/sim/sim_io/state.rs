@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use braid_core::{Completion, CompletionError, CompletionResult};
 
-use super::faults::{FaultCounts, kind};
+use super::faults::{FaultCounts, FsyncFailure, kind};
 use super::pending::PendingOps;
 use super::{IoOutcome, OpKind, PendingOp, SimIoError};
 
@@ -62,6 +62,13 @@ pub(crate) struct FileData {
     pub(crate) unsynced: Vec<Unsynced>,
     /// Syncs of this file that completed successfully, ever (a crash keeps the count).
     pub(crate) syncs_completed: u64,
+    /// Syncs of this file that failed, ever (a crash keeps the count).
+    pub(crate) syncs_failed: u64,
+    /// Whether the volatile image holds bytes outside `unsynced` that are not durable: a
+    /// failed sync marked writes clean without making them durable (`FsyncFailure::Ext4`,
+    /// `Xfs`). Until a crash makes both images equal again, a sync must not copy the
+    /// volatile image wholesale.
+    pub(crate) diverged: bool,
 }
 
 /// Everything `SimIO` knows.
@@ -79,6 +86,11 @@ pub(crate) struct SimState {
     /// The newest groups with a member that completed with a fault, each with that
     /// member's description (`MEMBER_FAILURES_KEPT` at most, oldest dropped first).
     pub(crate) member_failures: VecDeque<(Completion, String)>,
+    /// What a failed sync does to the writes it covered.
+    pub(crate) fsync_failure: FsyncFailure,
+    /// Set by a failed sync under `FsyncFailure::Xfs`: every operation fails and nothing
+    /// reaches the disk until the next crash.
+    pub(crate) shut_down: bool,
 }
 
 /// Group failures `SimState::member_failures` keeps: far more than can be awaited at once.
@@ -117,6 +129,8 @@ impl SimState {
             volatile: Vec::new(),
             unsynced: Vec::new(),
             syncs_completed: 0,
+            syncs_failed: 0,
+            diverged: false,
         };
         self.files.insert(id, data);
         self.names.insert(path.to_string(), id);
@@ -226,6 +240,13 @@ impl SimState {
             .remove(&id)
             .expect("validated: the operation is pending");
         let op_kind = pending.data.kind();
+        // A shut-down file system refuses everything, whatever the loop asked for.
+        let (outcome, fault_kind) = if self.shut_down {
+            let refused = IoOutcome::Error(std::io::ErrorKind::Other);
+            (refused, Some(kind::FS_SHUTDOWN))
+        } else {
+            (outcome, fault_kind)
+        };
         let fault = fault_kind.or(match outcome {
             IoOutcome::Ok => None,
             IoOutcome::Error(_) => Some(op_kind.error_fault()),
@@ -247,10 +268,17 @@ impl SimState {
         }
         let completed_seq = self.next_completed_seq;
         self.next_completed_seq += 1;
+        let failed_sync = matches!(
+            (&pending.data, outcome, self.shut_down),
+            (OpData::Sync, IoOutcome::Error(_), false)
+        );
         let (result, read_buffer) = match self.files.get_mut(&pending.file) {
             None => (Err(CompletionError::Io(std::io::ErrorKind::NotFound)), None),
             Some(file) => file.apply(id, completed_seq, pending.data, outcome),
         };
+        if failed_sync {
+            self.sync_failed(pending.file);
+        }
         Delivery {
             completion: pending.completion,
             result,
@@ -259,9 +287,55 @@ impl SimState {
     }
 }
 
+impl SimState {
+    /// A sync of `file` failed: what happens to the writes it covered depends on the file
+    /// system (`FsyncFailure`; the fault model in mod.rs says what each mode does).
+    fn sync_failed(&mut self, file: FileId) {
+        let mode = self.fsync_failure;
+        let mut lost = 0;
+        if let Some(data) = self.files.get_mut(&file) {
+            data.syncs_failed += 1;
+            lost += data.lose_unsynced(mode);
+        }
+        if mode == FsyncFailure::Xfs {
+            // The shutdown stops writeback of every file, not only the one synced.
+            for data in self.files.values_mut() {
+                lost += data.lose_unsynced(mode);
+            }
+            self.shut_down = true;
+        }
+        for _ in 0..lost {
+            self.faults.record(kind::SYNC_LOST_WRITE, &[]);
+        }
+    }
+}
+
 impl FileData {
+    /// Marks every unsynced write clean without making it durable, as a failed sync under
+    /// `mode` does; returns how many were lost. Ext4 and XFS keep the new contents in the
+    /// volatile image (reads still see them), Btrfs puts back the durable image; `Retry`
+    /// loses nothing.
+    fn lose_unsynced(&mut self, mode: FsyncFailure) -> usize {
+        let lost = self.unsynced.len();
+        match mode {
+            FsyncFailure::Retry => return 0,
+            FsyncFailure::Ext4 | FsyncFailure::Xfs => {
+                self.diverged |= lost > 0;
+            }
+            FsyncFailure::Btrfs => {
+                // Outside the unsynced writes the volatile image already mirrors the
+                // durable one (or holds what an earlier lossy failure left there, which a
+                // Btrfs file system never does).
+                self.volatile.clone_from(&self.durable);
+            }
+        }
+        self.unsynced.clear();
+        lost
+    }
+
     /// Applies one operation's outcome: writes land in the volatile image, a successful
-    /// sync makes the volatile image durable, failures change nothing.
+    /// sync makes the unsynced writes durable, failures change no data (what a failed sync
+    /// does to the writes it covered is `SimState::sync_failed`'s business).
     fn apply(
         &mut self,
         op_id: u64,
@@ -316,7 +390,9 @@ impl FileData {
         }
     }
 
-    /// A successful sync: the durable image becomes the volatile one.
+    /// A successful sync: the durable image becomes the volatile one, or, after a failed
+    /// sync lost writes the volatile image still shows (`diverged`), the durable image with
+    /// the unsynced writes and truncates applied in the order they completed.
     ///
     /// Outside the byte ranges of the unsynced writes the two images are already equal
     /// (every change to the volatile image is recorded in `unsynced` until a sync or a
@@ -325,6 +401,18 @@ impl FileData {
     /// A truncate may have cut or zero-filled anything past its length: then the whole
     /// image is copied.
     fn make_durable(&mut self) {
+        if self.diverged {
+            for unsynced in &self.unsynced {
+                match &unsynced.data {
+                    OpData::Write { offset, bytes } => write_at(&mut self.durable, *offset, bytes),
+                    OpData::Truncate { len } => self.durable.resize(file_len(*len), 0),
+                    OpData::Read { .. } | OpData::Sync => {}
+                }
+            }
+            self.unsynced.clear();
+            self.diverged = self.durable != self.volatile;
+            return;
+        }
         let truncated = self
             .unsynced
             .iter()

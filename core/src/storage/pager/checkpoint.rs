@@ -11,7 +11,8 @@
 //!    each page at or below `upto`, read from the cache or the WAL and verified; then one
 //!    group labelled "checkpoint-copy" writes them all, with the header page carrying
 //!    the checkpoint's commit sequence.
-//! 5. Fsync the database file; only then mark the frames backfilled.
+//! 5. Fsync the database file; only then mark the frames backfilled. A failed fsync here
+//!    poisons too (step 3's and step 6's do): the copies may never reach the disk.
 //! 6. Restart/Truncate: if every frame is backfilled and every snapshot sees the latest
 //!    commit (so all of them can read the database file alone), reset the WAL: new salts,
 //!    frame numbering from 1; Truncate also shrinks the file to 0 and fsyncs it.
@@ -262,6 +263,9 @@ impl Checkpoint {
                         io_yield_one!(sync.clone());
                     }
                     if let Some(e) = sync.get_error() {
+                        // The copied pages may be marked clean without reaching the disk:
+                        // trust no later fsync of this file (see `Pager::poison`).
+                        self.pager.poison();
                         return Err(Error::Completion(e));
                     }
                     let plan = self.take_plan();

@@ -10,7 +10,8 @@
 //! Lock protocol (db/connection.rs states it for clients): `begin_read` registers a snapshot (no I/O);
 //! `try_begin_write` takes the write lock, failing with `Busy` if another writer holds it
 //! and `BusySnapshot` if a commit was published after the caller's snapshot. Commit,
-//! rollback and drop release everything. The first failed WAL fsync poisons the pager:
+//! rollback and drop release everything. The first failed fsync (of the WAL or of the
+//! database file) poisons the pager:
 //! every later call returns `Error::Poisoned`.
 
 pub(crate) mod cache;
@@ -200,7 +201,12 @@ impl Pager {
         Ok(state)
     }
 
-    /// Marks the pager poisoned: every later call fails with `Error::Poisoned`.
+    /// Marks the pager poisoned: every later call fails with `Error::Poisoned`. Called on
+    /// the first failed fsync of either file. The engine never retries an fsync: Linux
+    /// file systems mark the pages of a failed fsync clean (ext4 and XFS keep their new
+    /// contents in memory, Btrfs goes back to what is on disk), so a retry reports success
+    /// over data that never reached the disk. Reopening after a restart lets recovery find
+    /// what is durable.
     pub(crate) fn poison(&self) {
         self.state().poisoned = true;
     }

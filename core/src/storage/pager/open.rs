@@ -21,7 +21,9 @@
 //! (leftover frames of a commit lost in the crash must never be completed into a valid
 //! chain by the bytes of a later commit), then fsynced: what recovery exposes must be
 //! durable, or a reopen after a failed fsync could show a commit a later crash takes
-//! back.
+//! back. A failed fsync while opening (this one, or a new database's) ends the open with
+//! `Error::Poisoned`: the pages it covered may be marked clean but never written, so
+//! only a restart of the machine makes the files trustworthy again.
 //!
 //! The recovered commit sequence is the largest of the database header's checkpoint
 //! sequence, the WAL header's, and the last recovered commit's, so sequences keep
@@ -177,7 +179,7 @@ impl Opener {
                     if !sync.finished() {
                         io_yield_one!(sync.clone());
                     }
-                    finished_ok(sync, 0)?;
+                    synced(sync)?;
                     let db_read = HeaderRead {
                         header: *header,
                         stamp: HeaderStamp::CREATED,
@@ -257,7 +259,7 @@ impl Opener {
                     if !sync.finished() {
                         io_yield_one!(sync.clone());
                     }
-                    finished_ok(sync, 0)?;
+                    synced(sync)?;
                     let OpenState::WaitTailSync { recovered, .. } =
                         std::mem::replace(&mut self.state, OpenState::Finished)
                     else {
@@ -335,6 +337,17 @@ impl Opener {
 }
 
 /// A finished completion that must have succeeded moving `len` bytes.
+/// A finished fsync's verdict. A failed one is `Poisoned`, not an I/O error to retry: the
+/// file system may have marked what it covered clean without writing it (so a retried open
+/// would read back, and build on, bytes that are not on disk); only a restart, which
+/// drops what is not durable, gives an open it can trust.
+fn synced(sync: &Completion) -> Result<()> {
+    match sync.result().expect("checked after it finished") {
+        Err(_) => Err(Error::Poisoned),
+        Ok(_) => Ok(()),
+    }
+}
+
 fn finished_ok(c: &Completion, len: usize) -> Result<()> {
     match c.result().expect("checked after it finished") {
         Err(e) => Err(Error::Completion(e)),
