@@ -521,6 +521,113 @@ mod tests {
         assert!(state.files[&id].unsynced.is_empty());
     }
 
+    fn failed() -> IoOutcome {
+        IoOutcome::Error(std::io::ErrorKind::Other)
+    }
+
+    #[test]
+    fn under_ext4_a_failed_sync_loses_what_it_covered_and_reads_still_see_it() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Ext4,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 8]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(2, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        let lost = vec![1, 1, 2, 2, 1, 1, 1, 1];
+        assert_eq!(images(&state, id), (vec![1; 8], lost.clone()));
+        assert!(state.files[&id].unsynced.is_empty(), "marked clean");
+        assert!(
+            state.crash_candidates().is_empty(),
+            "a crash is offered nothing"
+        );
+        // A later write and a successful sync make only that write durable.
+        run(&mut state, id, write(6, &[3; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, vec![1, 1, 1, 1, 1, 1, 3, 3, 3, 3]);
+        assert_eq!(volatile, vec![1, 1, 2, 2, 1, 1, 3, 3, 3, 3]);
+        assert_eq!(state.files[&id].syncs_failed, 1);
+        assert_eq!(state.faults.count(kind::SYNC_LOST_WRITE), 1);
+        // Writing the lost bytes again is what makes them durable.
+        run(&mut state, id, write(2, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, volatile);
+        assert!(!state.files[&id].diverged);
+    }
+
+    #[test]
+    fn under_ext4_a_truncate_after_a_lost_write_is_applied_to_the_durable_image() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Ext4,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 6]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(0, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        run(&mut state, id, OpData::Truncate { len: 4 }, IoOutcome::Ok);
+        run(&mut state, id, write(5, &[4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, vec![1, 1, 1, 1, 0, 4]);
+        assert_eq!(volatile, vec![2, 2, 1, 1, 0, 4]);
+    }
+
+    #[test]
+    fn under_btrfs_a_failed_sync_puts_the_durable_image_back() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Btrfs,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(2, &[2; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        assert_eq!(images(&state, id), (vec![1; 4], vec![1; 4]));
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        assert_eq!(images(&state, id), (vec![1; 4], vec![1; 4]));
+    }
+
+    #[test]
+    fn under_xfs_a_failed_sync_shuts_every_file_down_until_a_crash() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Xfs,
+            ..SimState::default()
+        };
+        let (a, b) = (state.open("a"), state.open("b"));
+        run(&mut state, b, write(0, &[7; 2]), IoOutcome::Ok);
+        run(&mut state, a, write(0, &[1; 2]), IoOutcome::Ok);
+        let pending = state.submit(b, write(4, &[8]), Completion::new_noop());
+        run(&mut state, a, OpData::Sync, failed());
+        assert!(state.shut_down);
+        assert_eq!(
+            state.faults.count(kind::SYNC_LOST_WRITE),
+            2,
+            "both files' writes"
+        );
+        // Everything now fails and changes nothing, whatever the loop asks.
+        let read = Completion::new_read(2, |_| {});
+        let op = state.submit(a, OpData::Read { offset: 0, len: 2 }, read.clone());
+        state.complete(op, IoOutcome::Ok, None).deliver();
+        assert!(read.failed());
+        run(&mut state, b, OpData::Sync, IoOutcome::Ok);
+        assert_eq!(state.files[&b].syncs_completed, 0);
+        assert_eq!(state.faults.count(kind::FS_SHUTDOWN), 2);
+        // Nothing pending reaches the disk at the crash, and the restart ends the shutdown.
+        assert!(state.crash_candidates().is_empty());
+        assert!(state.pending.get(&pending).is_some());
+        state.apply_crash(Vec::new());
+        assert!(!state.shut_down);
+        assert_eq!(images(&state, a), (Vec::new(), Vec::new()));
+        assert_eq!(images(&state, b), (Vec::new(), Vec::new()));
+    }
+
     #[test]
     fn a_sync_after_a_truncate_copies_the_cut_and_the_regrown_tail() {
         let mut state = SimState::default();
