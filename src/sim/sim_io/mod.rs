@@ -37,6 +37,7 @@
 //!   - `Retry` (lenient, braid before it modelled fsync failures; for engines not ready
 //!     for the others): a failed sync changes nothing; the writes stay unsynced and the
 //!     next successful sync makes them durable.
+//!
 //!   A raw `SimIO::new()` is lenient (`Retry`): the simulation sets the configured mode.
 //! - Group faults, by label: `fail_group` errors one member of a labelled completion group;
 //!   `cancel_group` aborts the whole innermost labelled group in flight. An aborted pending

@@ -403,7 +403,7 @@ impl Checkpoint {
 
     /// Fsync of the WAL (`wal` true, in a "wal-sync" group) or the database file.
     fn submit_sync(&self, wal: bool) -> Result<Completion> {
-        let sync = Completion::new_noop();
+        let sync = self.pager.fsync_completion();
         if wal {
             let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
             group.add(&sync);

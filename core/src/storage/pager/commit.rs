@@ -219,7 +219,7 @@ impl WriteTxn {
                     else {
                         unreachable!("matched above")
                     };
-                    let sync = match self.pager.wal.sync(Completion::new_noop()) {
+                    let sync = match self.pager.wal.sync(self.pager.fsync_completion()) {
                         Ok(sync) if truncated => sync,
                         _ => {
                             // The failed frames may stay behind: trust nothing more.
@@ -326,7 +326,7 @@ impl WriteTxn {
     }
 
     fn submit_wal_sync(&self) -> Result<Completion> {
-        let sync = Completion::new_noop();
+        let sync = self.pager.fsync_completion();
         let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
         group.add(&sync);
         let built = group.build();

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::canary::Canary;
-use crate::io::{File, IO};
+use crate::io::{Completion, File, IO};
 use crate::options::DbOptions;
 use crate::storage::format::{DbHeader, HeaderStamp};
 use crate::storage::page_access::PageNo;
@@ -209,6 +209,23 @@ impl Pager {
     /// what is durable.
     pub(crate) fn poison(&self) {
         self.state().poisoned = true;
+    }
+
+    /// A completion for an fsync of either file that poisons the pager the moment the fsync
+    /// fails, before any state machine looks at it: a commit of another connection whose
+    /// frames the failed fsync covered must not publish in between (it checks for poison
+    /// before publishing). Holds the pager weakly, so a pending fsync keeps nothing alive.
+    /// (The ack-failed-sync canary loses the error here too.)
+    pub(crate) fn fsync_completion(self: &Arc<Self>) -> Completion {
+        let pager = Arc::downgrade(self);
+        Completion::new(move |result| {
+            if result.is_err()
+                && let Some(pager) = pager.upgrade()
+                && !pager.canary(Canary::AckFailedSync)
+            {
+                pager.poison();
+            }
+        })
     }
 
     pub(crate) fn canary(&self, canary: Canary) -> bool {
