@@ -12,7 +12,9 @@
 //!    group labelled "checkpoint-copy" writes them all, with the header page carrying
 //!    the checkpoint's commit sequence.
 //! 5. Fsync the database file; only then mark the frames backfilled. A failed fsync here
-//!    poisons too (step 3's and step 6's do): the copies may never reach the disk.
+//!    poisons too (step 3's and step 6's do): the copies may never reach the disk. Once the
+//!    pager is poisoned (by this checkpoint or anyone else's failed fsync) the checkpoint
+//!    stops at its next step with `Poisoned`.
 //! 6. Restart/Truncate: if every frame is backfilled and every snapshot sees the latest
 //!    commit (so all of them can read the database file alone), reset the WAL: new salts,
 //!    frame numbering from 1; Truncate also shrinks the file to 0 and fsyncs it.
@@ -160,6 +162,12 @@ impl Checkpoint {
 
     fn step_inner(&mut self) -> Result<IOResult<CheckpointOutcome>> {
         loop {
+            if self.pager.is_poisoned() {
+                // An fsync failed somewhere since the last step: the WAL may no longer hold
+                // what the index says (Btrfs puts back the durable image), so nothing more
+                // is copied, synced or reset.
+                return Err(Error::Poisoned);
+            }
             match &mut self.state {
                 CheckpointState::Start => {
                     let plan = self.take_locks_and_plan()?;
@@ -536,7 +544,7 @@ impl Pager {
                 let image = read
                     .take_read_buffer()
                     .expect("a successful read carries its bytes");
-                verify_page(page, &image)?;
+                verify_page(page, &image).map_err(|e| self.unless_poisoned(e))?;
                 Ok(Arc::new(image))
             }
         }

@@ -156,7 +156,10 @@ impl Pager {
             .take_read_buffer()
             .expect("a successful read carries its bytes");
         verify_page(key.page, &image).map_err(|e| match e {
-            Error::Corrupt(why) => Error::Corrupt(format!("{why} (read from {:?})", key.version)),
+            Error::Corrupt(why) => self.unless_poisoned(Error::Corrupt(format!(
+                "{why} (read from {:?})",
+                key.version
+            ))),
             other => other,
         })?;
         Ok(std::sync::Arc::new(image))

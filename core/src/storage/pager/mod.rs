@@ -228,6 +228,17 @@ impl Pager {
         })
     }
 
+    /// `error`, or `Poisoned` if the pager is: after a failed fsync a file may have gone back
+    /// to older contents (Btrfs), so a page failing its checksum then says nothing about
+    /// corruption.
+    pub(crate) fn unless_poisoned(&self, error: Error) -> Error {
+        if self.is_poisoned() {
+            Error::Poisoned
+        } else {
+            error
+        }
+    }
+
     pub(crate) fn canary(&self, canary: Canary) -> bool {
         self.options.canary_active(canary)
     }
