@@ -729,6 +729,7 @@ fn violations_print_keys_and_values_as_text() {
         .expect_err("a get answers with a value");
     assert_eq!(shape.kind, ViolationKind::Protocol);
     assert!(shape.to_string().contains(r#"["w1.k"="x"]"#), "{shape}");
+}
 
 /// After a failed WAL fsync, the frames it covered may be lost (the file system marked them
 /// clean): a later successful fsync makes the earlier commits durable only if the engine
