@@ -616,7 +616,7 @@ impl<T: Target> Simulation<T> {
             Step::Failed(OpError::Poisoned) => {
                 // The engine gave up on this incarnation (a failed fsync while opening):
                 // the machine restarts, as for a database poisoned while running.
-                self.note(format_args!("recovery poisoned: restarting"));
+                self.note(|| What::Note("recovery poisoned: restarting".into()));
                 self.restart_requested = true;
             }
             Step::Failed(err) => {
