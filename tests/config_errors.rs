@@ -202,3 +202,54 @@ fn an_unreadable_file_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn a_bad_fsync_failure_mode_is_rejected_naming_the_modes() {
+    let error = reject("[faults]\nfsync_failure = \"zfs\"\n");
+    assert_names(&error, "faults.fsync_failure", "ext4");
+    for mode in ["xfs", "btrfs", "retry", "zfs"] {
+        assert!(error.to_string().contains(mode), "{mode} not in: {error}");
+    }
+    assert_names(
+        &reject("[faults]\nfsync_failure = 1\n"),
+        "faults.fsync_failure",
+        "string",
+    );
+    assert_names(
+        &reject("[swarm]\nfsync_failures = [\"ext4\", \"ntfs\"]\n"),
+        "swarm.fsync_failures[1]",
+        "btrfs",
+    );
+}
+
+#[test]
+fn bad_storage_ranges_in_swarm_are_rejected() {
+    let cases = [
+        (
+            "page_size = [512, 1000]",
+            "swarm.page_size",
+            "powers of two",
+        ),
+        ("page_size = [256, 4096]", "swarm.page_size", "512..=65536"),
+        ("page_size = [4096, 512]", "swarm.page_size", "low <= high"),
+        ("cache_pages = [4, 64]", "swarm.cache_pages", "8 <= low"),
+        ("cache_pages = [64, 8]", "swarm.cache_pages", "low <= high"),
+        (
+            "autocheckpoint_frames = [100, 10]",
+            "swarm.autocheckpoint_frames",
+            "low <= high",
+        ),
+        ("sync_modes = [\"often\"]", "swarm.sync_modes[0]", "full"),
+    ];
+    for (line, key, expected) in cases {
+        assert_names(&reject(&format!("[swarm]\n{line}\n")), key, expected);
+    }
+    // A workload's values must fit the smallest page size the swarm may draw.
+    let text = "[storage]\npage_size = 4096\n[swarm]\npage_size = [512, 4096]\n\
+                [[workload]]\nkind = \"register\"\nvalue_bytes_max = 512\n";
+    assert_names(
+        &reject(text),
+        "workload[0].value_bytes_max",
+        "smallest page size",
+    );
+}

@@ -137,3 +137,55 @@ fn without_swarm_resolve_only_sets_the_seed() {
         config
     );
 }
+
+#[test]
+fn nightly_seeds_draw_the_storage_settings_from_their_ranges() {
+    let config = nightly();
+    let swarm = &config.swarm;
+    let [page_low, page_high] = swarm.page_size.expect("nightly draws page sizes");
+    let [cache_low, cache_high] = swarm.cache_pages.expect("nightly draws cache sizes");
+    let [checkpoint_low, checkpoint_high] = swarm
+        .autocheckpoint_frames
+        .expect("nightly draws checkpoint intervals");
+    let mut syncs = BTreeSet::new();
+    let mut pages = BTreeSet::new();
+    let mut fsync_failures = BTreeSet::new();
+    for seed in 0..400 {
+        let storage = config.resolve(seed).storage;
+        let faults = config.resolve(seed).faults;
+        assert!(swarm.sync_modes.contains(&storage.sync));
+        assert!(storage.page_size.is_power_of_two());
+        assert!((page_low..=page_high).contains(&storage.page_size));
+        assert!((cache_low..=cache_high).contains(&storage.cache_pages));
+        let frames = storage.autocheckpoint_frames;
+        assert!((checkpoint_low..=checkpoint_high).contains(&frames));
+        assert!(swarm.fsync_failures.contains(&faults.fsync_failure));
+        syncs.insert(format!("{:?}", storage.sync));
+        pages.insert(storage.page_size);
+        fsync_failures.insert(faults.fsync_failure);
+    }
+    assert_eq!(syncs.len(), 2, "both sync modes: {syncs:?}");
+    assert_eq!(pages.len(), 8, "every page size 512..=65536: {pages:?}");
+    assert_eq!(fsync_failures.len(), 4, "every mode: {fsync_failures:?}");
+}
+
+#[test]
+fn a_swarm_without_storage_ranges_keeps_the_storage_section_and_its_draws() {
+    let mut plain = nightly();
+    plain.swarm.sync_modes.clear();
+    plain.swarm.page_size = None;
+    plain.swarm.cache_pages = None;
+    plain.swarm.autocheckpoint_frames = None;
+    plain.swarm.fsync_failures.clear();
+    let with_ranges = nightly();
+    for seed in 0..50 {
+        let resolved = plain.resolve(seed);
+        assert_eq!(resolved.storage, plain.storage);
+        assert_eq!(resolved.faults.fsync_failure, plain.faults.fsync_failure);
+        // The storage draws come after every other: the rest of the draw is the same.
+        let other = with_ranges.resolve(seed);
+        assert_eq!(resolved.workloads, other.workloads);
+        assert_eq!(resolved.scheduler, other.scheduler);
+        assert_eq!(resolved.run.connections, other.run.connections);
+    }
+}

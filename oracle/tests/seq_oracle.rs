@@ -730,3 +730,37 @@ fn violations_print_keys_and_values_as_text() {
     assert_eq!(shape.kind, ViolationKind::Protocol);
     assert!(shape.to_string().contains(r#"["w1.k"="x"]"#), "{shape}");
 }
+
+/// After a failed WAL fsync, the frames it covered may be lost (the file system marked them
+/// clean): a later successful fsync makes the earlier commits durable only if the engine
+/// acknowledged a commit after the failure (it must then have written them again). A
+/// correct engine, which stops acknowledging, may lose them; one that goes on may not.
+#[test]
+fn a_failed_wal_fsync_keeps_earlier_commits_in_doubt_until_the_engine_acknowledges_another() {
+    let history = |ack_after_failure: bool| {
+        let mut run = Run::new(Durability::Normal);
+        run.put(1, "a", "1", 1);
+        run.put(1, "b", "2", 2);
+        run.oracle.note_sync_failed();
+        if ack_after_failure {
+            run.put(1, "c", "3", 3);
+        }
+        // Another fsync (a concurrent one, or the engine's next) succeeds.
+        let acknowledged = run.oracle.committed_seq();
+        run.oracle.note_durable(acknowledged);
+        run.crash(true);
+        run.recover(&[], 0)
+    };
+    history(false).expect("commits the failed fsync covered may be lost");
+    assert_eq!(kind(history(true)), ViolationKind::LostCommit);
+    // Recovery settles it: afterwards a durable point counts again.
+    let mut run = Run::new(Durability::Normal);
+    run.put(1, "a", "1", 1);
+    run.oracle.note_sync_failed();
+    run.crash(true);
+    run.recover(&[], 0).expect("lost with the failed fsync");
+    run.put(2, "b", "2", 1);
+    run.oracle.note_durable(1);
+    run.crash(true);
+    assert_eq!(kind(run.recover(&[], 0)), ViolationKind::LostCommit);
+}

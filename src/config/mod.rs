@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::ConfigError;
 pub use schema::{
-    Config, FAULT_KINDS, FaultsConfig, LivenessConfig, RunConfig, SchedulerConfig, StorageConfig,
-    Strategy, SwarmConfig, Sync, TargetName, WorkloadConfig, default_workloads,
+    Config, FAULT_KINDS, FaultsConfig, FsyncFailure, LivenessConfig, RunConfig, SchedulerConfig,
+    StorageConfig, Strategy, SwarmConfig, Sync, TargetName, WorkloadConfig, default_workloads,
 };
 pub use settings::{FaultSettings, PPM, Settings, WorkloadSpec, to_ppm, workload_params};
 

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sim::sim_io::FsyncFailure;
+
 /// A whole config file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -200,8 +202,15 @@ pub struct FaultsConfig {
     pub read_error: f64,
     /// Chance that a submitted write fails. Default 0.001.
     pub write_error: f64,
-    /// Chance that a submitted sync fails (poisons the database). Default 0.0005.
+    /// Chance that a submitted sync fails. Default 0.0005.
     pub sync_error: f64,
+    /// What a failed sync does to the writes it covered, as a file system does (Rebello et
+    /// al., USENIX ATC 2020; src/sim/sim_io/mod.rs describes each): `"ext4"` (marked clean
+    /// and lost at the next crash, reads still see them), `"xfs"` (as ext4, and the file
+    /// system shuts down until the machine restarts), `"btrfs"` (lost, and reads go back
+    /// to the durable contents) or `"retry"` (lenient: kept, the next successful sync
+    /// makes them durable). Default `"ext4"`, the harshest.
+    pub fsync_failure: FsyncFailure,
     /// Chance that a read completes short. Default 0.0005.
     pub short_read: f64,
     /// Chance that a write completes short. Default 0.0005.
@@ -233,6 +242,7 @@ impl Default for FaultsConfig {
             read_error: 0.001,
             write_error: 0.001,
             sync_error: 0.0005,
+            fsync_failure: FsyncFailure::Ext4,
             short_read: 0.0005,
             short_write: 0.0005,
             latency: 0.05,
@@ -473,6 +483,25 @@ pub struct SwarmConfig {
     pub strategies: Vec<Strategy>,
     /// `[low, high]` for PCT's depth, both in 1..=64. Default `[1, 5]`.
     pub pct_depth: [u32; 2],
+    /// Sync modes to pick from (one per seed); empty keeps `[storage] sync`. Default empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync_modes: Vec<Sync>,
+    /// `[low, high]` for the page size: a power of two drawn between them (both powers of
+    /// two in 512..=65536; every exponent equally likely). Unset keeps `[storage]`'s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<[u32; 2]>,
+    /// `[low, high]` for the pages the cache holds, both at least 8. Unset keeps
+    /// `[storage]`'s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_pages: Option<[u32; 2]>,
+    /// `[low, high]` for the auto-checkpoint interval in WAL frames (0 disables). Unset
+    /// keeps `[storage]`'s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autocheckpoint_frames: Option<[u64; 2]>,
+    /// What a failed sync does, one per seed from this list (`"ext4"`, `"xfs"`, `"btrfs"`,
+    /// `"retry"`); empty keeps `[faults] fsync_failure`. Default empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fsync_failures: Vec<FsyncFailure>,
 }
 
 impl Default for SwarmConfig {
@@ -490,6 +519,11 @@ impl Default for SwarmConfig {
             connections: [2, 8],
             strategies: Strategy::ALL.to_vec(),
             pct_depth: [1, 5],
+            sync_modes: Vec::new(),
+            page_size: None,
+            cache_pages: None,
+            autocheckpoint_frames: None,
+            fsync_failures: Vec::new(),
         }
     }
 }

@@ -5,7 +5,9 @@
 use braid_core::{DbOptions, SyncMode};
 use braid_workloads::{WorkloadMix, WorkloadParams};
 
-use super::schema::{Config, LivenessConfig, RunConfig, Strategy, Sync, WorkloadConfig};
+use super::schema::{
+    Config, FsyncFailure, LivenessConfig, RunConfig, Strategy, Sync, WorkloadConfig,
+};
 
 /// One million: probabilities are integers in `0..=PPM`.
 pub const PPM: u32 = 1_000_000;
@@ -44,6 +46,8 @@ pub struct FaultSettings {
     pub read_error_ppm: u32,
     pub write_error_ppm: u32,
     pub sync_error_ppm: u32,
+    /// What a failed sync does to the writes it covered.
+    pub fsync_failure: FsyncFailure,
     pub short_read_ppm: u32,
     pub short_write_ppm: u32,
     pub latency_ppm: u32,
@@ -102,6 +106,7 @@ impl Settings {
                 read_error_ppm: to_ppm(faults.read_error),
                 write_error_ppm: to_ppm(faults.write_error),
                 sync_error_ppm: to_ppm(faults.sync_error),
+                fsync_failure: faults.fsync_failure,
                 short_read_ppm: to_ppm(faults.short_read),
                 short_write_ppm: to_ppm(faults.short_write),
                 latency_ppm: to_ppm(faults.latency),

@@ -2,14 +2,16 @@
 //! every test, each seed runs a random subset. Per seed, `Config::resolve` keeps each
 //! workload with `workload_keep`, keeps each enabled fault kind with `fault_keep` and draws
 //! its probability from the kind's range, and draws connections, strategy, PCT depth and
-//! yield probability from their ranges. The draw comes from its own generator seeded by the
+//! yield probability from their ranges, then the storage settings the config gives ranges
+//! for (sync mode, page size, cache size, auto-checkpoint interval, what a failed sync
+//! does). Those come last, and only when set, so a config without them draws as before. The draw comes from its own generator seeded by the
 //! run seed, not from the run's tape; the result is a plain config with swarm off, which is
 //! what failure artifacts store.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::schema::{Config, FAULT_KINDS};
+use super::schema::{Config, FAULT_KINDS, SwarmConfig};
 use super::settings::{PPM, to_ppm};
 
 /// Separates the swarm draw's stream from any other generator seeded with the same seed.
@@ -93,7 +95,32 @@ impl Config {
         config.scheduler.pct_depth =
             u32::try_from(draw.between(low.into(), high.into())).expect("bounded by a u32");
         config.scheduler.yield_probability = draw.probability(swarm.yield_probability);
+        draw_storage(&mut config, swarm, &mut draw);
         config.swarm.enabled = false;
         config
+    }
+}
+
+/// The storage settings `[swarm]` gives ranges or lists for, drawn in a fixed order.
+fn draw_storage(config: &mut Config, swarm: &SwarmConfig, draw: &mut SwarmDraw) {
+    if !swarm.sync_modes.is_empty() {
+        let pick = usize::try_from(draw.below(swarm.sync_modes.len() as u64)).expect("an index");
+        config.storage.sync = swarm.sync_modes[pick];
+    }
+    if let Some([low, high]) = swarm.page_size {
+        let exponent = draw.between(low.trailing_zeros().into(), high.trailing_zeros().into());
+        config.storage.page_size = 1 << exponent;
+    }
+    if let Some([low, high]) = swarm.cache_pages {
+        config.storage.cache_pages =
+            u32::try_from(draw.between(low.into(), high.into())).expect("bounded by a u32");
+    }
+    if let Some([low, high]) = swarm.autocheckpoint_frames {
+        config.storage.autocheckpoint_frames = draw.between(low, high);
+    }
+    if !swarm.fsync_failures.is_empty() {
+        let count = swarm.fsync_failures.len() as u64;
+        let pick = usize::try_from(draw.below(count)).expect("an index");
+        config.faults.fsync_failure = swarm.fsync_failures[pick];
     }
 }

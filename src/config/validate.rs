@@ -64,6 +64,7 @@ pub fn validate(config: &Config, origin: &str) -> Result<(), ConfigError> {
     }
     validate_workloads(config, origin)?;
     validate_swarm(&config.swarm, origin)?;
+    validate_swarm_storage(config, origin)?;
     validate_target(config, origin)
 }
 
@@ -188,6 +189,46 @@ fn validate_swarm(swarm: &SwarmConfig, origin: &str) -> Result<(), ConfigError> 
             "swarm.strategies",
             "expected at least one strategy",
         ));
+    }
+    Ok(())
+}
+
+/// The storage ranges of `[swarm]`: page sizes are powers of two in 512..=65536 that every
+/// workload's values fit (at most a quarter page), caches hold at least 8 pages, and every
+/// range is `[low, high]` with low <= high.
+fn validate_swarm_storage(config: &Config, origin: &str) -> Result<(), ConfigError> {
+    let swarm = &config.swarm;
+    let fail = |key: &str, message: String| Err(ConfigError::at(origin, key, message));
+    if let Some([low, high]) = swarm.page_size {
+        let page = |size: u32| (512..=65536).contains(&size) && size.is_power_of_two();
+        if !page(low) || !page(high) || low > high {
+            let message = format!(
+                "expected [low, high], powers of two in 512..=65536 with low <= high, got \
+                 [{low}, {high}]"
+            );
+            return fail("swarm.page_size", message);
+        }
+        for (index, workload) in config.workloads.iter().enumerate() {
+            if let Err((field, message)) = workload_params(workload, low) {
+                let message = format!("with the smallest page size of swarm.page_size: {message}");
+                return fail(&format!("workload[{index}].{field}"), message);
+            }
+        }
+    }
+    if let Some([low, high]) = swarm.cache_pages
+        && (low < 8 || low > high)
+    {
+        let message = format!("expected [low, high] with 8 <= low <= high, got [{low}, {high}]");
+        return fail("swarm.cache_pages", message);
+    }
+    if let Some([low, high]) = swarm.autocheckpoint_frames
+        && (low > high || high > u64::from(u32::MAX))
+    {
+        let message = format!(
+            "expected [low, high] with low <= high <= {}, got [{low}, {high}]",
+            u32::MAX
+        );
+        return fail("swarm.autocheckpoint_frames", message);
     }
     Ok(())
 }

@@ -131,6 +131,8 @@ pub struct Simulation<T: Target = BraidCore> {
     pub(crate) txns_started: u64,
     /// The run's structure, while `run_structured` records it.
     pub(crate) structure: Option<StructureRecorder>,
+    /// Failed WAL syncs seen so far (`note_wal_syncs`).
+    wal_sync_failures_seen: u64,
 }
 
 impl Simulation<BraidCore> {
@@ -208,7 +210,7 @@ impl<T: Target> Simulation<T> {
             braid_core::SyncMode::Normal => Durability::Normal,
         };
         let injector = Arc::new(SimYields::new(choices.clone(), settings.yield_ppm));
-        let io = SimIO::new();
+        let io = SimIO::with_fsync_failure(settings.faults.fsync_failure);
         let workloads = settings.workload_mix();
         let mut sim = Simulation {
             oracle: SeqOracle::new(durability),
@@ -242,6 +244,7 @@ impl<T: Target> Simulation<T> {
             wal_syncs_seen: 0,
             txns_started: 0,
             structure: None,
+            wal_sync_failures_seen: 0,
         };
         if sim.options.record_history {
             sim.history = Some(History::bounded(HISTORY_EVENTS));
@@ -485,7 +488,18 @@ impl<T: Target> Simulation<T> {
     /// an engine that counts on a commit it never made durable is caught at the next
     /// crash. Syncs during recovery are not used: a crash may have lost acknowledged
     /// commits, which only the recovery's result tells.
+    ///
+    /// A WAL sync that failed under a file system that then marks the pages clean
+    /// (`fsync_failure` other than "retry") lost the frames it covered: the oracle hears of
+    /// it, and a later successful sync proves nothing about the commits before it.
     fn note_wal_syncs(&mut self) {
+        let failures = self.io.syncs_failed(WAL_PATH);
+        if failures != self.wal_sync_failures_seen {
+            self.wal_sync_failures_seen = failures;
+            if self.settings.faults.fsync_failure.loses_writes() {
+                self.oracle.note_sync_failed();
+            }
+        }
         let syncs = self.io.syncs_completed(WAL_PATH);
         if syncs == self.wal_syncs_seen {
             return;
@@ -611,6 +625,12 @@ impl<T: Target> Simulation<T> {
                     return;
                 }
                 self.start_fibers(db);
+            }
+            Step::Failed(OpError::Poisoned) => {
+                // The engine gave up on this incarnation (a failed fsync while opening):
+                // the machine restarts, as for a database poisoned while running.
+                self.note(|| What::Note("recovery poisoned: restarting".into()));
+                self.restart_requested = true;
             }
             Step::Failed(err) => {
                 *attempts += 1;

@@ -9,7 +9,8 @@
 //! - `Busy` leaves the transaction as it was. Every other operating error rolls it back and
 //!   returns the connection to idle. Misuse (begin inside a transaction, commit outside one,
 //!   a key or value too large) is refused before anything changes.
-//! - After a failed WAL fsync the database is poisoned: every op returns `Poisoned`.
+//! - After a failed fsync (of the WAL or the database file) the database is poisoned: every
+//!   op returns `Poisoned`, and a commit not yet published fails with it.
 //!
 //! `execute` is re-entrant: it returns `IO` while waiting and must be called again with the
 //! same op; the progress of the op lives in `Running`.

@@ -32,6 +32,15 @@
 //! compacted (keeping a window of recent history for naming violations). Under
 //! `Durability::Normal` a recovery may go back to the last durable commit, so call
 //! `note_durable` when the simulator knows one (a WAL reset is noticed on its own).
+//!
+//! A failed WAL fsync (`note_sync_failed`) may have lost every frame it covered: real file
+//! systems mark those pages clean, so a later fsync succeeds without writing them. Commits
+//! acknowledged before it and not yet known durable are then in doubt (under `Normal`; under
+//! `Full` each was durable before it was acknowledged), and a commit whose own fsync failed
+//! may be reported failed or in doubt, never acknowledged and then lost. Until the next
+//! recovery, a later durable point proves the earlier commits survive only if the engine
+//! acknowledged a commit after the failure: an engine that goes on acknowledging must
+//! have written the lost frames again.
 
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
@@ -199,6 +208,9 @@ pub struct SeqOracle {
     pub(super) max_seen_snapshot: u64,
     /// A commit sequence known to be durable (Normal: recovery cannot go below it).
     pub(super) durable_floor: u64,
+    /// Set by `note_sync_failed` until the next recovery: the newest acknowledged commit
+    /// when a WAL fsync last failed.
+    pub(super) sync_failed_at: Option<u64>,
     next_txn: u64,
     pub(super) crash: Option<CrashState>,
     /// Orders of in-doubt commits a reopen could not tell apart (see `recovery`).
@@ -221,6 +233,7 @@ impl SeqOracle {
             unconfirmed: Vec::new(),
             max_seen_snapshot: 0,
             durable_floor: 0,
+            sync_failed_at: None,
             next_txn: 1,
             crash: None,
             ambiguity: None,
@@ -241,6 +254,14 @@ impl SeqOracle {
     /// checkpoint that reset the WAL), so under `Durability::Normal` recovery may not go
     /// below it and older versions can be compacted.
     pub fn note_durable(&mut self, seq: u64) {
+        if self
+            .sync_failed_at
+            .is_some_and(|acked_then| self.acked_max <= acked_then)
+        {
+            // Nothing was acknowledged since a WAL fsync failed: the commits it may have
+            // lost are in doubt until recovery says what survived.
+            return;
+        }
         self.durable_floor = self.durable_floor.max(seq.min(self.acked_max));
         if self
             .ambiguity
@@ -249,6 +270,14 @@ impl SeqOracle {
         {
             self.ambiguity = None;
         }
+    }
+
+    /// Tells the oracle that a WAL fsync failed and may have lost every frame it covered
+    /// (the engine was told through the failed sync's completion). Commits acknowledged so
+    /// far and not yet durable stay in doubt: a later successful fsync no longer makes them
+    /// durable unless the engine acknowledges another commit first.
+    pub fn note_sync_failed(&mut self) {
+        self.sync_failed_at = Some(self.acked_max);
     }
 
     /// Connection `conn` starts `op` at `step`.

@@ -248,6 +248,7 @@ impl SeqOracle {
             self.store.apply(*slot, &in_doubt[*index].writes, 0);
         }
         self.acked_max = recovered_seq;
+        self.sync_failed_at = None;
         self.gaps.clear();
         self.failed.clear();
         self.unconfirmed.clear();

@@ -10,6 +10,10 @@
 //! the resulting image is both durable and volatile (it is what the disk holds when the
 //! machine comes back), and every pending operation is dropped without finishing its
 //! completion: the process that waited on it is gone.
+//!
+//! Writes a failed sync marked clean (every `FsyncFailure` mode but `Retry`) are not
+//! offered: they never reach the disk. After an XFS shutdown neither are pending writes,
+//! and the restart ends the shutdown.
 
 use super::faults::kind;
 use super::state::{OpData, SimState, file_len, write_at};
@@ -111,6 +115,9 @@ impl SimState {
         }
         completed.sort_by_key(|(seq, _)| *seq);
         let mut candidates: Vec<Candidate> = completed.into_iter().map(|(_, c)| c).collect();
+        if self.shut_down {
+            return candidates;
+        }
         for (&op_id, pending) in &self.pending {
             if let Some(file) = self.files.get(&pending.file) {
                 let c = candidate(pending.file, &file.path, op_id, &pending.data, false);
@@ -128,9 +135,11 @@ impl SimState {
             ..Default::default()
         };
         self.pending.clear();
+        self.shut_down = false;
         for file in self.files.values_mut() {
             file.volatile.clone_from(&file.durable);
             file.unsynced.clear();
+            file.diverged = false;
         }
         self.faults.record(kind::CRASH, &[]);
         for (candidate, fate) in fates {

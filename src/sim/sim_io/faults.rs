@@ -1,6 +1,7 @@
 //! `FaultCounts`: how many faults of each kind `SimIO` injected, in total and per completion
 //! group label, for the run summary. Ordered maps keep reports deterministic; string keys
-//! let campaign reports from many runs be merged.
+//! let campaign reports from many runs be merged. `FsyncFailure`: what a failed sync does
+//! to the writes it covered (the modes are described in the fault model, mod.rs).
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,60 @@ pub mod kind {
     /// An unsynced write (or truncate) that did not survive a crash.
     pub const LOST_WRITE: &str = "lost-write";
     pub const BIT_FLIP: &str = "bit-flip";
+    /// A write or truncate a failed sync covered and marked clean without making it
+    /// durable (every `FsyncFailure` mode but `Retry`).
+    pub const SYNC_LOST_WRITE: &str = "sync-lost-write";
+    /// An operation refused with an error because the file system shut down after a
+    /// failed sync (`FsyncFailure::Xfs`).
+    pub const FS_SHUTDOWN: &str = "fs-shutdown";
+}
+
+/// What a failed sync does to the writes it covered (every completed write and truncate of
+/// the file not yet durable), after Rebello et al., "Can Applications Recover from fsync
+/// Failures?" (USENIX ATC 2020). See the fault model in mod.rs for each mode.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FsyncFailure {
+    /// ext4 (data=ordered): the covered pages are marked clean but keep their new contents,
+    /// so reads see data that is not durable; a later sync succeeds without writing them.
+    Ext4,
+    /// XFS: as ext4 for the pages, and the file system shuts down: every later operation
+    /// fails until the machine restarts, and nothing more reaches the disk.
+    Xfs,
+    /// Btrfs: the covered pages go back to what is on disk (reads see the old contents).
+    Btrfs,
+    /// Lenient (braid's model before fsync failures were modelled, and what the `IO` trait
+    /// alone promises): the covered writes stay pending and the next successful sync makes
+    /// them durable.
+    #[default]
+    Retry,
+}
+
+impl FsyncFailure {
+    /// Every mode, in declaration order.
+    pub const ALL: [FsyncFailure; 4] = [
+        FsyncFailure::Ext4,
+        FsyncFailure::Xfs,
+        FsyncFailure::Btrfs,
+        FsyncFailure::Retry,
+    ];
+
+    /// The name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncFailure::Ext4 => "ext4",
+            FsyncFailure::Xfs => "xfs",
+            FsyncFailure::Btrfs => "btrfs",
+            FsyncFailure::Retry => "retry",
+        }
+    }
+
+    /// Whether a failed sync loses the writes it covered (every mode but `Retry`).
+    pub fn loses_writes(self) -> bool {
+        self != FsyncFailure::Retry
+    }
 }
 
 /// Fault counters of one run (or, merged, of a campaign).

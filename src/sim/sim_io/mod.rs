@@ -11,11 +11,34 @@
 //!   an `IoOutcome`. Ids are sequential `u64`s in submission order. Submission never
 //!   finishes a completion; callbacks run inside `complete`, `fail_group`, `cancel_group`
 //!   and `IO::step`, never while `SimIO`'s lock is held, so they may submit more I/O.
-//! - Per-operation faults: an error (`IoOutcome::Error`) changes no data and leaves earlier
-//!   writes exactly as durable or volatile as they were (a failed sync keeps data volatile);
+//! - Per-operation faults: an error (`IoOutcome::Error`) on a read, write or truncate
+//!   changes no data and leaves earlier writes exactly as durable or volatile as they were;
 //!   a short read or write (`IoOutcome::Short(n)`) moves only the first `n` bytes and
 //!   reports `n`, fewer than asked, which the engine must treat as an error; latency
 //!   (`hold`) marks an operation not ready until a later decision.
+//! - A failed sync covers every completed write and truncate of its file not yet durable,
+//!   and what becomes of them follows a real file system (`FsyncFailure`, chosen by
+//!   `[faults] fsync_failure`; the simulator's default is `Ext4`). Source: Rebello et al.,
+//!   "Can Applications Recover from fsync Failures?" (USENIX ATC 2020), which injected
+//!   block write errors under ext4, XFS and Btrfs: on all three the dirty pages are marked
+//!   clean after the failed fsync, so a later fsync reports success although the data never
+//!   reached the disk; what the page cache then holds, and whether the file system stays
+//!   usable, differ.
+//!   - `Ext4` (ext4, data=ordered; the harshest: nothing shows the loss until a crash):
+//!     the covered writes are lost at the next crash unless written again; reads keep
+//!     seeing their new contents; later syncs succeed and make only later writes durable.
+//!   - `Xfs`: the pages as under ext4, and the file system shuts down, as XFS does when the
+//!     failed block is its log or metadata (the study's "certain block writes always lead
+//!     to unavailability"; braid takes that case for every failed sync): the unsynced
+//!     writes of every file are lost, every later operation (and every one still pending)
+//!     fails with an I/O error and changes nothing, until the machine restarts (`crash`).
+//!   - `Btrfs`: the covered writes are lost and the file goes back to its durable image
+//!     (reads see the old contents, and the old length).
+//!   - `Retry` (lenient, braid before it modelled fsync failures; for engines not ready
+//!     for the others): a failed sync changes nothing; the writes stay unsynced and the
+//!     next successful sync makes them durable.
+//!
+//!   A raw `SimIO::new()` is lenient (`Retry`): the simulation sets the configured mode.
 //! - Group faults, by label: `fail_group` errors one member of a labelled completion group;
 //!   `cancel_group` aborts the whole innermost labelled group in flight. An aborted pending
 //!   operation is dropped without touching data.
@@ -41,7 +64,7 @@ mod pending;
 mod state;
 
 pub use crash::{CrashReport, SECTOR_SIZE, UnsyncedKind, UnsyncedWrite, WriteFate};
-pub use faults::{FaultCounts, kind as fault_kind};
+pub use faults::{FaultCounts, FsyncFailure, kind as fault_kind};
 
 use std::collections::VecDeque;
 use std::hash::Hasher;
@@ -166,9 +189,33 @@ pub(crate) fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
 }
 
 impl SimIO {
-    /// An empty file system at decision 0.
+    /// An empty file system at decision 0, lenient about failed syncs
+    /// (`FsyncFailure::Retry`).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty file system at decision 0 whose failed syncs behave as `mode` says.
+    pub fn with_fsync_failure(mode: FsyncFailure) -> Self {
+        let io = Self::default();
+        io.set_fsync_failure(mode);
+        io
+    }
+
+    /// From now on a failed sync behaves as `mode` says.
+    pub fn set_fsync_failure(&self, mode: FsyncFailure) {
+        self.state().fsync_failure = mode;
+    }
+
+    /// What a failed sync does to the writes it covered.
+    pub fn fsync_failure(&self) -> FsyncFailure {
+        self.state().fsync_failure
+    }
+
+    /// Whether the file system is shut down after a failed sync (`FsyncFailure::Xfs`):
+    /// every operation fails until the next crash.
+    pub fn is_shut_down(&self) -> bool {
+        self.state().shut_down
     }
 
     fn state(&self) -> MutexGuard<'_, SimState> {
@@ -419,6 +466,17 @@ impl SimIO {
             .get(path)
             .and_then(|id| state.files.get(id))
             .map_or(0, |f| f.syncs_completed)
+    }
+
+    /// How many syncs of `path` have failed so far (0 for no such file). Unless the mode is
+    /// `FsyncFailure::Retry`, each lost the writes it covered.
+    pub fn syncs_failed(&self, path: &str) -> u64 {
+        let state = self.state();
+        state
+            .names
+            .get(path)
+            .and_then(|id| state.files.get(id))
+            .map_or(0, |f| f.syncs_failed)
     }
 
     /// A copy of the volatile image of `path` (what reads see), if the file exists.

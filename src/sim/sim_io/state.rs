@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use braid_core::{Completion, CompletionError, CompletionResult};
 
-use super::faults::{FaultCounts, kind};
+use super::faults::{FaultCounts, FsyncFailure, kind};
 use super::pending::PendingOps;
 use super::{IoOutcome, OpKind, PendingOp, SimIoError};
 
@@ -62,6 +62,13 @@ pub(crate) struct FileData {
     pub(crate) unsynced: Vec<Unsynced>,
     /// Syncs of this file that completed successfully, ever (a crash keeps the count).
     pub(crate) syncs_completed: u64,
+    /// Syncs of this file that failed, ever (a crash keeps the count).
+    pub(crate) syncs_failed: u64,
+    /// Whether the volatile image holds bytes outside `unsynced` that are not durable: a
+    /// failed sync marked writes clean without making them durable (`FsyncFailure::Ext4`,
+    /// `Xfs`). Until a crash makes both images equal again, a sync must not copy the
+    /// volatile image wholesale.
+    pub(crate) diverged: bool,
 }
 
 /// Everything `SimIO` knows.
@@ -79,6 +86,11 @@ pub(crate) struct SimState {
     /// The newest groups with a member that completed with a fault, each with that
     /// member's description (`MEMBER_FAILURES_KEPT` at most, oldest dropped first).
     pub(crate) member_failures: VecDeque<(Completion, String)>,
+    /// What a failed sync does to the writes it covered.
+    pub(crate) fsync_failure: FsyncFailure,
+    /// Set by a failed sync under `FsyncFailure::Xfs`: every operation fails and nothing
+    /// reaches the disk until the next crash.
+    pub(crate) shut_down: bool,
 }
 
 /// Group failures `SimState::member_failures` keeps: far more than can be awaited at once.
@@ -117,6 +129,8 @@ impl SimState {
             volatile: Vec::new(),
             unsynced: Vec::new(),
             syncs_completed: 0,
+            syncs_failed: 0,
+            diverged: false,
         };
         self.files.insert(id, data);
         self.names.insert(path.to_string(), id);
@@ -226,6 +240,13 @@ impl SimState {
             .remove(&id)
             .expect("validated: the operation is pending");
         let op_kind = pending.data.kind();
+        // A shut-down file system refuses everything, whatever the loop asked for.
+        let (outcome, fault_kind) = if self.shut_down {
+            let refused = IoOutcome::Error(std::io::ErrorKind::Other);
+            (refused, Some(kind::FS_SHUTDOWN))
+        } else {
+            (outcome, fault_kind)
+        };
         let fault = fault_kind.or(match outcome {
             IoOutcome::Ok => None,
             IoOutcome::Error(_) => Some(op_kind.error_fault()),
@@ -247,10 +268,17 @@ impl SimState {
         }
         let completed_seq = self.next_completed_seq;
         self.next_completed_seq += 1;
+        let failed_sync = matches!(
+            (&pending.data, outcome, self.shut_down),
+            (OpData::Sync, IoOutcome::Error(_), false)
+        );
         let (result, read_buffer) = match self.files.get_mut(&pending.file) {
             None => (Err(CompletionError::Io(std::io::ErrorKind::NotFound)), None),
             Some(file) => file.apply(id, completed_seq, pending.data, outcome),
         };
+        if failed_sync {
+            self.sync_failed(pending.file);
+        }
         Delivery {
             completion: pending.completion,
             result,
@@ -259,9 +287,55 @@ impl SimState {
     }
 }
 
+impl SimState {
+    /// A sync of `file` failed: what happens to the writes it covered depends on the file
+    /// system (`FsyncFailure`; the fault model in mod.rs says what each mode does).
+    fn sync_failed(&mut self, file: FileId) {
+        let mode = self.fsync_failure;
+        let mut lost = 0;
+        if let Some(data) = self.files.get_mut(&file) {
+            data.syncs_failed += 1;
+            lost += data.lose_unsynced(mode);
+        }
+        if mode == FsyncFailure::Xfs {
+            // The shutdown stops writeback of every file, not only the one synced.
+            for data in self.files.values_mut() {
+                lost += data.lose_unsynced(mode);
+            }
+            self.shut_down = true;
+        }
+        for _ in 0..lost {
+            self.faults.record(kind::SYNC_LOST_WRITE, &[]);
+        }
+    }
+}
+
 impl FileData {
+    /// Marks every unsynced write clean without making it durable, as a failed sync under
+    /// `mode` does; returns how many were lost. Ext4 and XFS keep the new contents in the
+    /// volatile image (reads still see them), Btrfs puts back the durable image; `Retry`
+    /// loses nothing.
+    fn lose_unsynced(&mut self, mode: FsyncFailure) -> usize {
+        let lost = self.unsynced.len();
+        match mode {
+            FsyncFailure::Retry => return 0,
+            FsyncFailure::Ext4 | FsyncFailure::Xfs => {
+                self.diverged |= lost > 0;
+            }
+            FsyncFailure::Btrfs => {
+                // Outside the unsynced writes the volatile image already mirrors the
+                // durable one (or holds what an earlier lossy failure left there, which a
+                // Btrfs file system never does).
+                self.volatile.clone_from(&self.durable);
+            }
+        }
+        self.unsynced.clear();
+        lost
+    }
+
     /// Applies one operation's outcome: writes land in the volatile image, a successful
-    /// sync makes the volatile image durable, failures change nothing.
+    /// sync makes the unsynced writes durable, failures change no data (what a failed sync
+    /// does to the writes it covered is `SimState::sync_failed`'s business).
     fn apply(
         &mut self,
         op_id: u64,
@@ -316,7 +390,9 @@ impl FileData {
         }
     }
 
-    /// A successful sync: the durable image becomes the volatile one.
+    /// A successful sync: the durable image becomes the volatile one, or, after a failed
+    /// sync lost writes the volatile image still shows (`diverged`), the durable image with
+    /// the unsynced writes and truncates applied in the order they completed.
     ///
     /// Outside the byte ranges of the unsynced writes the two images are already equal
     /// (every change to the volatile image is recorded in `unsynced` until a sync or a
@@ -325,6 +401,18 @@ impl FileData {
     /// A truncate may have cut or zero-filled anything past its length: then the whole
     /// image is copied.
     fn make_durable(&mut self) {
+        if self.diverged {
+            for unsynced in &self.unsynced {
+                match &unsynced.data {
+                    OpData::Write { offset, bytes } => write_at(&mut self.durable, *offset, bytes),
+                    OpData::Truncate { len } => self.durable.resize(file_len(*len), 0),
+                    OpData::Read { .. } | OpData::Sync => {}
+                }
+            }
+            self.unsynced.clear();
+            self.diverged = self.durable != self.volatile;
+            return;
+        }
         let truncated = self
             .unsynced
             .iter()
@@ -431,6 +519,113 @@ mod tests {
         assert_eq!(durable, expected);
         assert_eq!(volatile, expected);
         assert!(state.files[&id].unsynced.is_empty());
+    }
+
+    fn failed() -> IoOutcome {
+        IoOutcome::Error(std::io::ErrorKind::Other)
+    }
+
+    #[test]
+    fn under_ext4_a_failed_sync_loses_what_it_covered_and_reads_still_see_it() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Ext4,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 8]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(2, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        let lost = vec![1, 1, 2, 2, 1, 1, 1, 1];
+        assert_eq!(images(&state, id), (vec![1; 8], lost.clone()));
+        assert!(state.files[&id].unsynced.is_empty(), "marked clean");
+        assert!(
+            state.crash_candidates().is_empty(),
+            "a crash is offered nothing"
+        );
+        // A later write and a successful sync make only that write durable.
+        run(&mut state, id, write(6, &[3; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, vec![1, 1, 1, 1, 1, 1, 3, 3, 3, 3]);
+        assert_eq!(volatile, vec![1, 1, 2, 2, 1, 1, 3, 3, 3, 3]);
+        assert_eq!(state.files[&id].syncs_failed, 1);
+        assert_eq!(state.faults.count(kind::SYNC_LOST_WRITE), 1);
+        // Writing the lost bytes again is what makes them durable.
+        run(&mut state, id, write(2, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, volatile);
+        assert!(!state.files[&id].diverged);
+    }
+
+    #[test]
+    fn under_ext4_a_truncate_after_a_lost_write_is_applied_to_the_durable_image() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Ext4,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 6]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(0, &[2; 2]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        run(&mut state, id, OpData::Truncate { len: 4 }, IoOutcome::Ok);
+        run(&mut state, id, write(5, &[4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        let (durable, volatile) = images(&state, id);
+        assert_eq!(durable, vec![1, 1, 1, 1, 0, 4]);
+        assert_eq!(volatile, vec![2, 2, 1, 1, 0, 4]);
+    }
+
+    #[test]
+    fn under_btrfs_a_failed_sync_puts_the_durable_image_back() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Btrfs,
+            ..SimState::default()
+        };
+        let id = state.open("f");
+        run(&mut state, id, write(0, &[1; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        run(&mut state, id, write(2, &[2; 4]), IoOutcome::Ok);
+        run(&mut state, id, OpData::Sync, failed());
+        assert_eq!(images(&state, id), (vec![1; 4], vec![1; 4]));
+        run(&mut state, id, OpData::Sync, IoOutcome::Ok);
+        assert_eq!(images(&state, id), (vec![1; 4], vec![1; 4]));
+    }
+
+    #[test]
+    fn under_xfs_a_failed_sync_shuts_every_file_down_until_a_crash() {
+        let mut state = SimState {
+            fsync_failure: FsyncFailure::Xfs,
+            ..SimState::default()
+        };
+        let (a, b) = (state.open("a"), state.open("b"));
+        run(&mut state, b, write(0, &[7; 2]), IoOutcome::Ok);
+        run(&mut state, a, write(0, &[1; 2]), IoOutcome::Ok);
+        let pending = state.submit(b, write(4, &[8]), Completion::new_noop());
+        run(&mut state, a, OpData::Sync, failed());
+        assert!(state.shut_down);
+        assert_eq!(
+            state.faults.count(kind::SYNC_LOST_WRITE),
+            2,
+            "both files' writes"
+        );
+        // Everything now fails and changes nothing, whatever the loop asks.
+        let read = Completion::new_read(2, |_| {});
+        let op = state.submit(a, OpData::Read { offset: 0, len: 2 }, read.clone());
+        state.complete(op, IoOutcome::Ok, None).deliver();
+        assert!(read.failed());
+        run(&mut state, b, OpData::Sync, IoOutcome::Ok);
+        assert_eq!(state.files[&b].syncs_completed, 0);
+        assert_eq!(state.faults.count(kind::FS_SHUTDOWN), 2);
+        // Nothing pending reaches the disk at the crash, and the restart ends the shutdown.
+        assert!(state.crash_candidates().is_empty());
+        assert!(state.pending.get(&pending).is_some());
+        state.apply_crash(Vec::new());
+        assert!(!state.shut_down);
+        assert_eq!(images(&state, a), (Vec::new(), Vec::new()));
+        assert_eq!(images(&state, b), (Vec::new(), Vec::new()));
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //!    each page at or below `upto`, read from the cache or the WAL and verified; then one
 //!    group labelled "checkpoint-copy" writes them all, with the header page carrying
 //!    the checkpoint's commit sequence.
-//! 5. Fsync the database file; only then mark the frames backfilled.
+//! 5. Fsync the database file; only then mark the frames backfilled. A failed fsync here
+//!    poisons too (step 3's and step 6's do): the copies may never reach the disk. Once the
+//!    pager is poisoned (by this checkpoint or anyone else's failed fsync) the checkpoint
+//!    stops at its next step with `Poisoned`.
 //! 6. Restart/Truncate: if every frame is backfilled and every snapshot sees the latest
 //!    commit (so all of them can read the database file alone), reset the WAL: new salts,
 //!    frame numbering from 1; Truncate also shrinks the file to 0 and fsyncs it.
@@ -168,7 +171,12 @@ impl Checkpoint {
 
     /// Runs the checkpoint. Re-enter until Done; errors release every lock it took.
     pub fn step(&mut self) -> Result<IOResult<CheckpointOutcome>> {
-        match run_machine(self, |c| &mut c.state, Checkpoint::on_state) {
+        let stepped = if self.pager.is_poisoned() {
+            Err(Error::Poisoned)
+        } else {
+            run_machine(self, |c| &mut c.state, Checkpoint::on_state)
+        };
+        match stepped {
             Err(e) => {
                 self.state = CheckpointState::Finished;
                 self.release();
@@ -179,6 +187,12 @@ impl Checkpoint {
     }
 
     fn on_state(&mut self, state: CheckpointState) -> FlowResult<CheckpointOutcome> {
+        if self.pager.is_poisoned() {
+            // An fsync failed somewhere since the last step: the WAL may no longer hold what
+            // the index says (Btrfs puts back the durable image), so nothing more is copied,
+            // synced or reset.
+            return Err(Error::Poisoned);
+        }
         match state {
             CheckpointState::Start => self.start(),
             CheckpointState::WaitWalSync { sync, plan } => {
@@ -210,7 +224,7 @@ impl Checkpoint {
                 if let Some(e) = truncate.get_error() {
                     return Err(Error::Completion(e));
                 }
-                let sync = submit_wal_sync(&self.pager.wal)?;
+                let sync = submit_wal_sync(&self.pager.wal, self.pager.fsync_completion())?;
                 self.state = CheckpointState::WaitTruncateSync { sync: sync.clone() };
                 io_yield_one!(sync);
             }
@@ -237,7 +251,7 @@ impl Checkpoint {
             self.db_synced = true;
             return self.after_copy(0);
         }
-        let sync = submit_wal_sync(&self.pager.wal)?;
+        let sync = submit_wal_sync(&self.pager.wal, self.pager.fsync_completion())?;
         self.state = CheckpointState::WaitWalSync {
             sync: sync.clone(),
             plan,
@@ -279,7 +293,8 @@ impl Checkpoint {
                 None => Err(self.pager.submit_frame_read(frame)?),
             },
             Some(c) if !c.finished() => Err(c),
-            Some(c) => Ok(verified_image(&c, page, self.pager.page_size, None)?),
+            Some(c) => Ok(verified_image(&c, page, self.pager.page_size, None)
+                .map_err(|e| self.pager.unless_poisoned(e))?),
         };
         let image = match pending {
             Ok(image) => image,
@@ -323,7 +338,7 @@ impl Checkpoint {
         };
         self.pager.forget_db_images(&plan);
         joined?;
-        let sync = self.pager.db.sync(Completion::new_noop())?;
+        let sync = self.pager.db.sync(self.pager.fsync_completion())?;
         self.state = CheckpointState::WaitDbSync {
             sync: sync.clone(),
             plan,
@@ -335,6 +350,9 @@ impl Checkpoint {
     /// backfilled and record the header now on page 1.
     fn db_synced(&mut self, sync: &Completion, plan: CopyPlan) -> FlowResult<CheckpointOutcome> {
         if let Some(e) = sync.get_error() {
+            // The copied pages may be marked clean without reaching the disk: trust no later
+            // fsync of this file (see `Pager::poison`).
+            self.pager.poison();
             return Err(Error::Completion(e));
         }
         self.db_synced = true;

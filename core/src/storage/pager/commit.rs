@@ -9,7 +9,11 @@
 //!    WAL fsync poisons the pager.
 //! 3. Yield point `CommitBeforePublish`, then publish: append the frames to the WAL index,
 //!    advance `max_frame` and the commit sequence, turn the dirty cache entries into clean
-//!    entries of their frames, release the write lock.
+//!    entries of their frames, release the write lock. If the pager was poisoned since the
+//!    frames were written, the commit fails with `Poisoned` instead, even when its own
+//!    fsync succeeded: another fsync of the WAL failed, and it may have covered these
+//!    frames (a file system marks the pages of a failed fsync clean, so a later fsync
+//!    succeeds without writing them).
 //!
 //! Before step 1, if every WAL frame is already in the database file and no snapshot
 //! needs the WAL, the commit starts a new WAL generation (see `restart_wal_if_idle`).
@@ -143,7 +147,7 @@ impl WriteTxn {
             };
             return next_state();
         }
-        let sync = match submit_wal_sync(&self.pager.wal) {
+        let sync = match submit_wal_sync(&self.pager.wal, self.pager.fsync_completion()) {
             Ok(sync) => sync,
             Err(e) => return self.discard_and_fail(e),
         };
@@ -189,6 +193,9 @@ impl WriteTxn {
             io_yield_one!(Completion::new_yield());
         }
         if !plan.published {
+            if self.pager.is_poisoned() {
+                return self.fail(Error::Poisoned);
+            }
             self.publish(&plan);
         }
         let seq = self.pager.commit_seq();
@@ -203,7 +210,7 @@ impl WriteTxn {
         error: Error,
     ) -> FlowResult<Option<u64>> {
         let truncated = !truncate.failed();
-        let sync = match self.pager.wal.sync(Completion::new_noop()) {
+        let sync = match self.pager.wal.sync(self.pager.fsync_completion()) {
             Ok(sync) if truncated => sync,
             _ => {
                 // The failed frames may stay behind: trust nothing more.

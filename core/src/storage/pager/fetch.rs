@@ -117,7 +117,7 @@ impl Pager {
                 Ok(image) => read.image = Some(image),
                 Err(e) => {
                     *pending = None;
-                    return Err(e);
+                    return Err(self.unless_poisoned(e));
                 }
             }
         }

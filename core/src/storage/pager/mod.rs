@@ -10,7 +10,8 @@
 //! Lock protocol (db/connection.rs states it for clients): `begin_read` registers a snapshot (no I/O);
 //! `try_begin_write` takes the write lock, failing with `Busy` if another writer holds it
 //! and `BusySnapshot` if a commit was published after the caller's snapshot. Commit,
-//! rollback and drop release everything. The first failed WAL fsync poisons the pager:
+//! rollback and drop release everything. The first failed fsync (of the WAL or of the
+//! database file) poisons the pager:
 //! every later call returns `Error::Poisoned`.
 
 pub(crate) mod cache;
@@ -28,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::canary::Canary;
-use crate::io::{File, IO};
+use crate::io::{Completion, File, IO};
 use crate::options::DbOptions;
 use crate::storage::format::{DbHeader, HeaderStamp};
 use crate::storage::page_access::{CellIndex, PageNo, PageRef};
@@ -239,9 +240,41 @@ impl Pager {
         Ok(state)
     }
 
-    /// Marks the pager poisoned: every later call fails with `Error::Poisoned`.
+    /// Marks the pager poisoned: every later call fails with `Error::Poisoned`. Called on
+    /// the first failed fsync of either file. The engine never retries an fsync: Linux
+    /// file systems mark the pages of a failed fsync clean (ext4 and XFS keep their new
+    /// contents in memory, Btrfs goes back to what is on disk), so a retry reports success
+    /// over data that never reached the disk. Reopening after a restart lets recovery find
+    /// what is durable.
     pub(crate) fn poison(&self) {
         self.state().poisoned = true;
+    }
+
+    /// A completion for an fsync of either file that poisons the pager the moment the fsync
+    /// fails, before any state machine looks at it: a commit of another connection whose
+    /// frames the failed fsync covered must not publish in between (it checks for poison
+    /// before publishing). Holds the pager weakly, so a pending fsync keeps nothing alive.
+    /// (The ack-failed-sync canary loses the error here too.)
+    pub(crate) fn fsync_completion(self: &Arc<Self>) -> Completion {
+        let pager = Arc::downgrade(self);
+        Completion::new(move |result| {
+            if result.is_err()
+                && let Some(pager) = pager.upgrade()
+                && !pager.canary(Canary::AckFailedSync)
+            {
+                pager.poison();
+            }
+        })
+    }
+
+    /// `error`, or `Poisoned` if it is a corruption and the pager is poisoned: after a failed
+    /// fsync a file may have gone back to older contents (Btrfs), so a page failing its
+    /// checksum then says nothing about corruption.
+    pub(crate) fn unless_poisoned(&self, error: Error) -> Error {
+        match error {
+            Error::Corrupt(_) if self.is_poisoned() => Error::Poisoned,
+            other => other,
+        }
     }
 
     pub(crate) fn canary(&self, canary: Canary) -> bool {

@@ -21,7 +21,9 @@
 //! (leftover frames of a commit lost in the crash must never be completed into a valid
 //! chain by the bytes of a later commit), then fsynced: what recovery exposes must be
 //! durable, or a reopen after a failed fsync could show a commit a later crash takes
-//! back.
+//! back. A failed fsync while opening (this one, or a new database's) ends the open with
+//! `Error::Poisoned`: the pages it covered may be marked clean but never written, so
+//! only a restart of the machine makes the files trustworthy again.
 //!
 //! The recovered commit sequence is the largest of the database header's checkpoint
 //! sequence, the WAL header's, and the last recovered commit's, so sequences keep
@@ -146,7 +148,7 @@ impl Opener {
                 io_yield_one!(sync);
             }
             OpenState::WaitCreateSync { sync, header } => {
-                sync.moved_exactly(0)?;
+                synced(&sync)?;
                 self.start_recovery(HeaderRead {
                     header,
                     stamp: HeaderStamp::CREATED,
@@ -175,7 +177,7 @@ impl Opener {
                 self.sync_tail(recovered)
             }
             OpenState::WaitTailSync { sync, recovered } => {
-                sync.moved_exactly(0)?;
+                synced(&sync)?;
                 finish(self.finish(*recovered))
             }
             OpenState::Finished => Err(Error::Misuse("opener stepped after it finished".into())),
@@ -370,4 +372,15 @@ fn check_fallback_covered(db_read: &HeaderRead, wal_start_seq: Option<u64>) -> R
         checkpoint_seq: db_read.header.checkpoint_seq,
     }
     .into())
+}
+
+/// A finished fsync's verdict. A failed one is `Poisoned`, not an I/O error to retry: the
+/// file system may have marked what it covered clean without writing it (so a retried open
+/// would read back, and build on, bytes that are not on disk); only a restart, which drops
+/// what is not durable, gives an open it can trust.
+fn synced(sync: &Completion) -> Result<()> {
+    match sync.result().expect("checked after it finished") {
+        Err(_) => Err(Error::Poisoned),
+        Ok(_) => Ok(()),
+    }
 }

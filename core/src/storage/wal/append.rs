@@ -145,8 +145,7 @@ impl FrameBatch {
 /// simulator can fail it as a unit) and returns the group's completion. If the fsync cannot
 /// even be submitted, the group is aborted before the error is returned, so nothing is left
 /// waiting on a member that will never finish.
-pub(crate) fn submit_wal_sync(wal: &Arc<dyn File>) -> Result<Completion> {
-    let sync = Completion::new_noop();
+pub(crate) fn submit_wal_sync(wal: &Arc<dyn File>, sync: Completion) -> Result<Completion> {
     let mut group = CompletionGroup::new(|_| {}).with_label(WAL_SYNC_LABEL);
     group.add(&sync);
     let built = group.build();
