@@ -75,7 +75,7 @@ use braid_core::{Completion, File, IO, Result};
 use super::hash::StableHasher;
 use super::scheduler::IoCandidate;
 use file::SimFile;
-use state::{Delivery, SimState};
+use state::{Delivery, FileData, SimState};
 
 /// The kind of a pending operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -460,23 +460,23 @@ impl SimIO {
     /// How many syncs of `path` have completed successfully so far (0 for no such file).
     /// After each one, everything written to the file before it is durable.
     pub fn syncs_completed(&self, path: &str) -> u64 {
-        let state = self.state();
-        state
-            .names
-            .get(path)
-            .and_then(|id| state.files.get(id))
-            .map_or(0, |f| f.syncs_completed)
+        self.sync_count(path, |f| f.syncs_completed)
     }
 
     /// How many syncs of `path` have failed so far (0 for no such file). Unless the mode is
     /// `FsyncFailure::Retry`, each lost the writes it covered.
     pub fn syncs_failed(&self, path: &str) -> u64 {
+        self.sync_count(path, |f| f.syncs_failed)
+    }
+
+    /// One of `path`'s sync counters, 0 for no such file.
+    fn sync_count(&self, path: &str, counter: impl Fn(&FileData) -> u64) -> u64 {
         let state = self.state();
         state
             .names
             .get(path)
             .and_then(|id| state.files.get(id))
-            .map_or(0, |f| f.syncs_failed)
+            .map_or(0, counter)
     }
 
     /// A copy of the volatile image of `path` (what reads see), if the file exists.

@@ -521,16 +521,20 @@ mod tests {
         assert!(state.files[&id].unsynced.is_empty());
     }
 
+    fn under(fsync_failure: FsyncFailure) -> SimState {
+        SimState {
+            fsync_failure,
+            ..SimState::default()
+        }
+    }
+
     fn failed() -> IoOutcome {
         IoOutcome::Error(std::io::ErrorKind::Other)
     }
 
     #[test]
     fn under_ext4_a_failed_sync_loses_what_it_covered_and_reads_still_see_it() {
-        let mut state = SimState {
-            fsync_failure: FsyncFailure::Ext4,
-            ..SimState::default()
-        };
+        let mut state = under(FsyncFailure::Ext4);
         let id = state.open("f");
         run(&mut state, id, write(0, &[1; 8]), IoOutcome::Ok);
         run(&mut state, id, OpData::Sync, IoOutcome::Ok);
@@ -561,10 +565,7 @@ mod tests {
 
     #[test]
     fn under_ext4_a_truncate_after_a_lost_write_is_applied_to_the_durable_image() {
-        let mut state = SimState {
-            fsync_failure: FsyncFailure::Ext4,
-            ..SimState::default()
-        };
+        let mut state = under(FsyncFailure::Ext4);
         let id = state.open("f");
         run(&mut state, id, write(0, &[1; 6]), IoOutcome::Ok);
         run(&mut state, id, OpData::Sync, IoOutcome::Ok);
@@ -580,10 +581,7 @@ mod tests {
 
     #[test]
     fn under_btrfs_a_failed_sync_puts_the_durable_image_back() {
-        let mut state = SimState {
-            fsync_failure: FsyncFailure::Btrfs,
-            ..SimState::default()
-        };
+        let mut state = under(FsyncFailure::Btrfs);
         let id = state.open("f");
         run(&mut state, id, write(0, &[1; 4]), IoOutcome::Ok);
         run(&mut state, id, OpData::Sync, IoOutcome::Ok);
@@ -596,10 +594,7 @@ mod tests {
 
     #[test]
     fn under_xfs_a_failed_sync_shuts_every_file_down_until_a_crash() {
-        let mut state = SimState {
-            fsync_failure: FsyncFailure::Xfs,
-            ..SimState::default()
-        };
+        let mut state = under(FsyncFailure::Xfs);
         let (a, b) = (state.open("a"), state.open("b"));
         run(&mut state, b, write(0, &[7; 2]), IoOutcome::Ok);
         run(&mut state, a, write(0, &[1; 2]), IoOutcome::Ok);
